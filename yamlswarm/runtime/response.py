@@ -1,0 +1,104 @@
+"""The response a check, an extraction or a hook sees: plain data, already read."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_UNSET = object()
+
+
+class Headers:
+    """Case-insensitive, multi-valued response headers."""
+
+    __slots__ = ("_items", "_index")
+
+    def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
+        self._items = items or []
+        self._index: dict[str, str] | None = None
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        if self._index is None:
+            index: dict[str, str] = {}
+            for key, value in self._items:
+                lower = key.lower()
+                index[lower] = f"{index[lower]}, {value}" if lower in index else value
+            self._index = index
+        return self._index.get(name.lower(), default)
+
+    def get_all(self, name: str) -> list[str]:
+        lower = name.lower()
+        return [v for k, v in self._items if k.lower() == lower]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+
+class Response:
+    """One HTTP exchange as the runtime recorded it.
+
+    `status` is 0 when no response arrived (then `error` names why: e.g.
+    "ConnectionRefused", "Timeout"). `body` holds the bytes kept (possibly
+    only a prefix of a huge body, see `truncated`). `elapsed` is the latency
+    in seconds as reported (from the scheduled start in the open model).
+    A hook's `after_response` may call `fail(reason)`.
+    """
+
+    __slots__ = (
+        "method", "url", "status", "headers", "body", "elapsed", "error",
+        "truncated", "cookies", "failure", "_json",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        status: int = 0,
+        headers: Headers | None = None,
+        body: bytes = b"",
+        elapsed: float = 0.0,
+        error: str | None = None,
+        truncated: bool = False,
+        cookies: dict[str, str] | None = None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.headers = headers if headers is not None else Headers()
+        self.body = body
+        self.elapsed = elapsed
+        self.error = error
+        self.truncated = truncated
+        self.cookies = cookies if cookies is not None else {}
+        self.failure: str | None = None
+        self._json: Any = _UNSET
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.failure is None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON (cached); raises ValueError when it is not JSON."""
+        if self._json is _UNSET:
+            self._json = json.loads(self.body)
+        return self._json
+
+    def fail(self, reason: str) -> None:
+        """Mark the request failed (for `after_response` hooks)."""
+        self.failure = reason
+
+    def __repr__(self) -> str:
+        return f"<Response {self.method} {self.url} {self.status or self.error}>"
