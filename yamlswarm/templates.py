@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -102,7 +102,10 @@ def _compile_expression(source: str, expression: str) -> Template:
         context = new_context(ctx, shared=True)
         for _ in render_func(context):
             pass
-        return context.vars["result"]
+        result = context.vars["result"]
+        if isinstance(result, Undefined):  # a bare undefined name: raise like any other use
+            result._fail_with_undefined_error()
+        return result
 
     return Template(source, render_value, names)
 
