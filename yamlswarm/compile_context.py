@@ -1,0 +1,298 @@
+"""The compiler's working state: collected problems, sources, and checked, folded values.
+
+Every compile function receives one `Context`. It never raises for a user
+mistake: it records a located `Problem` and returns a harmless stand-in, so
+one compilation reports every mistake of a scenario at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import jmespath
+from jinja2 import Environment, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import meta as jinja_meta
+from jmespath.exceptions import JMESPathError
+
+from yamlswarm.errors import Problem, format_path
+from yamlswarm.loader import Document
+from yamlswarm.plan import Source
+from yamlswarm.templates import Template, TemplateCompileError, compile_string, compile_value
+from yamlswarm.units import parse_duration, parse_rate
+
+JsonPath = tuple[Any, ...]
+BUILTIN_NAMES = frozenset({"data", "faker", "env", "user", "iteration"})
+
+_PARSER = Environment()  # parsing only: finds the names a template reads
+
+
+@dataclass(frozen=True)
+class Refs:
+    """What one template string reads: free names, called names, `data.FEED[.COL]`, `env.KEY`."""
+
+    names: frozenset[str]
+    calls: frozenset[str]
+    data: tuple[tuple[str, str | None], ...]
+    env: frozenset[str]
+
+
+@lru_cache(maxsize=4096)
+def template_refs(source: str) -> Refs:
+    """The references of a template string that already compiled."""
+    try:
+        ast = _PARSER.parse(source)
+    except TemplateSyntaxError:
+        return Refs(frozenset(), frozenset(), (), frozenset())
+    calls = {
+        node.node.name for node in ast.find_all(nodes.Call) if isinstance(node.node, nodes.Name)
+    }
+    data: list[tuple[str, str | None]] = []
+    env: set[str] = set()
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        key = _member(node)
+        if key is None:
+            continue
+        base = getattr(node, "node", None)
+        if isinstance(base, nodes.Name) and base.name == "data":
+            data.append((key, None))
+        elif isinstance(base, nodes.Name) and base.name == "env":
+            env.add(key)
+        else:
+            feed = _data_feed(base)
+            if feed is not None:
+                data.append((feed, key))
+    names = frozenset(jinja_meta.find_undeclared_variables(ast))
+    return Refs(names, frozenset(calls), tuple(data), frozenset(env))
+
+
+def _member(node: nodes.Node) -> str | None:
+    if isinstance(node, nodes.Getattr):
+        return node.attr
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        return node.arg.value if isinstance(node.arg.value, str) else None
+    return None
+
+
+def _data_feed(node: nodes.Node | None) -> str | None:
+    inner = getattr(node, "node", None)
+    if node is not None and isinstance(inner, nodes.Name) and inner.name == "data":
+        return _member(node)
+    return None
+
+
+def suggest(word: str, choices: Any) -> str:
+    """` (did you mean 'x'?)` for a close match, else ''."""
+    close = difflib.get_close_matches(word, sorted(str(c) for c in choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def iter_strings(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str, bool]]:
+    """Every string inside a value with its path; the flag marks a mapping key."""
+    if isinstance(value, str):
+        yield path, value, False
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str):
+                yield (*path, key), key, True
+            yield from iter_strings(item, (*path, key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from iter_strings(item, (*path, index))
+
+
+class Context:
+    """Problems found so far, plus what templates may refer to."""
+
+    def __init__(self, doc: Document, *, env: Mapping[str, str], render_variables: bool) -> None:
+        self.doc = doc
+        self.env = env
+        self.render_variables = render_variables
+        self.problems: list[Problem] = []
+        self.scope: frozenset[str] = BUILTIN_NAMES  # names valid in step templates
+        self.lenient_calls = False  # hook template functions unknown: accept unknown calls
+        self.feeds: dict[str, tuple[str, ...] | None] = {}  # None: columns unknown
+        self.fold_names: frozenset[str] = frozenset({"env"})
+        self.fold_context: dict[str, Any] = {"env": env}
+
+    # ------------------------------------------------------------ basics
+
+    def error(self, path: JsonPath, message: str, *, key: bool = False) -> None:
+        self.problems.append(self.doc.problem(path, message, key=key))
+
+    def source(self, path: JsonPath) -> Source:
+        line, column = self.doc.source_map.locate(path)
+        return Source(self.doc.file, line, column, format_path(tuple(path)))
+
+    def mapping(self, path: JsonPath, raw: Any) -> dict[Any, Any]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, Mapping):
+            self.error(path, f"expected a mapping, got {_kind(raw)}")
+            return {}
+        return dict(raw)
+
+    def sequence(self, path: JsonPath, raw: Any) -> list[Any]:
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            self.error(path, f"expected a list, got {_kind(raw)}")
+            return []
+        return raw
+
+    # ------------------------------------------------------------ scalars
+
+    def duration(self, path: JsonPath, raw: Any, default: float | None = None) -> float | None:
+        if raw is None:
+            return default
+        try:
+            return parse_duration(raw)
+        except ValueError as exc:
+            self.error(path, str(exc))
+            return default
+
+    def seconds(self, path: JsonPath, raw: Any, default: float) -> float:
+        """A duration that always has a value (the default when absent or invalid)."""
+        value = self.duration(path, raw, default)
+        return default if value is None else value
+
+    def rate(self, path: JsonPath, raw: Any, default: float | None = None) -> float | None:
+        if raw is None:
+            return default
+        try:
+            return parse_rate(raw)
+        except ValueError as exc:
+            self.error(path, str(exc))
+            return default
+
+    def integer(self, path: JsonPath, raw: Any, default: int, minimum: int = 0) -> int:
+        if raw is None:
+            return default
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
+            self.error(path, f"expected an integer >= {minimum}, got {raw!r}")
+            return default
+        return raw
+
+    def regex(self, path: JsonPath, pattern: Any) -> str:
+        if not isinstance(pattern, str):
+            self.error(path, f"expected a regular expression, got {_kind(pattern)}")
+            return ""
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            self.error(path, f"invalid regular expression {pattern!r}: {exc}")
+        return pattern
+
+    def jmespath(self, path: JsonPath, expr: Any) -> str:
+        if not isinstance(expr, str):
+            self.error(path, f"expected a JMESPath expression, got {_kind(expr)}")
+            return ""
+        try:
+            jmespath.compile(expr)
+        except JMESPathError as exc:
+            self.error(path, f"invalid JMESPath expression {expr!r}: {_one_line(exc)}")
+        return expr
+
+    # ------------------------------------------------------------ templated values
+
+    def value(self, path: JsonPath, raw: Any, scope: frozenset[str] | None = None) -> Any:
+        """Compile `raw` (any value holding `{{ }}` strings), check its names, fold constants."""
+        count = len(self.problems)
+        folded: dict[JsonPath, Any] = {}
+        for where, text, is_key in iter_strings(raw, path):
+            if "{{" not in text:
+                continue
+            try:
+                template = compile_string(text)
+            except TemplateCompileError as exc:
+                self.error(where, str(exc))
+                continue
+            refs = template_refs(text)
+            self._check_refs(where, refs, self.scope if scope is None else scope)
+            if self.render_variables and not is_key and len(self.problems) == count:
+                self._fold(where, template, refs, folded)
+        if len(self.problems) != count:
+            return raw
+        if folded:
+            raw = _replace(raw, path, folded)
+        return compile_value(raw)
+
+    def _check_refs(self, path: JsonPath, refs: Refs, scope: frozenset[str]) -> None:
+        for name in sorted(refs.names - scope):
+            if self.lenient_calls and name in refs.calls:
+                continue
+            self.error(path, f"undefined name {name!r} in template{suggest(name, scope)}")
+        if "data" in scope:
+            unknown: set[str] = set()
+            for feed, column in refs.data:
+                if feed not in unknown and not self._check_data(path, feed, column):
+                    unknown.add(feed)
+
+    def _check_data(self, path: JsonPath, feed: str, column: str | None) -> bool:
+        """Report `data.FEED[.COLUMN]` that names no declared feed or column; False: no feed."""
+        if feed not in self.feeds:
+            declared = ", ".join(self.feeds) or "none"
+            self.error(path, f"unknown data feed {feed!r} (declared: {declared})")
+            return False
+        columns = self.feeds[feed]
+        if column is not None and columns is not None and column not in columns:
+            self.error(
+                path,
+                f"data feed {feed!r} has no column {column!r} (columns: {', '.join(columns)})",
+            )
+        return True
+
+    def _fold(self, path: JsonPath, template: Any, refs: Refs, folded: dict) -> None:
+        if not isinstance(template, Template) or not refs.names <= self.fold_names:
+            return
+        ok, value = self.render(path, template, dict(self.fold_context))
+        if ok and not (isinstance(value, str) and "{{" in value):
+            folded[path] = value
+
+    def render(self, path: JsonPath, template: Template, context: dict) -> tuple[bool, Any]:
+        """Render a template now (folding, variables); a failure is a located problem."""
+        try:
+            return True, template.render(context)
+        except Exception as exc:  # noqa: BLE001 - any error of the user's expression
+            self.error(path, self._render_error(template, exc))
+            return False, None
+
+    def _render_error(self, template: Template, exc: Exception) -> str:
+        missing = sorted(
+            key
+            for _, text, _ in iter_strings(template.source, ())
+            if "{{" in text
+            for key in template_refs(text).env
+            if key not in self.env
+        )
+        if missing and isinstance(exc, UndefinedError):
+            return f"environment variable {missing[0]!r} is not set (pass -e {missing[0]}=VALUE)"
+        return f"cannot render template: {exc}"
+
+
+def _replace(raw: Any, path: JsonPath, folded: dict[JsonPath, Any]) -> Any:
+    """A copy of `raw` with the strings at the folded paths replaced by their values."""
+    if path in folded and isinstance(raw, str):
+        return folded[path]
+    if isinstance(raw, Mapping):
+        return {key: _replace(item, (*path, key), folded) for key, item in raw.items()}
+    if isinstance(raw, list):
+        return [_replace(item, (*path, i), folded) for i, item in enumerate(raw)]
+    return raw
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__ if value is not None else "nothing"
+    )
+
+
+def _one_line(exc: JMESPathError) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for tail in (", for expression:", ":"):
+        first = first.removesuffix(tail)
+    return first
