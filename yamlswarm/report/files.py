@@ -1,0 +1,138 @@
+"""Output files of a run: `--json`, `--csv PREFIX` (stats, failures, history) and `--junit`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from yamlswarm.errors import UsageError
+from yamlswarm.report.table import AGGREGATED, LATENCY_HEADERS, threshold_value
+from yamlswarm.result import PERCENTILE_KEYS, Latency, RunResult, TimelineRow
+
+STATS_CSV_HEADER = [
+    "Name",
+    "Method",
+    "Requests",
+    "Failures",
+    "Failure %",
+    "RPS",
+    *(f"{h} ms" for h in LATENCY_HEADERS),
+]
+FAILURES_CSV_HEADER = ["Name", "Method", "Error", "Count"]
+HISTORY_CSV_HEADER = list(TimelineRow.__dataclass_fields__)
+JUNIT_SUITE = "yamlswarm"
+
+
+def write_json(result: RunResult, path: str | os.PathLike[str]) -> None:
+    """Write the result as one JSON object (SPEC section 6)."""
+    with _open(path) as out:
+        json.dump(result.to_dict(), out, indent=2)
+        out.write("\n")
+
+
+def write_csv(result: RunResult, prefix: str | os.PathLike[str]) -> list[Path]:
+    """Write PREFIX_stats.csv, PREFIX_failures.csv and PREFIX_history.csv; return their paths."""
+    base = os.fspath(prefix)
+    files = [
+        (Path(f"{base}_stats.csv"), STATS_CSV_HEADER, _stats_rows(result)),
+        (
+            Path(f"{base}_failures.csv"),
+            FAILURES_CSV_HEADER,
+            ([e.name, e.method, e.error, e.count] for e in result.errors),
+        ),
+        (
+            Path(f"{base}_history.csv"),
+            HISTORY_CSV_HEADER,
+            ([getattr(t, k) for k in HISTORY_CSV_HEADER] for t in result.timeline),
+        ),
+    ]
+    for path, header, rows in files:
+        _write_csv_file(path, header, rows)
+    return [path for path, _, _ in files]
+
+
+def write_junit(result: RunResult, path: str | os.PathLike[str]) -> None:
+    """Write a JUnit XML suite: one test case per threshold and per check."""
+    suite = ET.Element(
+        "testsuite", name=JUNIT_SUITE, time=f"{result.duration_s:.3f}", timestamp=result.started_at
+    )
+    for threshold in result.thresholds:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"{JUNIT_SUITE}.thresholds", name=threshold.expr, time="0"
+        )
+        if not threshold.passed:
+            measured = threshold_value(threshold.expr, threshold.value)
+            failure = ET.SubElement(
+                case, "failure", type="threshold", message=f"measured {measured}"
+            )
+            failure.text = f"{threshold.expr}: measured {measured}"
+    for check in result.checks:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"{JUNIT_SUITE}.checks",
+            name=f"{check.method} {check.name}: {check.check}",
+            time="0",
+        )
+        if check.failures:
+            message = f"failed {check.failures} time{'s' if check.failures != 1 else ''}"
+            ET.SubElement(case, "failure", type="check", message=message).text = message
+    cases = len(result.thresholds) + len(result.checks)
+    failed = sum(not t.passed for t in result.thresholds) + sum(
+        c.failures > 0 for c in result.checks
+    )
+    suite.set("tests", str(cases))
+    suite.set("failures", str(failed))
+    suite.set("errors", "0")
+    suite.set("skipped", "0")
+    root = ET.Element("testsuites", name=JUNIT_SUITE, tests=str(cases), failures=str(failed))
+    root.append(suite)
+    ET.indent(root)
+    with _open(path) as out:
+        out.write('<?xml version="1.0" encoding="utf-8"?>\n')
+        out.write(ET.tostring(root, encoding="unicode"))
+        out.write("\n")
+
+
+def _stats_rows(result: RunResult) -> Iterator[list[Any]]:
+    for row in result.requests:
+        yield _stats_row(row.name, row.method, row.requests, row.failures, row.rps, row.latency_ms)
+    t = result.totals
+    yield _stats_row(AGGREGATED, "", t.requests, t.failures, t.rps, t.latency_ms)
+
+
+def _stats_row(
+    name: str, method: str, requests: int, failures: int, rps: float, latency: Latency
+) -> list[Any]:
+    pct = round(100.0 * failures / requests, 3) if requests else 0.0
+    values = [latency.min, *(getattr(latency, k) for k, _ in PERCENTILE_KEYS), latency.max]
+    return [name, method, requests, failures, pct, rps, *values]
+
+
+def _write_csv_file(path: Path, header: list[str], rows: Iterable[list[Any]]) -> None:
+    with _open(path, newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+@contextmanager
+def _open(path: str | os.PathLike[str], newline: str | None = None) -> Iterator[IO[str]]:
+    """Open `path` for writing, creating parent directories; OS errors become UsageError."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        out = target.open("w", encoding="utf-8", newline=newline)
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+    with out:
+        try:
+            yield out
+        except OSError as exc:
+            raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None

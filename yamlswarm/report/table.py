@@ -1,0 +1,157 @@
+"""The final table printed after a run: request rows, errors, thresholds and a summary line."""
+
+from __future__ import annotations
+
+import re
+
+from tabulate import tabulate
+
+from yamlswarm.result import PERCENTILE_KEYS, Latency, RowResult, RunResult, Totals
+from yamlswarm.units import format_duration
+
+AGGREGATED = "Aggregated"
+LATENCY_HEADERS = ["Min", "p50", "p90", "p95", "p99", "p99.9", "Max"]
+STATS_HEADERS = ["Name", "Method", "Requests", "Failures", "RPS", *LATENCY_HEADERS]
+_LATENCY_METRIC = re.compile(r"^(p\d+(\.\d+)?|avg|min|max)$")
+_METRIC = re.compile(
+    r"(?P<metric>p\d+(?:\.\d+)?|avg|min|max|rps|error_rate|requests|failures|dropped|iterations)"
+    r"\s*(?:<=|>=|==|!=|<|>)"
+)
+
+
+def render(result: RunResult) -> str:
+    """The whole final report as text."""
+    parts = [_stats_table(result)]
+    if any(r.service_ms is not None for r in result.requests):
+        parts.append(_service_table(result))
+    if result.errors:
+        parts.append(_errors_table(result))
+    if result.thresholds:
+        parts.append(_thresholds_table(result))
+    parts.append(summary_line(result))
+    return "\n\n".join(parts)
+
+
+def number(value: float) -> str:
+    """A readable number with at least 3 significant digits: 0.412, 12.3, 1530."""
+    size = abs(value)
+    if size == 0:
+        return "0"
+    if size >= 100:
+        return f"{value:.0f}"
+    if size >= 10:
+        return f"{value:.1f}"
+    if size >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def percent(part: int, whole: int) -> str:
+    """`part` as a percentage of `whole`, never shown as 0% when part > 0."""
+    if not part or not whole:
+        return "0%"
+    pct = 100.0 * part / whole
+    if pct < 0.01:
+        return "<0.01%"
+    return f"{pct:.3g}%"
+
+
+def latency_cells(latency: Latency) -> list[str]:
+    values = [latency.min, *(getattr(latency, key) for key, _ in PERCENTILE_KEYS), latency.max]
+    return [number(v) for v in values]
+
+
+def _stats_table(result: RunResult) -> str:
+    rows = [_row_cells(r, r.name, r.method) for r in result.requests]
+    rows.append(_row_cells(result.totals, AGGREGATED, ""))
+    headers = [*STATS_HEADERS[:5], *(f"{h} ms" for h in LATENCY_HEADERS)]
+    return tabulate(
+        rows,
+        headers=headers,
+        tablefmt="simple",
+        disable_numparse=True,
+        colalign=("left", "left", *("right",) * 10),
+    )
+
+
+def _row_cells(row: RowResult | Totals, name: str, method: str) -> list[str]:
+    failures = f"{row.failures} ({percent(row.failures, row.requests)})"
+    return [
+        name,
+        method,
+        str(row.requests),
+        failures,
+        number(row.rps),
+        *latency_cells(row.latency_ms),
+    ]
+
+
+def _service_table(result: RunResult) -> str:
+    rows = [
+        [r.name, r.method, *latency_cells(r.service_ms)]
+        for r in result.requests
+        if r.service_ms is not None
+    ]
+    if result.totals.service_ms is not None:
+        rows.append([AGGREGATED, "", *latency_cells(result.totals.service_ms)])
+    headers = ["Service time", "Method", *(f"{h} ms" for h in LATENCY_HEADERS)]
+    return tabulate(
+        rows,
+        headers=headers,
+        tablefmt="simple",
+        disable_numparse=True,
+        colalign=("left", "left", *("right",) * 7),
+    )
+
+
+def _errors_table(result: RunResult) -> str:
+    rows = [[f"{e.method} {e.name}".strip(), e.error, str(e.count)] for e in result.errors]
+    return tabulate(
+        rows,
+        headers=["Row", "Error", "Count"],
+        tablefmt="simple",
+        disable_numparse=True,
+        colalign=("left", "left", "right"),
+    )
+
+
+def _thresholds_table(result: RunResult) -> str:
+    rows = [
+        [t.expr, "pass" if t.passed else "FAIL", threshold_value(t.expr, t.value)]
+        for t in result.thresholds
+    ]
+    return tabulate(
+        rows,
+        headers=["Threshold", "Result", "Measured"],
+        tablefmt="simple",
+        disable_numparse=True,
+        colalign=("left", "left", "right"),
+    )
+
+
+def threshold_value(expr: str, value: float | None) -> str:
+    """The measured value of a threshold in its metric's unit (ms, %, or plain)."""
+    if value is None:
+        return "no data"
+    match = _METRIC.search(expr)
+    metric = match.group("metric") if match else ""
+    if _LATENCY_METRIC.match(metric):
+        return f"{number(value)} ms"
+    if metric == "error_rate":
+        return f"{value * 100:.3g}%"
+    if metric in ("requests", "failures", "dropped", "iterations"):
+        return str(int(value))
+    return number(value)
+
+
+def summary_line(result: RunResult) -> str:
+    """`Ran 1m30s: 1234 iterations, 5 dropped (interrupted)`."""
+    parts = [f"Ran {format_duration(result.duration_s)}", f"{result.iterations} iterations"]
+    if result.dropped:
+        parts.append(f"{result.dropped} dropped (max_users busy)")
+    line = ", ".join(parts)
+    if result.aborted:
+        line += f"; aborted: {result.aborted}"
+    elif result.interrupted:
+        line += "; interrupted"
+    return line

@@ -1,0 +1,352 @@
+"""The result of a run: plain data shared by the runtime, the reports and distributed mode.
+
+`RunResult.to_dict()` gives exactly the JSON object of SPEC section 6 (`--json`);
+`RunResult.from_dict()` reads one back for `yamlswarm report`. Latencies are in
+milliseconds with 3 decimals, times (`first_seen`, `last_seen`, timeline `t`)
+in seconds since the start of the run. Nothing here imports gevent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from yamlswarm.errors import UsageError
+from yamlswarm.plan import ArrivalLoad, ClosedLoad, IterationsLoad, Load, StagesLoad
+
+# Percentile keys of `latency_ms` and the percentile each one stands for.
+PERCENTILE_KEYS: tuple[tuple[str, float], ...] = (
+    ("p50", 50.0),
+    ("p90", 90.0),
+    ("p95", 95.0),
+    ("p99", 99.0),
+    ("p99_9", 99.9),
+)
+
+
+@dataclass(slots=True)
+class Latency:
+    """A latency distribution summary in milliseconds (all 0 when there was no request)."""
+
+    min: float = 0.0
+    mean: float = 0.0
+    p50: float = 0.0
+    p90: float = 0.0
+    p95: float = 0.0
+    p99: float = 0.0
+    p99_9: float = 0.0
+    max: float = 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Latency:
+        return cls(**{f.name: float(data.get(f.name, 0.0)) for f in fields(cls)})
+
+
+@dataclass(slots=True)
+class RowResult:
+    """One stats row: a request name and method (or a step row: GROUP, CALL, ...)."""
+
+    name: str
+    method: str
+    requests: int = 0
+    failures: int = 0
+    rps: float = 0.0
+    latency_ms: Latency = field(default_factory=Latency)
+    service_ms: Latency | None = None  # open model only: time from the actual send
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.name}" if self.method else self.name
+
+    @property
+    def error_rate(self) -> float:
+        return self.failures / self.requests if self.requests else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "method": self.method,
+            "requests": self.requests,
+            "failures": self.failures,
+            "rps": self.rps,
+            "latency_ms": self.latency_ms.to_dict(),
+        }
+        if self.service_ms is not None:
+            out["service_ms"] = self.service_ms.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RowResult:
+        service = data.get("service_ms")
+        return cls(
+            name=str(data.get("name", "")),
+            method=str(data.get("method", "")),
+            requests=int(data["requests"]),
+            failures=int(data["failures"]),
+            rps=float(data.get("rps", 0.0)),
+            latency_ms=Latency.from_dict(data.get("latency_ms") or {}),
+            service_ms=Latency.from_dict(service) if service is not None else None,
+        )
+
+
+@dataclass(slots=True)
+class ErrorResult:
+    """Failures of one row grouped by a short stable error name."""
+
+    name: str
+    method: str
+    error: str
+    count: int
+    first_seen: float = 0.0  # seconds since the start of the run
+    last_seen: float = 0.0
+    example: str | None = None  # the first full message seen
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ErrorResult:
+        return cls(
+            name=str(data.get("name", "")),
+            method=str(data.get("method", "")),
+            error=str(data["error"]),
+            count=int(data["count"]),
+            first_seen=float(data.get("first_seen", 0.0)),
+            last_seen=float(data.get("last_seen", 0.0)),
+            example=data.get("example"),
+        )
+
+
+@dataclass(slots=True)
+class ThresholdResult:
+    """A threshold as written, whether it passed and the measured value (None: no data)."""
+
+    expr: str
+    passed: bool
+    value: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"expr": self.expr, "passed": self.passed, "value": self.value}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ThresholdResult:
+        value = data.get("value")
+        return cls(str(data["expr"]), bool(data["passed"]), None if value is None else float(value))
+
+
+@dataclass(slots=True)
+class CheckResult:
+    """A check of one request row and how often it failed (JUnit: one test case each)."""
+
+    name: str
+    method: str
+    check: str
+    failures: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        return cls(
+            str(data["name"]), str(data["method"]), str(data["check"]), int(data["failures"])
+        )
+
+
+@dataclass(slots=True)
+class TimelineRow:
+    """One second of the run; percentiles in ms, 0 for a second without requests."""
+
+    t: int
+    users: int
+    rps: float
+    failures_per_s: float
+    p50: float = 0.0
+    p95: float = 0.0
+    p99: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TimelineRow:
+        return cls(
+            t=int(data["t"]),
+            users=int(data["users"]),
+            rps=float(data["rps"]),
+            failures_per_s=float(data["failures_per_s"]),
+            p50=float(data.get("p50") or 0.0),
+            p95=float(data.get("p95") or 0.0),
+            p99=float(data.get("p99") or 0.0),
+        )
+
+
+@dataclass(slots=True)
+class Totals:
+    """All request rows merged (rows of GROUP, CALL and other step rows are not added in)."""
+
+    requests: int = 0
+    failures: int = 0
+    rps: float = 0.0
+    latency_ms: Latency = field(default_factory=Latency)
+    service_ms: Latency | None = None
+
+    @property
+    def error_rate(self) -> float:
+        return self.failures / self.requests if self.requests else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "requests": self.requests,
+            "failures": self.failures,
+            "rps": self.rps,
+            "latency_ms": self.latency_ms.to_dict(),
+        }
+        if self.service_ms is not None:
+            out["service_ms"] = self.service_ms.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Totals:
+        service = data.get("service_ms")
+        return cls(
+            requests=int(data["requests"]),
+            failures=int(data["failures"]),
+            rps=float(data.get("rps", 0.0)),
+            latency_ms=Latency.from_dict(data.get("latency_ms") or {}),
+            service_ms=Latency.from_dict(service) if service is not None else None,
+        )
+
+
+@dataclass(slots=True)
+class RunResult:
+    """Everything a finished (or interrupted) run reports; the `--json` object."""
+
+    yamlswarm_version: str
+    scenario: str
+    started_at: str  # ISO 8601, UTC
+    duration_s: float
+    model: dict[str, Any]
+    iterations: int = 0
+    dropped: int = 0
+    totals: Totals = field(default_factory=Totals)
+    requests: list[RowResult] = field(default_factory=list)
+    errors: list[ErrorResult] = field(default_factory=list)
+    thresholds: list[ThresholdResult] = field(default_factory=list)
+    timeline: list[TimelineRow] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+    interrupted: bool = False
+    aborted: str | None = None  # why a threshold with `abort: true` stopped the run
+    exit_code: int = 0
+
+    @property
+    def passed(self) -> bool:
+        """True when every threshold passed."""
+        return all(t.passed for t in self.thresholds)
+
+    def rows_named(self, name: str) -> list[RowResult]:
+        """Rows whose name is `name`, or whose "METHOD name" label is `name`."""
+        return [r for r in self.requests if r.name == name or r.label == name]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "yamlswarm_version": self.yamlswarm_version,
+            "scenario": self.scenario,
+            "started_at": self.started_at,
+            "duration_s": self.duration_s,
+            "model": dict(self.model),
+            "iterations": self.iterations,
+            "dropped": self.dropped,
+            "totals": self.totals.to_dict(),
+            "requests": [r.to_dict() for r in self.requests],
+            "errors": [e.to_dict() for e in self.errors],
+            "thresholds": [t.to_dict() for t in self.thresholds],
+            "timeline": [t.to_dict() for t in self.timeline],
+            "checks": [c.to_dict() for c in self.checks],
+            "interrupted": self.interrupted,
+            "aborted": self.aborted,
+            "exit_code": self.exit_code,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "result") -> RunResult:
+        """Read a saved result; a file that is not one raises UsageError (exit 2)."""
+        if not isinstance(data, dict):
+            raise UsageError(f"{source}: not a yamlswarm result (expected a JSON object)")
+        try:
+            return cls._from_dict(data)
+        except KeyError as exc:
+            raise UsageError(f"{source}: not a yamlswarm result (missing key {exc})") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise UsageError(f"{source}: not a valid yamlswarm result ({exc})") from None
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> RunResult:
+        aborted = data.get("aborted")
+        return cls(
+            yamlswarm_version=str(data["yamlswarm_version"]),
+            scenario=str(data["scenario"]),
+            started_at=str(data["started_at"]),
+            duration_s=float(data["duration_s"]),
+            model=dict(data.get("model") or {}),
+            iterations=int(data.get("iterations", 0)),
+            dropped=int(data.get("dropped", 0)),
+            totals=Totals.from_dict(data["totals"]),
+            requests=[RowResult.from_dict(r) for r in data.get("requests", [])],
+            errors=[ErrorResult.from_dict(e) for e in data.get("errors", [])],
+            thresholds=[ThresholdResult.from_dict(t) for t in data.get("thresholds", [])],
+            timeline=[TimelineRow.from_dict(t) for t in data.get("timeline", [])],
+            checks=[CheckResult.from_dict(c) for c in data.get("checks", [])],
+            interrupted=bool(data.get("interrupted", False)),
+            aborted=None if aborted is None else str(aborted),
+            exit_code=int(data.get("exit_code", 0)),
+        )
+
+
+def describe_model(load: Load, iterations_cap: int | None = None) -> dict[str, Any]:
+    """The `model` object of the result for a compiled load model (durations in seconds)."""
+    out: dict[str, Any]
+    if isinstance(load, ClosedLoad):
+        out = {
+            "kind": "closed",
+            "users": load.users,
+            "spawn_rate": load.spawn_rate,
+            "duration_s": load.duration,
+        }
+    elif isinstance(load, StagesLoad):
+        stages = [
+            {"duration_s": s.duration, "users": s.users, "spawn_rate": s.spawn_rate}
+            for s in load.stages
+        ]
+        out = {"kind": "stages", "stages": stages}
+    elif isinstance(load, ArrivalLoad):
+        phases = [
+            {"duration_s": p.duration, "rate": p.rate, "ramp_to": p.ramp_to} for p in load.phases
+        ]
+        out = {"kind": "open", "phases": phases, "max_users": load.max_users}
+    elif isinstance(load, IterationsLoad):
+        out = {"kind": "iterations", "iterations": load.iterations, "users": load.users}
+    else:  # pragma: no cover - the Load union is closed
+        raise TypeError(f"unknown load model {load!r}")
+    if iterations_cap is not None:
+        out["iterations_cap"] = iterations_cap
+    return out
+
+
+@dataclass(slots=True)
+class LiveView:
+    """What the live progress shows, once a second (built by `Stats.live_view`)."""
+
+    elapsed_s: float
+    duration_s: float | None  # None: no planned duration (iterations, until Ctrl-C)
+    users: int
+    rps: float  # the last second
+    requests: int  # totals so far
+    failures: int
+    p50: float  # ms, over the last 10 seconds
+    p95: float
+    p99: float
+    dropped: int = 0

@@ -1,0 +1,535 @@
+"""Request statistics on HDR histograms: per-row and per-second, exact merges, the run result.
+
+Every request of a run goes through `RowStats.success` / `RowStats.failure`, so
+those two are kept cheap: no locks (gevent is cooperative), no allocation, and
+the HDR bucket index is computed once per request and bumped in two count
+arrays (the row's and the current second's) instead of calling
+`HdrHistogram.record_value` twice. Exact count, sum, min and max are tracked
+beside each histogram, so means are exact and percentiles are clamped to the
+true [min, max]. Latencies are recorded in microseconds (1 µs .. 1 h, 3
+significant digits). This module does not import gevent.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from itertools import accumulate
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+import yamlswarm
+from yamlswarm.result import (
+    PERCENTILE_KEYS,
+    CheckResult,
+    ErrorResult,
+    Latency,
+    LiveView,
+    RowResult,
+    RunResult,
+    ThresholdResult,
+    TimelineRow,
+    Totals,
+)
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000  # one hour
+DIGITS = 3
+EXPORT_VERSION = 1
+LIVE_WINDOW_S = 10
+# Rows of steps that are not one request (a `group:` transaction, a hook `call:`, a failed
+# `set:`/`if:`/`loop:`): shown as rows, but not added into the totals, the timeline or the
+# live numbers, so that a request is never counted twice and a 0 s step error does not
+# drag the request percentiles down.
+STEP_METHODS = frozenset({"GROUP", "FLOW", "CALL", "SET", "IF", "LOOP", "LOG", "THINK"})
+# Transactions time several steps; their failures are the failures of those steps, which the
+# error table already shows, so they are left out of it.
+TRANSACTION_METHODS = frozenset({"GROUP", "FLOW"})
+_CHECK_PREFIX = "check failed: "
+_EMPTY_MIN = HIGHEST_US + 1
+
+# Layout of the HDR counts array, read from the library once (see _index_of).
+_TEMPLATE = HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
+_SHIFT = _TEMPLATE.sub_bucket_half_count_magnitude
+_MASK = _TEMPLATE.sub_bucket_mask
+_HALF = _TEMPLATE.sub_bucket_half_count
+_BITS = _SHIFT + 1
+assert _TEMPLATE.unit_magnitude == 0, "the fast index assumes a lowest value of 1"
+
+
+def _index_of(us: int) -> int:
+    """Index of `us` in the counts array; equals HdrHistogram._counts_index_for(us)."""
+    b = (us | _MASK).bit_length() - _BITS
+    return ((b + 1) << _SHIFT) + (us >> b) - _HALF
+
+
+def _to_us(seconds: float) -> int:
+    us = int(seconds * 1_000_000 + 0.5)
+    return 0 if us < 0 else min(us, HIGHEST_US)
+
+
+def _ms(us: float) -> float:
+    return round(us / 1000.0, 3)
+
+
+class Dist:
+    """One HDR histogram plus exact count, sum, min and max (all in microseconds)."""
+
+    __slots__ = ("counts", "hist", "max_us", "min_us", "n", "sum_us")
+
+    def __init__(self) -> None:
+        self.hist = HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
+        self.counts = self.hist.counts
+        self.n = 0
+        self.sum_us = 0
+        self.min_us = _EMPTY_MIN
+        self.max_us = 0
+
+    def record(self, us: int) -> None:
+        self.counts[_index_of(us)] += 1
+        self.n += 1
+        self.sum_us += us
+        self.min_us = min(self.min_us, us)
+        self.max_us = max(self.max_us, us)
+
+    def clear(self) -> None:
+        ctypes.memset(ctypes.addressof(self.counts), 0, ctypes.sizeof(self.counts))
+        self.n = self.sum_us = self.max_us = 0
+        self.min_us = _EMPTY_MIN
+
+    def add(self, other: Dist) -> None:
+        """Add `other` exactly (same layout: the counts arrays are summed)."""
+        if not other.n:
+            return
+        other._sync()
+        self.hist.add(other.hist)
+        self._add_tallies(other.n, other.sum_us, other.min_us, other.max_us)
+
+    def _add_tallies(self, n: int, sum_us: int, min_us: int, max_us: int) -> None:
+        self.n += n
+        self.sum_us += sum_us
+        self.min_us = min(self.min_us, min_us)
+        self.max_us = max(self.max_us, max_us)
+
+    def export(self) -> dict[str, Any]:
+        self._sync()
+        blob = self.hist.encode() if self.n else b""
+        return {
+            "n": self.n,
+            "sum_us": self.sum_us,
+            "min_us": self.min_us,
+            "max_us": self.max_us,
+            "hist": blob,
+        }
+
+    def merge(self, data: dict[str, Any]) -> None:
+        if not data["n"]:
+            return
+        self.hist.add(HdrHistogram.decode(data["hist"]))
+        self._add_tallies(data["n"], data["sum_us"], data["min_us"], data["max_us"])
+
+    def _sync(self) -> None:
+        """Make the library's own tallies agree with ours (encode() reads max_value)."""
+        self.hist.total_count = self.n
+        self.hist.min_value = self.min_us if self.n else 0
+        self.hist.max_value = self.max_us
+
+    def percentiles_us(self, qs: Sequence[float]) -> list[int]:
+        """HDR percentiles (highest equivalent value), clamped to the exact [min, max]."""
+        if not self.n:
+            return [0 for _ in qs]
+        lo, hi = _index_of(self.min_us), _index_of(self.max_us)
+        cum = list(accumulate(self.counts[lo : hi + 1]))
+        out = []
+        for q in qs:
+            target = max(1, int(q * self.n / 100.0 + 0.5))
+            j = bisect_left(cum, target)
+            if j >= len(cum):
+                out.append(self.max_us)
+                continue
+            value = self.hist.get_highest_equivalent_value(self.hist.get_value_from_index(lo + j))
+            out.append(min(max(value, self.min_us), self.max_us))
+        return out
+
+    def percentile_ms(self, q: float) -> float:
+        return _ms(self.percentiles_us([q])[0])
+
+    def latency(self) -> Latency:
+        if not self.n:
+            return Latency()
+        p50, p90, p95, p99, p99_9 = map(_ms, self.percentiles_us([q for _, q in PERCENTILE_KEYS]))
+        return Latency(
+            min=_ms(self.min_us),
+            mean=_ms(self.sum_us / self.n),
+            p50=p50,
+            p90=p90,
+            p95=p95,
+            p99=p99,
+            p99_9=p99_9,
+            max=_ms(self.max_us),
+        )
+
+
+class RowStats:
+    """The numbers of one (name, method) row; the runtime keeps one per request step."""
+
+    __slots__ = ("_sec", "_stats", "errors", "failures", "lat", "method", "name", "service")
+
+    def __init__(self, stats: Stats, name: str, method: str) -> None:
+        self.name = name
+        self.method = method
+        self.lat = Dist()
+        self.service: Dist | None = None
+        self.failures = 0
+        self.errors: dict[str, list[Any]] = {}  # error -> [count, first, last, example]
+        self._stats = stats
+        self._sec = stats._second_of(method)
+
+    @property
+    def requests(self) -> int:
+        return self.lat.n
+
+    def success(self, latency_s: float, service_s: float | None = None) -> None:
+        """Record one successful request; the hot path of every run."""
+        us = int(latency_s * 1_000_000 + 0.5)
+        if us > HIGHEST_US or us < 0:
+            us = _to_us(latency_s)
+        b = (us | _MASK).bit_length() - _BITS
+        i = ((b + 1) << _SHIFT) + (us >> b) - _HALF
+        lat = self.lat
+        lat.counts[i] += 1
+        lat.n += 1
+        lat.sum_us += us
+        # plain `if`s, not min()/max() calls: this runs for every request
+        if us < lat.min_us:  # noqa: PLR1730
+            lat.min_us = us
+        if us > lat.max_us:  # noqa: PLR1730
+            lat.max_us = us
+        sec = self._sec
+        if sec is not None:
+            sec.counts[i] += 1
+            sec.n += 1
+            sec.sum_us += us
+            if us < sec.min_us:  # noqa: PLR1730
+                sec.min_us = us
+            if us > sec.max_us:  # noqa: PLR1730
+                sec.max_us = us
+        if service_s is not None:
+            self._record_service(service_s)
+
+    def failure(
+        self,
+        latency_s: float,
+        error: str,
+        service_s: float | None = None,
+        example: str | None = None,
+    ) -> None:
+        """Record one failed request; `error` is a short stable name for grouping."""
+        self.success(latency_s, service_s)
+        self.failures += 1
+        if self._sec is not None:
+            self._stats._sec_failures += 1
+        now = self._stats.clock()
+        group = self.errors.get(error)
+        if group is None:
+            self.errors[error] = [1, now, now, example]
+        else:
+            group[0] += 1
+            group[2] = now
+
+    def _record_service(self, service_s: float) -> None:
+        if self.service is None:
+            self.service = Dist()
+        self.service.record(_to_us(service_s))
+
+    def clear(self) -> None:
+        self.lat.clear()
+        if self.service is not None:
+            self.service.clear()
+        self.failures = 0
+        self.errors.clear()
+
+
+class Stats:
+    """All statistics of one process's run (or, merged, of a whole cluster)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.rows: dict[tuple[str, str], RowStats] = {}
+        self.iterations = 0
+        self.dropped = 0
+        self.checks: set[tuple[str, str, str]] = set()
+        self.timeline: list[TimelineRow] = []
+        self._second = Dist()
+        self._sec_failures = 0
+        self._window: deque[tuple[Dist, int]] = deque()  # closed seconds, newest last
+        self._spare: list[Dist] = []
+        self._scratch = Dist()  # reused by live_view
+        self.start()
+
+    # ------------------------------------------------------------ recording
+
+    def start(self) -> None:
+        """Mark the start of the load (the constructor calls it; call again to restart the clock)."""
+        self.started = self.clock()
+        self._last_tick = self.started
+
+    def row(self, name: str, method: str) -> RowStats:
+        """The row for (name, method), created once and cached."""
+        key = (name, method)
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = RowStats(self, name, method)
+        return row
+
+    def _second_of(self, method: str) -> Dist | None:
+        return None if method in STEP_METHODS else self._second
+
+    def iteration_done(self) -> None:
+        self.iterations += 1
+
+    def register_check(self, name: str, method: str, description: str) -> None:
+        """Declare a check so that it is reported (as passed) even if it never fails."""
+        self.checks.add((name, method, description))
+
+    def tick(self, users: int) -> TimelineRow:
+        """Close the current second into a timeline row; the runner calls it once a second."""
+        now = self.clock()
+        interval = now - self._last_tick
+        self._last_tick = now
+        last_t = self.timeline[-1].t if self.timeline else 0
+        t = max(round(now - self.started), last_t + 1)
+        sec, failures = self._second, self._sec_failures
+        per_s = 1.0 / interval if interval > 0 else 1.0
+        p50, p95, p99 = (_ms(v) for v in sec.percentiles_us((50.0, 95.0, 99.0)))
+        row = TimelineRow(
+            t, users, round(sec.n * per_s, 3), round(failures * per_s, 3), p50, p95, p99
+        )
+        self.timeline.append(row)
+        self._rotate(sec, failures)
+        return row
+
+    def _rotate(self, closed: Dist, failures: int) -> None:
+        """Keep the closed second for the live window and start a fresh one."""
+        self._window.append((closed, failures))
+        if len(self._window) > LIVE_WINDOW_S:
+            self._spare.append(self._window.popleft()[0])
+        fresh = self._spare.pop() if self._spare else Dist()
+        fresh.clear()
+        self._second = fresh
+        self._sec_failures = 0
+        for row in self.rows.values():
+            if row._sec is not None:
+                row._sec = fresh
+
+    # ------------------------------------------------------------ reading
+
+    def request_rows(self) -> list[RowStats]:
+        """Rows of requests (not STEP_METHODS rows): those the totals add up."""
+        return [r for r in self.rows.values() if r.method not in STEP_METHODS]
+
+    def aggregate(self, rows: Iterable[RowStats] | None = None) -> tuple[Dist, Dist | None, int]:
+        """Merge `rows` (default: every request row): (latency, service or None, failures)."""
+        lat, service, failures = Dist(), None, 0
+        for row in self.request_rows() if rows is None else rows:
+            lat.add(row.lat)
+            failures += row.failures
+            if row.service is not None:
+                service = service or Dist()
+                service.add(row.service)
+        return lat, service, failures
+
+    def select(self, name: str | None) -> list[RowStats]:
+        """Rows matching a threshold's ROW: a name, "METHOD name", or None for every request row."""
+        if name is None:
+            return self.request_rows()
+        return [r for r in self.rows.values() if name in (r.name, f"{r.method} {r.name}")]
+
+    def live_view(self, users: int, duration_s: float | None = None) -> LiveView:
+        """Numbers for the live progress line: last second's rps, last 10 s percentiles."""
+        window = self._scratch
+        window.clear()
+        for dist, _ in self._window:
+            window.add(dist)
+        p50, p95, p99 = (_ms(v) for v in window.percentiles_us((50.0, 95.0, 99.0)))
+        rows = self.request_rows()
+        return LiveView(
+            elapsed_s=self.clock() - self.started,
+            duration_s=duration_s,
+            users=users,
+            rps=self.timeline[-1].rps if self.timeline else 0.0,
+            requests=sum(r.lat.n for r in rows),
+            failures=sum(r.failures for r in rows),
+            p50=p50,
+            p95=p95,
+            p99=p99,
+            dropped=self.dropped,
+        )
+
+    def snapshot(
+        self,
+        *,
+        scenario: str,
+        model: dict[str, Any],
+        thresholds: Sequence[ThresholdResult] = (),
+        duration_s: float | None = None,
+        interrupted: bool = False,
+        aborted: str | None = None,
+        exit_code: int = 0,
+    ) -> RunResult:
+        """The run result so far (call `tick` once more at the end to keep the last second)."""
+        if duration_s is None:
+            duration_s = self.clock() - self.started
+        duration_s = round(max(duration_s, 0.0), 3)
+        lat, service, failures = self.aggregate()
+        totals = Totals(
+            lat.n,
+            failures,
+            _rate(lat.n, duration_s),
+            lat.latency(),
+            service.latency() if service else None,
+        )
+        return RunResult(
+            yamlswarm_version=yamlswarm.__version__,
+            scenario=scenario,
+            started_at=_iso(self.started),
+            duration_s=duration_s,
+            model=dict(model),
+            iterations=self.iterations,
+            dropped=self.dropped,
+            totals=totals,
+            requests=[self._row_result(r, duration_s) for r in self._sorted_rows()],
+            errors=self._error_results(),
+            thresholds=list(thresholds),
+            timeline=list(self.timeline),
+            checks=self._check_results(),
+            interrupted=interrupted,
+            aborted=aborted,
+            exit_code=exit_code,
+        )
+
+    def _sorted_rows(self) -> list[RowStats]:
+        return [self.rows[k] for k in sorted(self.rows)]
+
+    def _row_result(self, row: RowStats, duration_s: float) -> RowResult:
+        service = row.service.latency() if row.service is not None else None
+        return RowResult(
+            row.name,
+            row.method,
+            row.lat.n,
+            row.failures,
+            _rate(row.lat.n, duration_s),
+            row.lat.latency(),
+            service,
+        )
+
+    def _error_results(self) -> list[ErrorResult]:
+        out = []
+        for row in self._sorted_rows():
+            if row.method in TRANSACTION_METHODS:
+                continue
+            for error, (count, first, last, example) in row.errors.items():
+                out.append(
+                    ErrorResult(
+                        row.name,
+                        row.method,
+                        error,
+                        count,
+                        round(first - self.started, 3),
+                        round(last - self.started, 3),
+                        example,
+                    )
+                )
+        out.sort(key=lambda e: (-e.count, e.name, e.method, e.error))
+        return out
+
+    def _check_results(self) -> list[CheckResult]:
+        failed: dict[tuple[str, str, str], int] = {}
+        for row in self.rows.values():
+            for error, group in row.errors.items():
+                if error.startswith(_CHECK_PREFIX):
+                    failed[(row.name, row.method, error[len(_CHECK_PREFIX) :])] = group[0]
+        keys = sorted(self.checks | failed.keys())
+        return [CheckResult(n, m, d, failed.get((n, m, d), 0)) for n, m, d in keys]
+
+    # ------------------------------------------------------------ distributed mode
+
+    def export(self, reset: bool = False) -> dict[str, Any]:
+        """A msgpack-friendly copy of every number; `reset=True` then zeroes them (delta reports).
+
+        The current second travels too, so a master that merges reports and
+        ticks its own Stats builds the cluster's timeline. Cached RowStats stay
+        valid after a reset.
+        """
+        data = {
+            "version": EXPORT_VERSION,
+            "iterations": self.iterations,
+            "dropped": self.dropped,
+            "rows": [self._export_row(r) for r in self.rows.values()],
+            "checks": [list(c) for c in sorted(self.checks)],
+            "second": self._second.export(),
+            "second_failures": self._sec_failures,
+        }
+        if reset:
+            self._reset_counts()
+        return data
+
+    def _export_row(self, row: RowStats) -> dict[str, Any]:
+        return {
+            "name": row.name,
+            "method": row.method,
+            "failures": row.failures,
+            "lat": row.lat.export(),
+            "service": row.service.export() if row.service is not None else None,
+            "errors": [[e, *g] for e, g in row.errors.items()],
+        }
+
+    def _reset_counts(self) -> None:
+        self.iterations = self.dropped = self._sec_failures = 0
+        for row in self.rows.values():
+            row.clear()
+        self._second.clear()
+
+    def merge(self, data: dict[str, Any]) -> None:
+        """Add another process's exported numbers exactly."""
+        if data.get("version") != EXPORT_VERSION:
+            raise ValueError(f"stats export version {data.get('version')!r} is not supported")
+        self.iterations += data["iterations"]
+        self.dropped += data["dropped"]
+        self.checks.update((n, m, d) for n, m, d in data["checks"])
+        for item in data["rows"]:
+            self._merge_row(item)
+        self._second.merge(data["second"])
+        self._sec_failures += data["second_failures"]
+
+    def _merge_row(self, item: dict[str, Any]) -> None:
+        row = self.row(item["name"], item["method"])
+        row.lat.merge(item["lat"])
+        row.failures += item["failures"]
+        if item["service"] is not None and item["service"]["n"]:
+            if row.service is None:
+                row.service = Dist()
+            row.service.merge(item["service"])
+        for error, count, first, last, example in item["errors"]:
+            group = row.errors.get(error)
+            if group is None:
+                row.errors[error] = [count, first, last, example]
+            else:
+                group[0] += count
+                if first < group[1]:
+                    group[1], group[3] = first, example
+                group[2] = max(group[2], last)
+
+
+def _rate(count: int, duration_s: float) -> float:
+    return round(count / duration_s, 3) if duration_s > 0 else 0.0
+
+
+def _iso(epoch: float) -> str:
+    stamp = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
