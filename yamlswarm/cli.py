@@ -13,6 +13,80 @@ import click
 
 from yamlswarm import __version__
 from yamlswarm.errors import Interrupted, ScenarioError, YamlswarmError
+from yamlswarm.settings import RunSettings
+from yamlswarm.units import parse_duration, parse_rate
+
+
+class Duration(click.ParamType):
+    """A duration: 500ms, 30s, 5m, 1h, 1m30s or seconds."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class Rate(click.ParamType):
+    """A rate: 10/s, 600/m, 1/h or a number per second."""
+
+    name = "rate"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return parse_rate(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class KeyValue(click.ParamType):
+    """KEY=VALUE for -e/--env."""
+
+    name = "KEY=VALUE"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            self.fail(f"{value!r} is not KEY=VALUE", param, ctx)
+        return key, val
+
+
+DURATION, RATE = Duration(), Rate()
+
+
+def run_options(command):  # type: ignore[no-untyped-def]
+    """The options `run` and `master` share (SPEC section 2)."""
+    options = [
+        click.option("-H", "--host", help="Base URL; overrides the scenario's host."),
+        click.option("-u", "--users", type=click.IntRange(min=1), help="Number of users (closed model)."),
+        click.option("-r", "--spawn-rate", type=RATE, help="Users started per second."),
+        click.option("-t", "--duration", type=DURATION, help="Run time, e.g. 30s, 5m, 1h30m."),
+        click.option("--iterations", type=click.IntRange(min=1), help="Stop after N flow iterations in total."),
+        click.option("-e", "--env", "env", type=KeyValue(), multiple=True,
+                     help="A value for {{ env.KEY }} (repeatable); real environment variables are the fallback."),
+        click.option("--seed", type=int, help="Seed for Faker and every random choice."),
+        click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write the result as JSON."),
+        click.option("--csv", "csv_prefix", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write PREFIX_stats.csv, PREFIX_failures.csv, PREFIX_history.csv."),
+        click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write a self-contained HTML report."),
+        click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write a JUnit XML file (one test case per threshold and check)."),
+        click.option("--stop-timeout", type=DURATION, default="10s", show_default=True,
+                     help="How long stopping users may take to finish their requests."),
+        click.option("-q", "--quiet", is_flag=True, help="No live progress, only the final table."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _settings(**kw) -> RunSettings:  # type: ignore[no-untyped-def]
+    env = dict(kw.pop("env", ()) or ())
+    return RunSettings(env=env, interactive=sys.stdout.isatty(), **kw)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,6 +137,38 @@ def schema(output: Path | None) -> None:
         click.echo(f"wrote {output}", err=True)
 
 
+@cli.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@run_options
+def run(scenario: Path, **options) -> None:  # type: ignore[no-untyped-def]
+    """Validate, compile and run SCENARIO; print live progress and the final table."""
+    from yamlswarm.execute import run_scenario
+
+    sys.exit(run_scenario(scenario, _settings(**options)))
+
+
+@cli.command()
+@click.option("-t", "--duration", type=DURATION, default="15s", show_default=True,
+              help="How long the demo runs.")
+@click.option("-q", "--quiet", is_flag=True, help="No live progress, only the final table.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the result as JSON.")
+def demo(duration: float, quiet: bool, json_path: Path | None) -> None:
+    """Start the bundled demo API on a free loopback port and run the example scenario against it."""
+    from yamlswarm.demo.server import start_demo_server
+    from yamlswarm.execute import run_scenario
+
+    server = start_demo_server()
+    scenario = Path(__file__).parent / "demo" / "demo.yaml"
+    click.echo(f"demo API listening on {server.url}")
+    try:
+        code = run_scenario(scenario, _settings(host=server.url, duration=duration, quiet=quiet,
+                                                json_path=json_path))
+    finally:
+        server.stop()
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; the one place where errors become messages and exit codes."""
     try:
@@ -78,6 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     except YamlswarmError as exc:
         click.echo(exc.render(), err=True)
         sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(Interrupted.exit_code)

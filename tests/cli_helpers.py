@@ -1,0 +1,40 @@
+"""Running the yamlswarm CLI as a user would: a real subprocess, real files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_scenario(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("COLUMNS", None)
+    return env
+
+
+def yamlswarm(*args: str, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `yamlswarm ARGS...` to completion; returns the CompletedProcess (text mode)."""
+    return subprocess.run(
+        [sys.executable, "-m", "yamlswarm", *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, env=cli_env(), cwd=cwd or REPO,
+    )
+
+
+def start_yamlswarm(*args: str, cwd: Path | None = None) -> subprocess.Popen:
+    """Start `yamlswarm ARGS...` in the background (for Ctrl-C tests)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "yamlswarm", *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=cwd or REPO,
+    )

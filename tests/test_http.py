@@ -1,0 +1,145 @@
+"""The HTTP transport against real loopback servers: keep-alive, bodies, cookies, faults as data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.servers import CountingServer, FaultServer, closed_port
+from yamlswarm.runtime.http import CookieJar, Session, build_head, parse_origin, split_url
+
+
+def _session(server) -> Session:
+    return Session(parse_origin(server.url))
+
+
+def test_keep_alive_reuses_one_connection():
+    with CountingServer() as server:
+        session = _session(server)
+        for _ in range(20):
+            assert session.request("GET", "/echo").status == 200
+        assert server.count("/echo") == 20
+        assert server.connections == 1
+
+
+def test_json_body_headers_and_query_arrive():
+    with CountingServer() as server:
+        response = _session(server).request(
+            "POST", "/echo?a=1", headers=[("Content-Type", "application/json"), ("X-Test", "yes")],
+            body=b'{"n": 5}',
+        )
+        echoed = response.json()
+        assert echoed["json"] == {"n": 5}
+        assert echoed["query"] == {"a": "1"}
+        assert echoed["headers"]["X-Test"] == "yes"
+        assert echoed["headers"]["Host"] == f"127.0.0.1:{server.port}"
+
+
+def test_chunked_and_gzip_bodies_are_decoded():
+    with CountingServer() as server:
+        session = _session(server)
+        assert session.request("GET", "/chunked").json() == {"chunked": True, "parts": 3}
+        assert session.request("GET", "/gzip").json() == {"gzipped": True}
+
+
+def test_cookies_are_sent_back_like_a_browser():
+    with CountingServer() as server:
+        session = _session(server)
+        first = session.request("GET", "/set-cookie?name=sid&value=abc")
+        assert first.cookies == {"sid": "abc"}
+        assert session.request("GET", "/cookies").json()["cookies"] == {"sid": "abc"}
+        other = _session(server)  # another user has its own jar
+        assert other.request("GET", "/cookies").json()["cookies"] == {}
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirects_are_followed(status):
+    with CountingServer() as server:
+        response = _session(server).request("GET", f"/redirect?to=/echo&status={status}")
+        assert response.status == 200
+        assert response.json()["path"] == "/echo"
+        no_follow = _session(server).request("GET", f"/redirect?to=/echo&status={status}",
+                                             follow_redirects=False)
+        assert no_follow.status == status
+
+
+def test_huge_body_is_drained_but_not_kept():
+    with CountingServer() as server:
+        session = _session(server)
+        size = 50 * 1024 * 1024
+        response = session.request("GET", f"/bytes/{size}", keep=1024)
+        assert response.status == 200
+        assert len(response.body) == 1024 and response.truncated
+        # the connection is still usable: the whole body was read off the wire
+        assert session.request("GET", "/echo").status == 200
+        assert server.connections == 1
+
+
+def test_head_has_no_body():
+    with CountingServer() as server:
+        session = _session(server)
+        assert session.request("HEAD", "/bytes/100").body == b""
+        assert session.request("GET", "/echo").status == 200
+
+
+def test_connection_refused_is_data():
+    session = Session(parse_origin(f"http://127.0.0.1:{closed_port()}"))
+    response = session.request("GET", "/")
+    assert response.status == 0 and response.error == "ConnectionRefused"
+
+
+@pytest.mark.parametrize(
+    "mode,error",
+    [("reset", "ConnectionReset"), ("malformed", "MalformedResponse"), ("close", "ConnectionClosed")],
+)
+def test_server_faults_are_named(mode, error):
+    with FaultServer(mode) as server:
+        response = _session(server).request("GET", "/")
+        assert response.status == 0
+        assert response.error in (error, "IncompleteResponse", "ConnectionReset", "ConnectionClosed")
+        if mode == "malformed":
+            assert response.error == "MalformedResponse"
+
+
+def test_read_timeout():
+    with FaultServer("hang") as server:
+        response = _session(server).request("GET", "/", timeout=0.3)
+        assert response.error == "Timeout"
+
+
+def test_unresolvable_host_is_named():
+    session = Session(parse_origin("http://no-such-host.invalid"))
+    assert session.request("GET", "/").error == "NameResolutionFailed"
+
+
+def test_stale_keep_alive_connection_is_retried_once():
+    with CountingServer() as server:
+        session = _session(server)
+        assert session.request("GET", "/echo").status == 200
+        server.drop_connections()
+        assert session.request("GET", "/echo").status == 200
+        assert server.count("/echo") == 2
+
+
+def test_split_url_and_head():
+    base = parse_origin("http://127.0.0.1:8080")
+    assert split_url("/a?b=1", base) == (base, "/a?b=1")
+    origin, target = split_url("https://[::1]:8443/x", base)
+    assert (origin.host_header, target) == ("[::1]:8443", "/x")
+    with pytest.raises(ValueError, match="needs a host"):
+        split_url("/a", None)
+    head = build_head("GET", "/a", [("Accept", "application/json")])
+    assert head.startswith(b"GET /a HTTP/1.1\r\nAccept: application/json\r\n")
+    assert b"User-Agent: yamlswarm/" in head
+
+
+def test_cookie_jar_expiry():
+    jar = CookieJar()
+    jar.update("h", ["a=1; Path=/", "b=2"])
+    assert jar.header("h") == "a=1; b=2"
+    jar.update("h", ["a=; Max-Age=0"])
+    assert jar.header("h") == "b=2"
+    jar.update("h", ["b=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT"])
+    assert jar.header("h") is None
+    assert json.dumps(jar.update("h", ["bad"])) == "{}"

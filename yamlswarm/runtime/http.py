@@ -1,0 +1,464 @@
+"""A lean HTTP/1.1 client for virtual users: gevent sockets plus geventhttpclient's C parser.
+
+Each virtual user owns one `Session`: its keep-alive connections (one per
+origin), its cookie jar. Request heads are prebuilt where the step is constant
+(see `yamlswarm.runtime.steps`), so the hot path is: join bytes, `sendall`,
+`recv` and feed the C parser. Every library exception is translated, here and
+only here, into a short error name on the returned `Response` — a failed
+request is data, never an exception (STYLE 6).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import Iterable
+from functools import lru_cache
+from urllib.parse import urljoin, urlsplit
+
+import gevent
+from gevent import socket as gsocket
+from gevent import ssl as gssl
+from geventhttpclient._parser import HTTPParseError, HTTPResponseParser
+
+from yamlswarm import __version__
+from yamlswarm.runtime.response import Headers, Response
+
+USER_AGENT = f"yamlswarm/{__version__}"
+MAX_REDIRECTS = 10
+DEFAULT_BODY_LIMIT = 10 * 1024 * 1024  # bytes kept for checks/extraction; the rest is drained
+_RECV_SIZE = 65536
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class Origin:
+    """scheme://host:port, with the Host header value and the socket address precomputed."""
+
+    __slots__ = ("scheme", "host", "port", "tls", "host_header", "key")
+
+    def __init__(self, scheme: str, host: str, port: int | None) -> None:
+        self.scheme = scheme
+        self.tls = scheme == "https"
+        self.host = host
+        self.port = port or (443 if self.tls else 80)
+        default = 443 if self.tls else 80
+        shown = f"[{host}]" if ":" in host else host
+        self.host_header = shown if self.port == default else f"{shown}:{self.port}"
+        self.key = (scheme, host, self.port)
+
+    def __repr__(self) -> str:
+        return f"{self.scheme}://{self.host_header}"
+
+
+@lru_cache(maxsize=1024)
+def parse_origin(url: str) -> Origin:
+    """The origin of an absolute http(s) URL; raises ValueError for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return Origin(parts.scheme, parts.hostname, parts.port)
+
+
+def split_url(url: str, base: Origin | None) -> tuple[Origin, str]:
+    """(origin, request target) of a URL: absolute, or a path relative to `base`."""
+    if url.startswith("/"):
+        if base is None:
+            raise ValueError(f"relative URL {url!r} needs a host (scenario 'host' or --host)")
+        return base, url
+    if url.startswith(("http://", "https://")):
+        parts = urlsplit(url)
+        target = parts.path or "/"
+        if parts.query:
+            target = f"{target}?{parts.query}"
+        return parse_origin(f"{parts.scheme}://{parts.netloc}"), target
+    if base is None:
+        raise ValueError(f"relative URL {url!r} needs a host (scenario 'host' or --host)")
+    return base, "/" + url
+
+
+class _Parser(HTTPResponseParser):
+    """Collects status, headers and (a bounded prefix of) the body of one response."""
+
+    def __init__(self, keep: int, head: bool) -> None:
+        super().__init__()
+        self.keep = keep
+        self.head = head
+        self.headers: list[tuple[str, str]] = []
+        self.parts: list[bytes] = []
+        self.kept = 0
+        self.truncated = False
+        self.headers_done = False
+        self.complete = False
+        self._field = ""
+        self._value: str | None = None
+
+    def _on_message_begin(self) -> None:
+        pass
+
+    def _on_status(self, status: str) -> None:
+        pass
+
+    def _on_header_field(self, text: str) -> None:
+        if self._value is not None:
+            self.headers.append((self._field, self._value))
+            self._field, self._value = text, None
+        else:
+            self._field += text
+
+    def _on_header_value(self, text: str) -> None:
+        self._value = text if self._value is None else self._value + text
+
+    def _on_headers_complete(self) -> bool:
+        if self._value is not None or self._field:
+            self.headers.append((self._field, self._value or ""))
+        self.headers_done = True
+        return self.head  # True: a HEAD response has no body
+
+    def _on_body(self, buf: bytearray) -> None:
+        room = self.keep - self.kept
+        if room <= 0:
+            self.truncated = True
+            return
+        if len(buf) > room:
+            self.parts.append(bytes(buf[:room]))
+            self.kept += room
+            self.truncated = True
+        else:
+            self.parts.append(bytes(buf))
+            self.kept += len(buf)
+
+    def _on_message_complete(self) -> None:
+        self.complete = True
+
+
+class _Failure(Exception):
+    """Internal: a transport failure, already named for the error table."""
+
+    def __init__(self, name: str, retryable: bool = False) -> None:
+        super().__init__(name)
+        self.name = name
+        self.retryable = retryable
+
+
+def _error_name(exc: BaseException) -> str:
+    """The one place where library exceptions become error names."""
+    if isinstance(exc, _Failure):
+        return exc.name
+    if isinstance(exc, (socket.timeout, TimeoutError, gevent.Timeout)):
+        return "Timeout"
+    if isinstance(exc, ConnectionRefusedError):
+        return "ConnectionRefused"
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+        return "ConnectionReset"
+    if isinstance(exc, socket.gaierror):
+        return "NameResolutionFailed"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "TLSCertificateInvalid"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLSError: {exc.reason or exc}"
+    if isinstance(exc, HTTPParseError):
+        return "MalformedResponse"
+    if isinstance(exc, OSError):
+        name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+        return f"OSError: {name}"
+    return type(exc).__name__
+
+
+class _Connection:
+    __slots__ = ("sock", "timeout", "used")
+
+    def __init__(self, sock: gsocket.socket, timeout: float) -> None:
+        self.sock = sock
+        self.timeout = timeout
+        self.used = False
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+_TLS_VERIFY: ssl.SSLContext | None = None
+_TLS_NOVERIFY: ssl.SSLContext | None = None
+
+
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    global _TLS_VERIFY, _TLS_NOVERIFY
+    if verify:
+        if _TLS_VERIFY is None:
+            _TLS_VERIFY = gssl.create_default_context()
+        return _TLS_VERIFY
+    if _TLS_NOVERIFY is None:
+        context = gssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        _TLS_NOVERIFY = context
+    return _TLS_NOVERIFY
+
+
+class CookieJar:
+    """A virtual user's cookies, by host; sent back as a browser would (path and domain kept simple)."""
+
+    __slots__ = ("_by_host",)
+
+    def __init__(self) -> None:
+        self._by_host: dict[str, dict[str, str]] = {}
+
+    def header(self, host: str) -> str | None:
+        cookies = self._by_host.get(host)
+        if not cookies:
+            return None
+        return "; ".join(f"{k}={v}" for k, v in cookies.items())
+
+    def update(self, host: str, set_cookies: Iterable[str]) -> dict[str, str]:
+        """Store the Set-Cookie values of one response; returns the cookies it set."""
+        jar = self._by_host.setdefault(host, {})
+        fresh: dict[str, str] = {}
+        for line in set_cookies:
+            pair, _, attrs = line.partition(";")
+            name, eq, value = pair.partition("=")
+            name = name.strip()
+            if not eq or not name:
+                continue
+            value = value.strip().strip('"')
+            lowered = attrs.lower().replace(" ", "")
+            if "max-age=0" in lowered or "max-age=-" in lowered or _expired(attrs):
+                jar.pop(name, None)
+                continue
+            jar[name] = value
+            fresh[name] = value
+        return fresh
+
+    def get(self, host: str, name: str) -> str | None:
+        return self._by_host.get(host, {}).get(name)
+
+    def clear(self) -> None:
+        self._by_host.clear()
+
+
+def _expired(attrs: str) -> bool:
+    for attr in attrs.split(";"):
+        key, _, value = attr.partition("=")
+        if key.strip().lower() == "expires":
+            try:
+                from email.utils import parsedate_to_datetime
+
+                return parsedate_to_datetime(value.strip()).timestamp() < time.time()
+            except (TypeError, ValueError):
+                return False
+    return False
+
+
+def _decode(body: bytes, encoding: str | None) -> bytes:
+    if not encoding or not body:
+        return body
+    encoding = encoding.lower()
+    try:
+        if encoding == "gzip":
+            return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+        if encoding == "deflate":
+            try:
+                return zlib.decompress(body)
+            except zlib.error:
+                return zlib.decompress(body, -zlib.MAX_WBITS)
+    except zlib.error:
+        return body
+    return body
+
+
+class Session:
+    """One virtual user's HTTP state: keep-alive connections per origin and a cookie jar."""
+
+    __slots__ = ("base", "jar", "_conns", "connect_timeout", "verify_tls")
+
+    def __init__(self, base: Origin | None, *, verify_tls: bool = True,
+                 connect_timeout: float = 10.0) -> None:
+        self.base = base
+        self.jar = CookieJar()
+        self._conns: dict[tuple[str, str, int], _Connection] = {}
+        self.connect_timeout = connect_timeout
+        self.verify_tls = verify_tls
+
+    # -- connections -------------------------------------------------------
+
+    def _connect(self, origin: Origin, timeout: float, verify_tls: bool) -> _Connection:
+        sock = gsocket.create_connection((origin.host, origin.port), timeout=min(timeout, self.connect_timeout))
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if origin.tls:
+                sock = _tls_context(verify_tls).wrap_socket(sock, server_hostname=origin.host)
+            sock.settimeout(timeout)
+        except BaseException:
+            sock.close()
+            raise
+        conn = _Connection(sock, timeout)
+        self._conns[origin.key] = conn
+        return conn
+
+    def close(self) -> None:
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
+
+    # -- one exchange --------------------------------------------------------
+
+    def exchange(self, origin: Origin, head: bytes, body: bytes, method: str, timeout: float,
+                 keep: int, verify_tls: bool = True) -> Response:
+        """Send a prebuilt request head (without its final CRLF) and body; read the response.
+
+        `head` holds the request line and headers, each line ending in CRLF;
+        the Host, Cookie and Content-Length lines are added here.
+        """
+        cookie = self.jar.header(origin.host) if self.jar._by_host else None
+        extra = f"Host: {origin.host_header}\r\n"
+        if cookie:
+            extra += f"Cookie: {cookie}\r\n"
+        if body or method in ("POST", "PUT", "PATCH"):
+            extra += f"Content-Length: {len(body)}\r\n"
+        data = head + extra.encode("latin-1") + b"\r\n" + body
+        return self.send_raw(origin, data, method, timeout, keep, verify_tls)
+
+    def send_raw(self, origin: Origin, data: bytes, method: str, timeout: float, keep: int,
+                 verify_tls: bool = True) -> Response:
+        """Send complete request bytes; retry once when a reused keep-alive connection was stale."""
+        for attempt in (0, 1):
+            conn = self._conns.get(origin.key)
+            try:
+                if conn is None:
+                    conn = self._connect(origin, timeout, verify_tls)
+                elif conn.timeout != timeout:
+                    conn.sock.settimeout(timeout)
+                    conn.timeout = timeout
+                reused = conn.used
+                conn.used = True
+                return self._roundtrip(origin, conn, data, method, keep, reused and attempt == 0)
+            except _Failure as failure:
+                self._drop(origin)
+                if failure.retryable:
+                    continue
+                return Response(method, "", error=failure.name)
+            except (OSError, HTTPParseError, gevent.Timeout) as exc:
+                self._drop(origin)
+                return Response(method, "", error=_error_name(exc))
+        return Response(method, "", error="ConnectionClosed")
+
+    def _drop(self, origin: Origin) -> None:
+        conn = self._conns.pop(origin.key, None)
+        if conn is not None:
+            conn.close()
+
+    def _roundtrip(self, origin: Origin, conn: _Connection, data: bytes, method: str, keep: int,
+                   may_retry: bool) -> Response:
+        sock = conn.sock
+        try:
+            sock.sendall(data)
+        except (ConnectionResetError, BrokenPipeError):
+            if may_retry:
+                raise _Failure("ConnectionClosed", retryable=True) from None
+            raise
+        parser = _Parser(keep, method == "HEAD")
+        received = False
+        while True:
+            try:
+                chunk = sock.recv(_RECV_SIZE)
+            except ConnectionResetError:
+                if may_retry and not received:
+                    raise _Failure("ConnectionClosed", retryable=True) from None
+                raise
+            if not chunk:
+                if not received:
+                    raise _Failure("ConnectionClosed", retryable=may_retry)
+                parser.feed(b"")  # end of a body delimited by connection close
+                if not parser.complete:
+                    raise _Failure("IncompleteResponse")
+            else:
+                received = True
+                parser.feed(chunk)
+            if parser.complete:
+                if parser.get_code() < 200:  # interim 1xx response: the final one follows
+                    parser = _Parser(keep, method == "HEAD")
+                    continue
+                break
+        if not parser.should_keep_alive():
+            self._drop(origin)
+        headers = Headers(parser.headers)
+        body = b"".join(parser.parts) if parser.parts else b""
+        response = Response(method, "", parser.get_code(), headers, body, truncated=parser.truncated)
+        if body:
+            encoding = headers.get("content-encoding")
+            if encoding:
+                response.body = _decode(body, encoding)
+        set_cookies = headers.get_all("set-cookie") if "set-cookie" in headers else ()
+        if set_cookies:
+            response.cookies = self.jar.update(origin.host, set_cookies)
+        return response
+
+    # -- the general path (hooks, redirects, traces) --------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        timeout: float = 30.0,
+        follow_redirects: bool = True,
+        keep: int = DEFAULT_BODY_LIMIT,
+        verify_tls: bool | None = None,
+    ) -> Response:
+        """Build, send and (optionally) follow redirects; the response's `url` is the final URL."""
+        verify = self.verify_tls if verify_tls is None else verify_tls
+        method = method.upper()
+        header_list = list(headers)
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                origin, target = split_url(url, self.base)
+            except ValueError:
+                return Response(method, url, error="InvalidURL")
+            head = build_head(method, target, header_list)
+            response = self.exchange(origin, head, body, method, timeout, keep, verify)
+            response.url = url
+            if not (follow_redirects and response.status in _REDIRECTS):
+                return response
+            location = response.headers.get("location")
+            if not location:
+                return response
+            url = urljoin(f"{origin!r}{target}", location)
+            if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+                method, body = "GET", b""
+                header_list = [(k, v) for k, v in header_list if k.lower() != "content-type"]
+        response.error = "TooManyRedirects"
+        return response
+
+
+def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
+    """Request line and header lines (CRLF-terminated), without Host/Cookie/Content-Length."""
+    lines = [f"{method} {target} HTTP/1.1\r\n"]
+    names = set()
+    for name, value in headers:
+        names.add(name.lower())
+        lines.append(f"{name}: {value}\r\n")
+    if "user-agent" not in names:
+        lines.append(f"User-Agent: {USER_AGENT}\r\n")
+    if "accept-encoding" not in names:
+        lines.append("Accept-Encoding: gzip, deflate\r\n")
+    return "".join(lines).encode("latin-1", errors="replace")
+
+
+def check_reachable(origin: Origin, timeout: float = 5.0) -> str | None:
+    """None when a TCP connection to the origin opens, else a readable reason."""
+    try:
+        sock = gsocket.create_connection((origin.host, origin.port), timeout=timeout)
+    except socket.gaierror:
+        return f"cannot resolve host {origin.host!r}"
+    except ConnectionRefusedError:
+        return f"connection refused by {origin!r} (is the server running?)"
+    except OSError as exc:
+        return f"cannot connect to {origin!r}: {_error_name(exc)}"
+    sock.close()
+    return None

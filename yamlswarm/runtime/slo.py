@@ -1,0 +1,54 @@
+"""Threshold evaluation on live statistics: at the end of a run, and every second for aborts."""
+
+from __future__ import annotations
+
+from yamlswarm import plan as p
+from yamlswarm.result import ThresholdResult
+from yamlswarm.runtime.stats import Stats
+from yamlswarm.thresholds import passes
+
+
+def measure(threshold: p.Threshold, stats: Stats, elapsed_s: float) -> float | None:
+    """The measured value of a threshold's metric (None: no data to measure)."""
+    metric = threshold.metric
+    if metric == "dropped":
+        return float(stats.dropped)
+    if metric == "iterations":
+        return float(stats.iterations)
+    rows = stats.select(threshold.row)
+    if threshold.row is not None and not rows:
+        return None  # a row that never ran: fail loudly rather than pass vacuously
+    latency, _, failures = stats.aggregate(rows)
+    if metric == "requests":
+        return float(latency.n)
+    if metric == "failures":
+        return float(failures)
+    if metric == "rps":
+        return latency.n / elapsed_s if elapsed_s > 0 else 0.0
+    if metric == "error_rate":
+        return failures / latency.n if latency.n else 0.0
+    if not latency.n:
+        return None
+    if metric == "avg":
+        return round(latency.sum_us / latency.n / 1000.0, 3)
+    if metric == "min":
+        return round(latency.min_us / 1000.0, 3)
+    if metric == "max":
+        return round(latency.max_us / 1000.0, 3)
+    return latency.percentile_ms(float(metric[1:]))
+
+
+def evaluate(threshold: p.Threshold, stats: Stats, elapsed_s: float) -> ThresholdResult:
+    value = measure(threshold, stats, elapsed_s)
+    passed = value is not None and passes(threshold.op, value, threshold.value)
+    shown = None if value is None else round(value, 6)
+    return ThresholdResult(threshold.expr, passed, shown)
+
+
+def first_abort(thresholds: tuple[p.Threshold, ...], stats: Stats, elapsed_s: float) -> str | None:
+    """The expression of the first aborting threshold that fails now (after its `after`)."""
+    for threshold in thresholds:
+        if threshold.abort and elapsed_s >= threshold.after:
+            if not evaluate(threshold, stats, elapsed_s).passed:
+                return threshold.expr
+    return None
