@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from yamlswarm import plan as p
-from yamlswarm.errors import Interrupted
+from yamlswarm.errors import Interrupted, UsageError
 from yamlswarm.settings import RunSettings
 
 
@@ -16,63 +16,102 @@ def run_scenario(path: str | Path, settings: RunSettings, *, out: TextIO | None 
     """Validate, compile and run a scenario; print and write the results; return the exit code."""
     from yamlswarm.pipeline import load_plan
 
-    out = out or sys.stdout
-    err = err or sys.stderr
     plan = load_plan(path, settings)
-    return run_plan(plan, settings, out=out, err=err)
+    return run_plan(plan, settings, out=out or sys.stdout, err=err or sys.stderr)
 
 
 def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -> int:
     from yamlswarm.hooks import load_hooks
-    from yamlswarm.report import files, table
     from yamlswarm.report.live import LiveProgress
-    from yamlswarm.result import describe_model
     from yamlswarm.runtime.hooks import HookRunner
-    from yamlswarm.runtime.http import check_reachable, parse_origin
     from yamlswarm.runtime.runner import Runner
-    from yamlswarm.runtime.slo import evaluate
 
     hooks = HookRunner(load_hooks(plan.hooks) if plan.hooks else None, err=err)
-    if plan.host:
-        problem = check_reachable(parse_origin(plan.host))
-        if problem:
-            print(f"warning: {problem}; requests will fail and be reported as errors", file=err, flush=True)
+    warn_if_unreachable(plan, err)
     live = LiveProgress(out, interactive=settings.interactive, quiet=settings.quiet)
     runner = Runner(plan, settings, hooks=hooks, live=live, out=out, err=err)
-    print(f"yamlswarm: running {plan.name!r} against {plan.host} ({_describe(plan, settings)})",
+    print(f"yamlswarm: running {plan.name!r} against {plan.host} ({describe_load(plan, settings)})",
           file=out, flush=True)
     runner.run()
     live.finish()
-    elapsed = runner.elapsed
-    result = runner.stats.snapshot(
+    return finish_run(plan, settings, runner.stats, elapsed=runner.elapsed,
+                      interrupted=runner.interrupted, aborted=runner.aborted,
+                      on_test_stop=lambda result: hooks.call_each(hooks.on_test_stop, runner, result)
+                      if hooks.on_test_stop else None,
+                      out=out, err=err)
+
+
+def warn_if_unreachable(plan: p.Plan, err: TextIO) -> None:
+    """A clear message when the target refuses or cannot be resolved; the run still goes on."""
+    from yamlswarm.runtime.http import check_reachable, parse_origin
+
+    if plan.host:
+        problem = check_reachable(parse_origin(plan.host))
+        if problem:
+            print(f"warning: {problem}; requests will fail and be reported as errors",
+                  file=err, flush=True)
+
+
+def finish_run(plan: p.Plan, settings: RunSettings, stats: Any, *, elapsed: float,
+               interrupted: bool, aborted: str | None, out: TextIO, err: TextIO,
+               on_test_stop: Any = None, extra: dict[str, Any] | None = None) -> int:
+    """Result, thresholds, table and output files of a finished run; returns the exit code.
+
+    Shared by a local run and a distributed master (whose `stats` are the merged ones).
+    """
+    from yamlswarm.report import table
+    from yamlswarm.result import describe_model
+    from yamlswarm.runtime.slo import evaluate
+
+    result = stats.snapshot(
         scenario=plan.name,
         model=describe_model(plan.load, plan.iterations_cap),
-        thresholds=[evaluate(t, runner.stats, elapsed) for t in plan.thresholds],
+        thresholds=[evaluate(t, stats, elapsed) for t in plan.thresholds],
         duration_s=elapsed,
-        interrupted=runner.interrupted,
-        aborted=runner.aborted,
+        interrupted=interrupted,
+        aborted=aborted,
     )
-    exit_code = Interrupted.exit_code if runner.interrupted else (0 if result.passed else 1)
+    exit_code = Interrupted.exit_code if interrupted else (0 if result.passed else 1)
     result.exit_code = exit_code
-    if hooks.on_test_stop:
-        hooks.call_each(hooks.on_test_stop, runner, result)
+    if on_test_stop is not None:
+        on_test_stop(result)
     print(table.render(result), file=out, flush=True)
-    _write_outputs(result, settings, files, err)
+    if aborted:
+        print(f"aborted: threshold {aborted!r} failed", file=out, flush=True)
+    if not write_outputs(result, settings, err) and exit_code == 0:
+        exit_code = UsageError.exit_code
     return exit_code
 
 
-def _write_outputs(result, settings: RunSettings, files, err: TextIO) -> None:  # type: ignore[no-untyped-def]
+def write_outputs(result: Any, settings: RunSettings, err: TextIO) -> bool:
+    """Write every requested output; one that fails does not stop the others. False if any failed."""
+    from yamlswarm.report import files
+
     writers = {"json": files.write_json, "csv": files.write_csv, "junit": files.write_junit}
+    try:
+        from yamlswarm.report import html
+
+        writers["html"] = html.write_html
+    except ImportError:
+        pass
+    ok = True
     for kind, path in settings.outputs.items():
         writer = writers.get(kind)
         if writer is None:
-            print(f"warning: --{kind} output is not available yet", file=err)
+            print(f"error: --{kind} output is not available in this version", file=err)
+            ok = False
             continue
-        writer(result, path)
+        try:
+            writer(result, path)
+        except UsageError as exc:
+            print(exc.render(), file=err, flush=True)
+            ok = False
+            continue
         print(f"wrote {kind}: {path}", file=err, flush=True)
+    return ok
 
 
-def _describe(plan: p.Plan, settings: RunSettings) -> str:
+def describe_load(plan: p.Plan, settings: RunSettings) -> str:
     load = plan.load
     if isinstance(load, p.ClosedLoad):
         users = settings.users or load.users
@@ -81,4 +120,9 @@ def _describe(plan: p.Plan, settings: RunSettings) -> str:
     if isinstance(load, p.IterationsLoad):
         iterations = settings.iterations or load.iterations
         return f"{iterations} iterations with {settings.users or load.users} users"
+    if isinstance(load, p.StagesLoad):
+        return f"{len(load.stages)} stages, up to {max(s.users for s in load.stages)} users"
+    if isinstance(load, p.ArrivalLoad):
+        peak = max(max(ph.rate, ph.ramp_to or 0) for ph in load.phases)
+        return f"open model, up to {peak:g} iterations/s, max {load.max_users} users"
     return load.kind

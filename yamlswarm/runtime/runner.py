@@ -20,6 +20,7 @@ from yamlswarm import plan as p
 from yamlswarm.runtime.data import FeedState, UserData
 from yamlswarm.runtime.fake import make_faker
 from yamlswarm.runtime.hooks import HookRunner
+from yamlswarm.runtime.models import CONTROLLERS, model_duration
 from yamlswarm.runtime.http import Origin, parse_origin
 from yamlswarm.runtime.slo import first_abort
 from yamlswarm.runtime.stats import Stats
@@ -109,7 +110,8 @@ class Runner:
 
     def __init__(self, plan: p.Plan, settings: RunSettings, *, hooks: HookRunner | None = None,
                  stats: Stats | None = None, out: TextIO | None = None, err: TextIO | None = None,
-                 live: Any = None) -> None:
+                 live: Any = None, partition: tuple[int, int] = (0, 1)) -> None:
+        """`partition` (index, count): this process's share of `order: unique` data rows."""
         self.plan = plan
         self.settings = settings
         self.out = out or sys.stdout
@@ -120,23 +122,30 @@ class Runner:
         self.base: Origin | None = parse_origin(plan.host) if plan.host else None
         self.rng = random.Random(settings.seed)
         self.faker = make_faker(plan.faker_locale, settings.seed)
-        self.feeds = {feed.name: FeedState(feed, random.Random(self.rng.random())) for feed in plan.data}
+        self.feeds = {feed.name: FeedState(feed, random.Random(self.rng.random()), partition)
+                      for feed in plan.data}
         self.env = ChainMap(dict(settings.env), _EnvView())
         self.template_functions = self.hooks.template_functions
         build_env = BuildEnv(stats=self.stats, base=self.base, hooks=self.hooks,
                              trace=None, log=self._log)
         self.build_env = build_env
         self.user_types = tuple(self._compile_user_type(t) for t in plan.users)
-        self.users: list[VirtualUser] = []
+        self.users: list[VirtualUser] = []  # running closed-model users, in spawn order
+        self._spawned: list[VirtualUser] = []
+        self._order: list[int] = []
+        self._retiring: list[VirtualUser] = []
+        self._pool: list[VirtualUser] = []  # open model: idle users
+        self._busy_pool: set[VirtualUser] = set()  # open model: users inside an iteration
+        self.pool_size = 0
+        self._all_spawned = False
         self.stopping = False
         self.stop_reason: str | None = None
         self.interrupted = False
         self.aborted: str | None = None
         self._done = Event()
         self._next_id = itertools.count(1)
-        self._iterations_left = self._iteration_budget()
+        self._iterations_left = self._iteration_budget_of(plan, settings)
         self._iterations_finished = 0
-        self.wait_for_arrival: Callable[[VirtualUser], None] | None = None
         self.started_at = 0.0
         self.started_wall = 0.0
 
@@ -170,13 +179,13 @@ class Runner:
 
     # -- iterations budget ---------------------------------------------------------
 
-    def _iteration_budget(self) -> int | None:
-        load = self.plan.load
-        if self.settings.iterations is not None:
-            return self.settings.iterations
-        if isinstance(load, p.IterationsLoad):
-            return load.iterations
-        return self.plan.iterations_cap
+    @staticmethod
+    def _iteration_budget_of(plan: p.Plan, settings: RunSettings) -> int | None:
+        if settings.iterations is not None:
+            return settings.iterations
+        if isinstance(plan.load, p.IterationsLoad):
+            return plan.load.iterations
+        return plan.iterations_cap
 
     def take_iteration(self) -> bool:
         if self._iterations_left is None:
@@ -188,33 +197,86 @@ class Runner:
 
     def iteration_finished(self) -> None:
         self._iterations_finished += 1
-        budget = self._iteration_budget()
+        budget = self._iteration_budget_of(self.plan, self.settings)
         if budget is not None and self._iterations_finished >= budget:
             self.stop("iterations done")
 
     # -- users -------------------------------------------------------------------
 
-    def spawn(self, type_index: int) -> VirtualUser:
-        user_id = next(self._next_id)
-        user = VirtualUser(self, self.user_types[type_index], user_id, self.rng.getrandbits(64))
+    def _new_user(self) -> VirtualUser:
+        """The next user in spawn order (so any prefix of users has the scenario's mix)."""
+        position = len(self._spawned)
+        if position >= len(self._order):
+            self._order.extend(distribute(self.plan.users, max(1, 2 * len(self._order))))
+        user = VirtualUser(self, self.user_types[self._order[position]], next(self._next_id),
+                           self.rng.getrandbits(64))
+        self._spawned.append(user)
+        return user
+
+    def add_user(self) -> VirtualUser:
+        """Start one more closed-model user."""
+        user = self._new_user()
         self.users.append(user)
         user.greenlet = gevent.spawn(self._user_main, user)
         return user
+
+    def retire_user(self) -> None:
+        """Stop the most recently started user (stages ramping down); it finishes its request."""
+        for user in reversed(self.users):
+            if not user.retired:
+                user.retired = True
+                self.users.remove(user)
+                self._retiring.append(user)
+                if user.greenlet is not None and not user.busy:
+                    from yamlswarm.runtime.signals import StopUser
+
+                    user.greenlet.kill(StopUser, block=False)
+                return
 
     def _user_main(self, user: VirtualUser) -> None:
         try:
             user.run()
         finally:
-            try:
-                self.users.remove(user)
-            except ValueError:
-                pass
-            if not self.users and self._all_spawned and self._ends_when_users_finish:
+            for group in (self.users, self._retiring):
+                if user in group:
+                    group.remove(user)
+            if self._all_spawned and not self.users:
                 self.stop("all users finished")
+
+    def all_spawned(self) -> None:
+        """The controller has started every user it will; closed runs end when users finish."""
+        self._all_spawned = True
+        if not self.users and not self._busy_pool:
+            self.stop("all users finished")
+
+    def prepare_pool(self, size: int) -> None:
+        """Open model: `size` users ready for arrivals (on_start runs at a user's first arrival)."""
+        self._pool = [self._new_user() for _ in range(size)]
+        self.pool_size = size
+
+    def dispatch(self, due: float) -> None:
+        """Open model: start one iteration due at `due` (perf_counter), or count it dropped."""
+        if not self._pool:
+            self.stats.dropped += 1
+            return
+        user = self._pool.pop()
+        self._busy_pool.add(user)
+        user.greenlet = gevent.spawn(self._arrival_main, user, due)
+
+    def _arrival_main(self, user: VirtualUser, due: float) -> None:
+        try:
+            user.run_arrival(due)
+        finally:
+            self._busy_pool.discard(user)
+            if user.alive:
+                self._pool.append(user)
+            if self._all_spawned and not self._busy_pool:
+                self.stop("schedule finished")
 
     @property
     def active_users(self) -> int:
-        return len(self.users)
+        """Users running now: closed-model users, or open-model users inside an iteration."""
+        return len(self.users) + len(self._busy_pool)
 
     # -- control -------------------------------------------------------------------
 
@@ -227,7 +289,7 @@ class Runner:
     def interrupt(self) -> None:
         """Ctrl-C / SIGTERM: the first stops gracefully, the second forces."""
         if self.interrupted:
-            for user in list(self.users):
+            for user in [*self.users, *self._retiring, *self._busy_pool]:
                 if user.greenlet is not None:
                     user.greenlet.kill(block=False)
             return
@@ -238,8 +300,9 @@ class Runner:
         """Graceful stop: idle users stop at once, busy ones after their request; then a hard stop."""
         from yamlswarm.runtime.signals import StopUser
 
-        greenlets = [u.greenlet for u in self.users if u.greenlet is not None]
-        for user in list(self.users):
+        running = [*self.users, *self._retiring, *self._busy_pool]
+        greenlets = [u.greenlet for u in running if u.greenlet is not None]
+        for user in running:
             # a sleeping user is interrupted where it sleeps; one in a request finishes it
             # first and then stops by itself (steps._after)
             if user.greenlet is not None and not user.busy:
@@ -248,45 +311,20 @@ class Runner:
         stragglers = [g for g in greenlets if not g.dead]
         if stragglers:
             gevent.killall(stragglers, block=True, timeout=2)
+        # open model: idle pool users that ran on_start still run on_stop and close connections
+        idle = [gevent.spawn(u.finish) for u in self._pool if u.started and u.alive]
+        gevent.joinall(idle, timeout=self.settings.stop_timeout)
+        gevent.killall([g for g in idle if not g.dead], block=True, timeout=2)
 
-    # -- the load models -------------------------------------------------------------
-
-    _all_spawned = False
-    _ends_when_users_finish = False
-
-    def _spawn_closed(self, users: int, spawn_rate: float) -> None:
-        order = distribute(self.plan.users, users)
-        interval = 1.0 / spawn_rate if spawn_rate > 0 else 0.0
-        start = time.perf_counter()
-        for n, type_index in enumerate(order):
-            if self.stopping:
-                return
-            due = start + n * interval
-            delay = due - time.perf_counter()
-            if delay > 0:
-                gevent.sleep(delay)
-            self.spawn(type_index)
-        self._all_spawned = True
+    # -- the load model ---------------------------------------------------------------
 
     def _control(self) -> None:
-        load = self.plan.load
-        settings = self.settings
-        if isinstance(load, p.IterationsLoad):
-            users = settings.users or load.users
-            self._ends_when_users_finish = True
-            self._spawn_closed(users, settings.spawn_rate or float(users))
-        elif isinstance(load, p.ClosedLoad):
-            users = settings.users or load.users
-            self._ends_when_users_finish = self._iterations_left is not None
-            self._spawn_closed(users, settings.spawn_rate or load.spawn_rate)
-        else:
-            raise NotImplementedError(f"load model {load.kind!r} is not supported yet")
+        CONTROLLERS[type(self.plan.load)](self, self.plan.load)
 
     def _duration(self) -> float | None:
         if self.settings.duration is not None:
             return self.settings.duration
-        load = self.plan.load
-        return getattr(load, "duration", None)
+        return model_duration(self.plan.load)
 
     def _ticker(self) -> None:
         duration = self._duration()

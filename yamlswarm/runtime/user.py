@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -44,6 +43,9 @@ class VirtualUser:
         self.stop_on_failure = False
         self.in_on_stop = False
         self.busy = False
+        self.retired = False  # a stages run ramping down asked this user to stop
+        self.alive = True  # False once the user stopped (on_stop ran)
+        self.started = False
         self._intended: float | None = None
         self.greenlet: gevent.Greenlet | None = None
 
@@ -81,7 +83,7 @@ class VirtualUser:
 
     @property
     def stopping(self) -> bool:
-        return self.runner.stopping
+        return self.retired or self.runner.stopping
 
     def take_intended_start(self) -> float | None:
         intended, self._intended = self._intended, None
@@ -94,29 +96,45 @@ class VirtualUser:
     # -- the loop ----------------------------------------------------------------
 
     def run(self) -> None:
-        """Greenlet body: on_start, iterations until stopped, on_stop."""
-        runner, kind = self.runner, self.kind
-        started = False
+        """Greenlet body of a closed-model user: on_start, iterations until stopped, on_stop."""
+        runner = self.runner
         try:
-            self.data.start_user()
-            if runner.hooks.on_user_start:
-                runner.hooks.call_each(runner.hooks.on_user_start, self)
-            started = True
-            self._run_block(kind.on_start)
-            while not runner.stopping:
+            self._start()
+            while not self.stopping:
                 if not runner.take_iteration():
                     break
-                self.iterate(runner.wait_for_arrival)
+                self.iterate()
         except StopUser:
             pass
         except StopTest as stop:
             runner.stop(stop.reason)
         finally:
-            if started:
-                self._finish()
+            if self.started:
+                self.finish()
 
-    def iterate(self, before: Callable[[VirtualUser], None] | None = None) -> None:
-        """One flow iteration: pick a flow by weight, run its steps, then wait."""
+    def run_arrival(self, due: float) -> None:
+        """Open model: one iteration due at `due`; latency of its first request counts from then."""
+        try:
+            if not self.started:
+                self._start()
+            self._intended = due
+            self.iterate(wait=False)
+        except StopUser:
+            self.finish()
+        except StopTest as stop:
+            self.finish()
+            self.runner.stop(stop.reason)
+
+    def _start(self) -> None:
+        self.started = True
+        self.data.start_user()
+        hooks = self.runner.hooks
+        if hooks.on_user_start:
+            hooks.call_each(hooks.on_user_start, self)
+        self._run_block(self.kind.on_start)
+
+    def iterate(self, wait: bool = True) -> None:
+        """One flow iteration: pick a flow by weight, run its steps, then (closed model) wait."""
         kind = self.kind
         begin = time.perf_counter()
         self.iteration += 1
@@ -135,7 +153,7 @@ class VirtualUser:
             flow.row.failure(took, "a step of the flow failed")
         self.runner.stats.iteration_done()
         self.runner.iteration_finished()
-        if kind.wait is not None and not self.runner.stopping:
+        if wait and kind.wait is not None and not self.stopping:
             self.sleep(kind.wait(self.rng, time.perf_counter() - begin))
 
     def _run_block(self, steps: tuple[Executor, ...]) -> None:
@@ -146,8 +164,9 @@ class VirtualUser:
             except StopIterationSignal:
                 pass
 
-    def _finish(self) -> None:
+    def finish(self) -> None:
         runner = self.runner
+        self.alive = False
         self.in_on_stop = True
         try:
             self._run_block(self.kind.on_stop)
