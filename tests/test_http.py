@@ -143,3 +143,34 @@ def test_cookie_jar_expiry():
     jar.update("h", ["b=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT"])
     assert jar.header("h") is None
     assert json.dumps(jar.update("h", ["bad"])) == "{}"
+
+
+def test_a_body_sent_after_a_head_response_does_not_fail_the_request():
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+    served = []
+
+    def serve():
+        for _ in range(2):
+            conn, _ = listener.accept()
+            request = conn.recv(65536)
+            served.append(request.split(b" ", 1)[0])
+            # a broken server: HEAD answered with a body
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    session = Session(parse_origin(f"http://127.0.0.1:{port}"))
+    head = session.request("HEAD", "/")
+    assert (head.status, head.error, head.body) == (200, None, b"")
+    # the connection was not reused: the next request opens a fresh one and works
+    assert session.request("GET", "/").body == b"hello"
+    thread.join(timeout=5)
+    listener.close()
+    assert served == [b"HEAD", b"GET"]

@@ -158,7 +158,9 @@ class DemoApp:
         except _HTTPError as error:
             status, body = error.status, {"error": error.message}
         self._count(route, status)
-        return _respond(start_response, status, body)
+        payload = _respond(start_response, status, body)
+        # HEAD: the same headers (Content-Length included) and no body, as HTTP requires
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else payload
 
     def _control(self, request: _Request, start_response: StartResponse) -> Iterable[bytes]:
         if request.path == "/_reset":

@@ -362,6 +362,7 @@ class Session:
             raise
         parser = _Parser(keep, method == "HEAD")
         received = False
+        reusable = True
         while True:
             try:
                 chunk = sock.recv(_RECV_SIZE)
@@ -377,13 +378,20 @@ class Session:
                     raise _Failure("IncompleteResponse")
             else:
                 received = True
-                parser.feed(chunk)
+                try:
+                    parser.feed(chunk)
+                except HTTPParseError:
+                    if not parser.complete:
+                        raise
+                    # bytes after a complete message (e.g. a body sent in reply to HEAD):
+                    # the response stands, the connection cannot be trusted any more
+                    reusable = False
             if parser.complete:
                 if parser.get_code() < 200:  # interim 1xx response: the final one follows
                     parser = _Parser(keep, method == "HEAD")
                     continue
                 break
-        if not parser.should_keep_alive():
+        if not (reusable and parser.should_keep_alive()):
             self._drop(origin)
         headers = Headers(parser.headers)
         body = b"".join(parser.parts) if parser.parts else b""

@@ -13,6 +13,7 @@ significant digits). This module does not import gevent.
 from __future__ import annotations
 
 import ctypes
+import heapq
 import time
 from bisect import bisect_left
 from collections import deque
@@ -29,6 +30,7 @@ from yamlswarm.result import (
     CheckResult,
     ErrorResult,
     Latency,
+    LiveRow,
     LiveView,
     RowResult,
     RunResult,
@@ -42,6 +44,7 @@ HIGHEST_US = 3_600_000_000  # one hour
 DIGITS = 3
 EXPORT_VERSION = 1
 LIVE_WINDOW_S = 10
+LIVE_TOP_ROWS = 5
 # Rows of steps that are not one request (a `group:` transaction, a hook `call:`, a failed
 # `set:`/`if:`/`loop:`): shown as rows, but not added into the totals, the timeline or the
 # live numbers, so that a request is never counted twice and a 0 s step error does not
@@ -369,6 +372,7 @@ class Stats:
             p95=p95,
             p99=p99,
             dropped=self.dropped,
+            top_rows=_top_rows(rows),
         )
 
     def snapshot(
@@ -414,7 +418,8 @@ class Stats:
         )
 
     def _sorted_rows(self) -> list[RowStats]:
-        return [self.rows[k] for k in sorted(self.rows)]
+        """Rows that recorded something (steps never reached, e.g. an unused `else`, are left out)."""
+        return [self.rows[k] for k in sorted(self.rows) if self.rows[k].lat.n]
 
     def _row_result(self, row: RowStats, duration_s: float) -> RowResult:
         service = row.service.latency() if row.service is not None else None
@@ -524,6 +529,14 @@ class Stats:
                 if first < group[1]:
                     group[1], group[3] = first, example
                 group[2] = max(group[2], last)
+
+
+def _top_rows(rows: list[RowStats]) -> list[LiveRow]:
+    """The LIVE_TOP_ROWS rows with the most requests, for the live dashboard."""
+    busiest = heapq.nlargest(LIVE_TOP_ROWS, (r for r in rows if r.lat.n), key=lambda r: r.lat.n)
+    return [
+        LiveRow(r.name, r.method, r.lat.n, r.failures, _ms(r.lat.sum_us / r.lat.n)) for r in busiest
+    ]
 
 
 def _rate(count: int, duration_s: float) -> float:
