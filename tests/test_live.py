@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 
-from yamlswarm.report.live import CLEAR_EOL, LiveProgress, LiveView
+from yamlswarm.report.live import CLEAR_BELOW, CLEAR_EOL, LiveProgress, LiveView, cursor_up
+from yamlswarm.result import LiveRow
+from yamlswarm.runtime.stats import Stats
 
 
 class FakeClock:
@@ -36,31 +38,86 @@ def _run(progress: LiveProgress, clock: FakeClock, seconds: int) -> None:
         progress.update(_view(second))
 
 
-def test_interactive_redraws_one_line_in_place():
+def _rows() -> list[LiveRow]:
+    return [
+        LiveRow("/api/products", "GET", 2400, 3, 21.44),
+        LiveRow("/api/cart", "POST", 600, 0, 35.0),
+    ]
+
+
+def test_interactive_dashboard_is_redrawn_in_place():
     out, clock = io.StringIO(), FakeClock()
-    progress = LiveProgress(out, interactive=True, quiet=False, clock=clock, width=200)
-    _run(progress, clock, 3)
+    progress = LiveProgress(out, interactive=True, quiet=False, clock=clock, width=200, height=40)
+    for second in (1, 2, 3):
+        clock.now = float(second)
+        progress.update(_view(second, top_rows=_rows()))
     progress.update(_view(3))  # a second update within the same second is not drawn
     progress.finish()
-    text = out.getvalue()
-    assert text.count("\r") == 3 and text.count(CLEAR_EOL) == 3
-    assert "\n" not in text[:-1] and text.endswith("\n")
-    last = text.split("\r")[-1]
-    assert last == (
-        "3s/2m | users 50 | 412 req/s | requests 3000 | failures 3 (0.1%) | "
-        f"p50/p95/p99 12.3/45.1/0.500 ms{CLEAR_EOL}\n"
-    )
+    frames = out.getvalue().split(CLEAR_BELOW)[:-1]
+    assert len(frames) == 3 and out.getvalue().endswith(CLEAR_BELOW)
+    assert frames[0].startswith("\r") and "\x1b[" not in frames[0].replace(CLEAR_EOL, "")
+    assert frames[1].startswith(cursor_up(7)) and frames[2].startswith(cursor_up(7))
+    lines = frames[2][len(cursor_up(7)) :].split(CLEAR_EOL + "\n")
+    assert lines[-1] == "" and all(CLEAR_EOL not in line for line in lines)
+    assert lines[:-1] == [
+        "yamlswarm  3s/2m (1m57s left)",
+        "users 50  412 req/s  requests 3000  failures 3 (0.1%)",
+        "last 10s  p50 12.3 ms  p95 45.1 ms  p99 0.500 ms",
+        "",
+        "  busiest rows         requests    req/s    failures    mean ms",
+        "  GET /api/products        2400      800  3 (0.125%)       21.4",
+        "  POST /api/cart            600      200      0 (0%)       35.0",
+    ]
 
 
-def test_interactive_line_is_cut_to_the_terminal_width_and_shows_drops():
+def test_dashboard_shrinks_and_clears_what_is_below():
     out, clock = io.StringIO(), FakeClock()
-    progress = LiveProgress(out, interactive=True, quiet=False, clock=clock, width=40)
+    progress = LiveProgress(out, interactive=True, quiet=False, clock=clock, width=200, height=40)
     clock.now = 1.0
-    progress.update(_view(1, dropped=7, duration_s=None))
-    line = out.getvalue()[1 : -len(CLEAR_EOL)]
-    assert len(line) == 39 and line.startswith("1s | users 50")
-    wide = LiveProgress(io.StringIO(), interactive=False, quiet=False, clock=clock)
+    progress.update(_view(1, top_rows=_rows()))
+    clock.now = 2.0
+    progress.update(_view(2))  # no rows yet: a shorter frame, the rest of the old one cleared
+    second = out.getvalue().split(CLEAR_BELOW)[1]
+    assert second.startswith(cursor_up(7)) and second.count("\n") == 3
+
+
+def test_dashboard_fits_the_terminal():
+    out, clock = io.StringIO(), FakeClock()
+    progress = LiveProgress(out, interactive=True, quiet=False, clock=clock, width=30, height=4)
+    clock.now = 1.0
+    progress.update(_view(1, dropped=7, duration_s=None, top_rows=_rows()))
+    lines = out.getvalue()[1 : -len(CLEAR_BELOW)].split(CLEAR_EOL + "\n")[:-1]
+    assert len(lines) == 3  # one line less than the terminal: the cursor can always go back up
+    assert all(len(line) <= 29 for line in lines)
+    assert lines[0] == "yamlswarm  1s" and lines[1].startswith("users 50  412 req/s")
+    wide = LiveProgress(io.StringIO(), interactive=True, quiet=False, clock=clock, width=200)
+    assert "dropped 7 (max_users busy)" in wide.dashboard(_view(1, dropped=7))[1]
     assert wide.format(_view(1, dropped=7)).endswith(" | dropped 7")
+
+
+def test_live_view_of_real_stats_has_the_busiest_rows():
+    clock = FakeClock()
+    clock.now = 100.0
+    stats = Stats(clock=clock)
+    for index, count in enumerate((3, 50, 7, 20, 1, 9)):
+        row = stats.row(f"/r{index}", "GET")
+        for _ in range(count):
+            row.success(0.010)
+    stats.row("/r1", "GET").failure(0.030, "HTTP 500")
+    for _ in range(100):
+        stats.row("checkout", "GROUP").success(0.5)  # a transaction row: not a request row
+    clock.now = 101.0
+    stats.tick(5)
+    view = stats.live_view(5, 60.0)
+    assert [(r.name, r.requests) for r in view.top_rows] == [
+        ("/r1", 51),
+        ("/r3", 20),
+        ("/r5", 9),
+        ("/r2", 7),
+        ("/r0", 3),
+    ]
+    assert view.top_rows[0].failures == 1 and view.top_rows[0].mean_ms == 10.392
+    assert view.requests == 91
 
 
 def test_not_interactive_prints_a_status_line_every_ten_seconds():

@@ -9,7 +9,7 @@ in seconds since the start of the run. Nothing here imports gevent.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from yamlswarm.errors import UsageError
 from yamlswarm.plan import ArrivalLoad, ClosedLoad, IterationsLoad, Load, StagesLoad
@@ -336,6 +336,16 @@ def describe_model(load: Load, iterations_cap: int | None = None) -> dict[str, A
     return out
 
 
+class LiveRow(NamedTuple):
+    """A row of the live dashboard: one of the busiest request rows so far."""
+
+    name: str
+    method: str
+    requests: int
+    failures: int
+    mean_ms: float  # over the whole run so far
+
+
 @dataclass(slots=True)
 class LiveView:
     """What the live progress shows, once a second (built by `Stats.live_view`)."""
@@ -350,3 +360,4 @@ class LiveView:
     p95: float
     p99: float
     dropped: int = 0
+    top_rows: list[LiveRow] = field(default_factory=list)  # the busiest request rows, busiest first

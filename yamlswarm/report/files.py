@@ -31,7 +31,7 @@ JUNIT_SUITE = "yamlswarm"
 
 def write_json(result: RunResult, path: str | os.PathLike[str]) -> None:
     """Write the result as one JSON object (SPEC section 6)."""
-    with _open(path) as out:
+    with open_for_write(path) as out:
         json.dump(result.to_dict(), out, indent=2)
         out.write("\n")
 
@@ -94,7 +94,7 @@ def write_junit(result: RunResult, path: str | os.PathLike[str]) -> None:
     root = ET.Element("testsuites", name=JUNIT_SUITE, tests=str(cases), failures=str(failed))
     root.append(suite)
     ET.indent(root)
-    with _open(path) as out:
+    with open_for_write(path) as out:
         out.write('<?xml version="1.0" encoding="utf-8"?>\n')
         out.write(ET.tostring(root, encoding="unicode"))
         out.write("\n")
@@ -116,14 +116,14 @@ def _stats_row(
 
 
 def _write_csv_file(path: Path, header: list[str], rows: Iterable[list[Any]]) -> None:
-    with _open(path, newline="") as out:
+    with open_for_write(path, newline="") as out:
         writer = csv.writer(out)
         writer.writerow(header)
         writer.writerows(rows)
 
 
 @contextmanager
-def _open(path: str | os.PathLike[str], newline: str | None = None) -> Iterator[IO[str]]:
+def open_for_write(path: str | os.PathLike[str], newline: str | None = None) -> Iterator[IO[str]]:
     """Open `path` for writing, creating parent directories; OS errors become UsageError."""
     target = Path(path)
     try:

@@ -1,4 +1,4 @@
-"""Live progress: one line redrawn in place on a terminal, else a status line every 10 s."""
+"""Live progress: a small dashboard redrawn in place on a terminal, else a status line every 10 s."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from tabulate import tabulate
+
 from yamlswarm.report.table import number, percent
 from yamlswarm.result import LiveView
 from yamlswarm.units import format_duration
@@ -14,12 +16,18 @@ from yamlswarm.units import format_duration
 __all__ = ["LiveProgress", "LiveView"]
 
 CLEAR_EOL = "\x1b[K"
+CLEAR_BELOW = "\x1b[J"
 REDRAW_INTERVAL_S = 0.9  # "about once a second" even if updates come a little early
 STATUS_INTERVAL_S = 10.0
 
 
+def cursor_up(lines: int) -> str:
+    """Move the cursor up `lines` lines, to the first column."""
+    return f"\x1b[{lines}A\r" if lines else "\r"
+
+
 class LiveProgress:
-    """Shows a `LiveView` once a second; subclass and override `format` for richer output."""
+    """Shows a `LiveView` once a second: `dashboard` on a terminal, `format` in a log."""
 
     def __init__(
         self,
@@ -29,13 +37,16 @@ class LiveProgress:
         quiet: bool,
         clock: Callable[[], float] = time.monotonic,
         width: int | None = None,
+        height: int | None = None,
     ) -> None:
         self.out = out
         self.interactive = interactive
         self.quiet = quiet
         self.clock = clock
-        self.width = width if width is not None else shutil.get_terminal_size((100, 24)).columns
-        self._drawn = False  # a line is on screen, not yet ended
+        size = shutil.get_terminal_size((100, 24))
+        self.width = width if width is not None else size.columns
+        self.height = height if height is not None else size.lines
+        self._drawn = 0  # lines of the dashboard on screen, the cursor just below them
         self._last: float | None = None
         self._started = clock()
 
@@ -47,26 +58,21 @@ class LiveProgress:
         if self.interactive:
             if self._last is None or now - self._last >= REDRAW_INTERVAL_S:
                 self._last = now
-                self._redraw(self.format(view))
+                self._redraw(self.dashboard(view))
         elif now - (self._started if self._last is None else self._last) >= STATUS_INTERVAL_S:
             self._last = now
             self.out.write(self.format(view) + "\n")
             self.out.flush()
 
     def finish(self) -> None:
-        """End the progress line so that the final table starts on a fresh line."""
-        if self._drawn:
-            self.out.write("\n")
-            self.out.flush()
-            self._drawn = False
+        """Leave the last dashboard on screen; the final table starts on the line below it."""
+        self._drawn = 0
+        self.out.flush()
 
     def format(self, view: LiveView) -> str:
-        """The status text of one view (no line ending)."""
-        elapsed = format_duration(view.elapsed_s)
-        if view.duration_s:
-            elapsed = f"{elapsed}/{format_duration(view.duration_s)}"
+        """The one-line status of a view (no line ending), printed every 10 s off a terminal."""
         parts = [
-            elapsed,
+            _clock_text(view),
             f"users {view.users}",
             f"{number(view.rps)} req/s",
             f"requests {view.requests}",
@@ -77,9 +83,67 @@ class LiveProgress:
             parts.append(f"dropped {view.dropped}")
         return " | ".join(parts)
 
-    def _redraw(self, line: str) -> None:
-        if self.width > 1 and len(line) >= self.width:
-            line = line[: self.width - 1]  # a wrapped line could not be redrawn in place
-        self.out.write(f"\r{line}{CLEAR_EOL}")
+    def dashboard(self, view: LiveView) -> list[str]:
+        """The lines of the terminal dashboard (no line endings, not yet cut to the width)."""
+        clock = _clock_text(view)
+        if view.duration_s:
+            left = max(view.duration_s - view.elapsed_s, 0.0)
+            clock += f" ({format_duration(left)} left)"
+        totals = [
+            f"users {view.users}",
+            f"{number(view.rps)} req/s",
+            f"requests {view.requests}",
+            f"failures {view.failures} ({percent(view.failures, view.requests)})",
+        ]
+        if view.dropped:
+            totals.append(f"dropped {view.dropped} (max_users busy)")
+        lines = [
+            f"yamlswarm  {clock}",
+            "  ".join(totals),
+            (
+                f"last 10s  p50 {number(view.p50)} ms  p95 {number(view.p95)} ms  "
+                f"p99 {number(view.p99)} ms"
+            ),
+        ]
+        if view.top_rows:
+            lines.append("")
+            lines.extend(self._rows_table(view))
+        return lines
+
+    def _rows_table(self, view: LiveView) -> list[str]:
+        rows = [
+            [
+                f"{r.method} {r.name}",
+                str(r.requests),
+                number(r.requests / view.elapsed_s) if view.elapsed_s > 0 else "0",
+                f"{r.failures} ({percent(r.failures, r.requests)})",
+                number(r.mean_ms),
+            ]
+            for r in view.top_rows
+        ]
+        table = tabulate(
+            rows,
+            headers=["busiest rows", "requests", "req/s", "failures", "mean ms"],
+            tablefmt="plain",
+            disable_numparse=True,
+            colalign=("left", "right", "right", "right", "right"),
+        )
+        return [f"  {line}" for line in table.splitlines()]
+
+    def _redraw(self, lines: list[str]) -> None:
+        room = max(self.height - 1, 1)  # moving up past the top of the screen is not possible
+        lines = [self._fit(line) for line in lines[:room]]
+        frame = cursor_up(self._drawn) + "".join(f"{line}{CLEAR_EOL}\n" for line in lines)
+        self.out.write(frame + CLEAR_BELOW)
         self.out.flush()
-        self._drawn = True
+        self._drawn = len(lines)
+
+    def _fit(self, line: str) -> str:
+        if self.width > 1 and len(line) >= self.width:
+            return line[: self.width - 1]  # a wrapped line would break the redraw
+        return line
+
+
+def _clock_text(view: LiveView) -> str:
+    elapsed = format_duration(view.elapsed_s)
+    return f"{elapsed}/{format_duration(view.duration_s)}" if view.duration_s else elapsed

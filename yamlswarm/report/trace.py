@@ -1,0 +1,114 @@
+"""`--trace`: print every exchange of a traced run, with secrets in headers masked."""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import Any, TextIO
+
+__all__ = ["BODY_HEAD_BYTES", "TracePrinter", "mask_header"]
+
+BODY_HEAD_BYTES = 500
+VALUE_CHARS = 200  # extracted values are cut to this many characters
+MASK = "****"
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+_COOKIE_PAIR = re.compile(r"(^|;\s*)([^=;\s]+)=([^;]*)")
+_COLOURS = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+
+
+def mask_header(name: str, value: str) -> str:
+    """The value of a header as shown: secrets replaced by ****, schemes and cookie names kept."""
+    lower = name.lower()
+    if lower not in SECRET_HEADERS:
+        return value
+    if lower in ("authorization", "proxy-authorization"):
+        scheme, _, credentials = value.strip().partition(" ")
+        return f"{scheme} {MASK}" if credentials else MASK
+    if lower == "set-cookie":  # only the first pair is the cookie; the rest are attributes
+        name_part, sep, rest = value.partition(";")
+        return _COOKIE_PAIR.sub(lambda m: f"{m[1]}{m[2]}={MASK}", name_part, count=1) + sep + rest
+    return _COOKIE_PAIR.sub(lambda m: f"{m[1]}{m[2]}={MASK}", value)
+
+
+class TracePrinter:
+    """Called by the runtime as `trace(user, step, response, error)` after each request."""
+
+    def __init__(self, out: TextIO, mask: bool = True) -> None:
+        self.out = out
+        self.mask = mask
+        isatty = getattr(out, "isatty", None)
+        self.colour = bool(isatty and isatty())
+
+    def __call__(self, user: Any, step: Any, response: Any, error: str | None) -> None:
+        lines = [self._request_line(user, response)]
+        lines += [f"  {self._paint(line, 'dim')}" for line in self._header_lines(response)]
+        lines += self._body_lines(response)
+        lines += self._extracted_lines(user, step)
+        if error is None:
+            lines.append(f"  check: {self._paint('ok', 'green')}")
+        else:
+            lines.append(f"  check: {self._paint(f'FAILED: {error}', 'red')}")
+        self.out.write("\n".join(lines) + "\n\n")
+        self.out.flush()
+
+    def _request_line(self, user: Any, response: Any) -> str:
+        head = self._paint(f"{response.method} {response.url}", "bold")
+        if response.status:
+            result = self._paint(_status_text(response.status), _status_colour(response.status))
+        else:
+            result = self._paint(f"error: {response.error or 'no response'}", "red")
+        who = f"user {getattr(user, 'id', '?')}, iteration {getattr(user, 'iteration', '?')}"
+        return f"{head} -> {result}  {response.elapsed * 1000:.1f} ms  {self._paint(f'[{who}]', 'cyan')}"
+
+    def _header_lines(self, response: Any) -> list[str]:
+        items = response.headers.items() if response.status else []
+        return [f"{k}: {mask_header(k, v) if self.mask else v}" for k, v in items]
+
+    def _body_lines(self, response: Any) -> list[str]:
+        body: bytes = response.body or b""
+        if not body:
+            return []
+        size = f"{len(body)}{'+' if response.truncated else ''} bytes"
+        head = body[:BODY_HEAD_BYTES]
+        if b"\x00" in head:
+            return [f"  body: <binary, {size}>"]
+        text = head.decode("utf-8", errors="replace").rstrip("\n")
+        more = len(body) - len(head)
+        if more > 0 or response.truncated:
+            text += f" ... ({more}{'+' if response.truncated else ''} more bytes)"
+        first, *rest = text.splitlines() or [""]
+        return [f"  body ({size}): {first}", *(f"    {line}" for line in rest)]
+
+    def _extracted_lines(self, user: Any, step: Any) -> list[str]:
+        extracts = getattr(step, "extract", ()) or ()
+        if not extracts:
+            return []
+        variables = getattr(user, "vars", {}) or {}
+        lines = ["  extracted:"]
+        for extract in extracts:
+            if extract.var in variables:
+                shown = repr(variables[extract.var])
+                if len(shown) > VALUE_CHARS:
+                    shown = shown[:VALUE_CHARS] + "..."
+            else:
+                shown = self._paint("(not set)", "yellow")
+            lines.append(f"    {extract.var} = {shown}")
+        return lines
+
+    def _paint(self, text: str, colour: str) -> str:
+        if not self.colour:
+            return text
+        return f"\x1b[{_COLOURS[colour]}m{text}\x1b[0m"
+
+
+def _status_text(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def _status_colour(status: int) -> str:
+    if status >= 400:
+        return "red"
+    return "yellow" if status >= 300 else "green"
