@@ -77,6 +77,10 @@ def run_options(command):  # type: ignore[no-untyped-def]
                      help="Write a JUnit XML file (one test case per threshold and check)."),
         click.option("--stop-timeout", type=DURATION, default="10s", show_default=True,
                      help="How long stopping users may take to finish their requests."),
+        click.option("--trace", type=click.IntRange(min=1), is_flag=False, flag_value=1, default=None,
+                     metavar="[N]",
+                     help="Debug: one user runs N iterations (default 1); print every request and "
+                          "response."),
         click.option("-q", "--quiet", is_flag=True, help="No live progress, only the final table."),
     ]
     for option in reversed(options):
@@ -153,20 +157,40 @@ def run(scenario: Path, **options) -> None:  # type: ignore[no-untyped-def]
 @click.option("-q", "--quiet", is_flag=True, help="No live progress, only the final table.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the result as JSON.")
-def demo(duration: float, quiet: bool, json_path: Path | None) -> None:
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a self-contained HTML report.")
+def demo(duration: float, quiet: bool, json_path: Path | None, html_path: Path | None) -> None:
     """Start the bundled demo API on a free loopback port and run the example scenario against it."""
+    from yamlswarm.demo import scenario_path
     from yamlswarm.demo.server import start_demo_server
     from yamlswarm.execute import run_scenario
 
     server = start_demo_server()
-    scenario = Path(__file__).parent / "demo" / "demo.yaml"
     click.echo(f"demo API listening on {server.url}")
     try:
-        code = run_scenario(scenario, _settings(host=server.url, duration=duration, quiet=quiet,
-                                                json_path=json_path))
+        code = run_scenario(scenario_path(), _settings(host=server.url, duration=duration,
+                                                       quiet=quiet, json_path=json_path,
+                                                       html_path=html_path))
     finally:
         server.stop()
     sys.exit(code)
+
+
+@cli.command()
+@click.argument("result", type=click.Path(path_type=Path))
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the result as a self-contained HTML report.")
+@click.option("--compare", "compare_path", type=click.Path(path_type=Path),
+              help="A baseline result to compare RESULT with, row by row.")
+@click.option("--fail-on-regression", type=float, metavar="PCT",
+              help="With --compare: exit 1 when rps, p50, p95, p99 or the error rate got worse "
+                   "by more than PCT percent.")
+def report(result: Path, html_path: Path | None, compare_path: Path | None,
+           fail_on_regression: float | None) -> None:
+    """Re-render a saved RESULT.json (table, --html), or compare it with a baseline."""
+    from yamlswarm.report.compare import report_command
+
+    sys.exit(report_command(result, html_path, compare_path, fail_on_regression, sys.stdout))
 
 
 def main(argv: list[str] | None = None) -> None:

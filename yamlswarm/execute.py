@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -28,12 +29,21 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
 
     hooks = HookRunner(load_hooks(plan.hooks) if plan.hooks else None, err=err)
     warn_if_unreachable(plan, err)
-    live = LiveProgress(out, interactive=settings.interactive, quiet=settings.quiet)
-    runner = Runner(plan, settings, hooks=hooks, live=live, out=out, err=err)
-    print(f"yamlswarm: running {plan.name!r} against {plan.host} ({describe_load(plan, settings)})",
+    trace = None
+    if settings.trace:
+        from yamlswarm.report.trace import TracePrinter
+
+        trace = TracePrinter(out)
+    quiet = settings.quiet or bool(settings.trace)
+    live = LiveProgress(out, interactive=settings.interactive, quiet=quiet)
+    runner = Runner(plan, settings, hooks=hooks, live=live, out=out, err=err, trace=trace)
+    print(f"yamlswarm: running {plan.name!r} against {plan.host} ({describe_load(plan)})",
           file=out, flush=True)
     runner.run()
     live.finish()
+    if settings.trace and plan.thresholds:
+        print("(thresholds are not evaluated in --trace mode)", file=out)
+        plan = dataclasses.replace(plan, thresholds=())
     return finish_run(plan, settings, runner.stats, elapsed=runner.elapsed,
                       interrupted=runner.interrupted, aborted=runner.aborted,
                       on_test_stop=lambda result: hooks.call_each(hooks.on_test_stop, runner, result)
@@ -111,15 +121,13 @@ def write_outputs(result: Any, settings: RunSettings, err: TextIO) -> bool:
     return ok
 
 
-def describe_load(plan: p.Plan, settings: RunSettings) -> str:
+def describe_load(plan: p.Plan) -> str:
+    """One line for the banner: the load model after command-line overrides."""
     load = plan.load
     if isinstance(load, p.ClosedLoad):
-        users = settings.users or load.users
-        duration = settings.duration if settings.duration is not None else load.duration
-        return f"{users} users" + (f" for {duration:g}s" if duration else "")
+        return f"{load.users} users" + (f" for {load.duration:g}s" if load.duration else "")
     if isinstance(load, p.IterationsLoad):
-        iterations = settings.iterations or load.iterations
-        return f"{iterations} iterations with {settings.users or load.users} users"
+        return f"{load.iterations} iterations with {load.users} user{'s' if load.users != 1 else ''}"
     if isinstance(load, p.StagesLoad):
         return f"{len(load.stages)} stages, up to {max(s.users for s in load.stages)} users"
     if isinstance(load, p.ArrivalLoad):

@@ -96,10 +96,9 @@ def _sleep_until(due: float) -> None:
 
 def run_closed(runner: Runner, load: p.Load) -> None:
     assert isinstance(load, (p.ClosedLoad, p.IterationsLoad))
-    settings = runner.settings
-    users = settings.users or load.users
+    users = load.users
     # an iterations run starts its K users at once (unless -r says otherwise): they share the work
-    rate = settings.spawn_rate or (load.spawn_rate if isinstance(load, p.ClosedLoad) else 0.0)
+    rate = runner.settings.spawn_rate or (load.spawn_rate if isinstance(load, p.ClosedLoad) else 0.0)
     interval = 1.0 / rate if rate > 0 else 0.0
     start = time.perf_counter()
     for n in range(users):

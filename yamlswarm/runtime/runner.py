@@ -110,8 +110,10 @@ class Runner:
 
     def __init__(self, plan: p.Plan, settings: RunSettings, *, hooks: HookRunner | None = None,
                  stats: Stats | None = None, out: TextIO | None = None, err: TextIO | None = None,
-                 live: Any = None, partition: tuple[int, int] = (0, 1)) -> None:
-        """`partition` (index, count): this process's share of `order: unique` data rows."""
+                 live: Any = None, partition: tuple[int, int] = (0, 1),
+                 trace: Callable[..., None] | None = None) -> None:
+        """`partition` (index, count): this process's share of `order: unique` data rows;
+        `trace`: called after every request with (user, step, response, error) (--trace)."""
         self.plan = plan
         self.settings = settings
         self.out = out or sys.stdout
@@ -127,7 +129,7 @@ class Runner:
         self.env = ChainMap(dict(settings.env), _EnvView())
         self.template_functions = self.hooks.template_functions
         build_env = BuildEnv(stats=self.stats, base=self.base, hooks=self.hooks,
-                             trace=None, log=self._log)
+                             trace=trace, log=self._log)
         self.build_env = build_env
         self.user_types = tuple(self._compile_user_type(t) for t in plan.users)
         self.users: list[VirtualUser] = []  # running closed-model users, in spawn order
@@ -181,8 +183,6 @@ class Runner:
 
     @staticmethod
     def _iteration_budget_of(plan: p.Plan, settings: RunSettings) -> int | None:
-        if settings.iterations is not None:
-            return settings.iterations
         if isinstance(plan.load, p.IterationsLoad):
             return plan.load.iterations
         return plan.iterations_cap

@@ -305,6 +305,11 @@ class Stats:
         now = self.clock()
         interval = now - self._last_tick
         self._last_tick = now
+        if interval < 0.5 and self.timeline:
+            # a final sliver of a second: its requests are in the totals, but scaled up to a
+            # rate it would draw a spike that never happened, so it gets no timeline row
+            self._rotate(self._second, self._sec_failures)
+            return self.timeline[-1]
         last_t = self.timeline[-1].t if self.timeline else 0
         t = max(round(now - self.started), last_t + 1)
         sec, failures = self._second, self._sec_failures

@@ -212,7 +212,10 @@ def build_request(step: p.RequestStep, env: BuildEnv) -> Executor:
         except StopUser:
             raise
         except Exception as exc:  # a template or hook failed: data, not a crash
-            row.failure(time.perf_counter() - start, _error_text(exc))
+            text = _error_text(exc)
+            row.failure(time.perf_counter() - start, text)
+            if env.trace is not None:
+                env.trace(user, step, Response(method, url or _text(step.url), error=text), text)
             return _after(user, False)
         finally:
             user.busy = False
