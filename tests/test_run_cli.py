@@ -248,3 +248,31 @@ def test_missing_file_and_bad_options_exit_2(tmp_path):
     no_host = yamlswarm("run", scenario)
     assert no_host.returncode == 2 and "--host" in no_host.stderr
     assert "Traceback" not in missing.stderr + bad.stderr + no_host.stderr
+
+
+def test_second_ctrl_c_forces_the_stop_and_still_writes_results(tmp_path):
+    scenario = write_scenario(tmp_path, """
+        version: 1
+        defaults: {timeout: 60s}
+        load: {users: 3, spawn_rate: 100, duration: 1m}
+        users:
+          - flows:
+              - steps:
+                  - get: /
+    """)
+    out = tmp_path / "r.json"
+    with FaultServer("hang") as server:  # every request hangs: a graceful stop would wait
+        proc = start_yamlswarm("run", scenario, "--host", server.url, "--json", out, "-q",
+                               "--stop-timeout", "60s")
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1)
+        assert proc.poll() is None  # still waiting for the in-flight requests
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+        took = time.monotonic() - started
+    assert proc.returncode == 130, stderr
+    assert took < 10
+    assert "Traceback" not in stderr
+    assert _json(out)["interrupted"] is True
