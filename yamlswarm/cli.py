@@ -144,11 +144,79 @@ def schema(output: Path | None) -> None:
 @cli.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @run_options
-def run(scenario: Path, **options) -> None:  # type: ignore[no-untyped-def]
+@click.option("--processes", type=int, metavar="N",
+              help="Run N local worker processes under an in-process master (-1: one per core).")
+def run(scenario: Path, processes: int | None, **options) -> None:  # type: ignore[no-untyped-def]
     """Validate, compile and run SCENARIO; print live progress and the final table."""
+    settings = _settings(**options)
+    if processes is not None:
+        if processes == 0 or processes < -1:
+            raise click.BadParameter("must be a positive number, or -1 for one per core",
+                                     param_hint="--processes")
+        _no_trace(settings, "--processes")
+        from yamlswarm.distributed.local import run_local
+
+        sys.exit(run_local(scenario, settings, processes=processes, out=sys.stdout, err=sys.stderr))
     from yamlswarm.execute import run_scenario
 
-    sys.exit(run_scenario(scenario, _settings(**options)))
+    sys.exit(run_scenario(scenario, settings))
+
+
+def _no_trace(settings: RunSettings, where: str) -> None:
+    if settings.trace:
+        raise click.UsageError(f"--trace runs one local user; it cannot be combined with {where}")
+
+
+TOKEN_HELP = ("Shared secret of the master and its workers (or YAMLSWARM_TOKEN); required to bind "
+              "beyond loopback. Enforced by ZeroMQ CURVE keys derived from it.")
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@run_options
+@click.option("--expect-workers", type=click.IntRange(min=1), required=True, metavar="N",
+              help="Start when N workers have joined.")
+@click.option("--bind", default="127.0.0.1:5557", show_default=True, metavar="HOST:PORT",
+              help="Where workers connect.")
+@click.option("--token", envvar="YAMLSWARM_TOKEN", help=TOKEN_HELP)
+@click.option("--expect-timeout", type=DURATION, default="60s", show_default=True,
+              help="How long to wait for the workers; too few is exit 3.")
+@click.option("--heartbeat", type=DURATION, default="1s", show_default=True,
+              help="Heartbeat interval, both ways.")
+@click.option("--heartbeat-timeout", type=DURATION, default="10s", show_default=True,
+              help="A worker silent this long is reported lost.")
+def master(scenario: Path, expect_workers: int, bind: str, token: str | None,  # type: ignore[no-untyped-def]
+           expect_timeout: float, heartbeat: float, heartbeat_timeout: float, **options) -> None:
+    """Coordinate a distributed run of SCENARIO across workers."""
+    from yamlswarm.distributed.master import run_master
+
+    settings = _settings(**options)
+    _no_trace(settings, "master")
+    sys.exit(run_master(scenario, settings, expect_workers=expect_workers, bind=bind, token=token,
+                        expect_timeout=expect_timeout, heartbeat=heartbeat,
+                        heartbeat_timeout=heartbeat_timeout, out=sys.stdout, err=sys.stderr))
+
+
+@cli.command()
+@click.option("--master", "master_address", required=True, metavar="HOST:PORT",
+              help="The master to join.")
+@click.option("--processes", type=int, default=1, show_default=True, metavar="N",
+              help="Worker processes on this machine (-1: one per core).")
+@click.option("--token", envvar="YAMLSWARM_TOKEN", help=TOKEN_HELP)
+@click.option("--connect-timeout", type=DURATION, default="60s", show_default=True,
+              help="How long to try to reach and authenticate with the master.")
+@click.option("-q", "--quiet", is_flag=True, help="Less output.")
+def worker(master_address: str, processes: int, token: str | None, connect_timeout: float,
+           quiet: bool) -> None:
+    """Join a master, receive the scenario bundle and generate load."""
+    from yamlswarm.distributed.worker import run_worker
+
+    if processes == 0 or processes < -1:
+        raise click.BadParameter("must be a positive number, or -1 for one per core",
+                                 param_hint="--processes")
+    sys.exit(run_worker(master_address, processes=processes, token=token,
+                        connect_timeout=connect_timeout, quiet=quiet, out=sys.stdout,
+                        err=sys.stderr))
 
 
 @cli.command()

@@ -83,6 +83,8 @@ def finish_run(plan: p.Plan, settings: RunSettings, stats: Any, *, elapsed: floa
     )
     exit_code = Interrupted.exit_code if interrupted else (0 if result.passed else 1)
     result.exit_code = exit_code
+    if extra:
+        result.cluster = dict(extra)
     if on_test_stop is not None:
         on_test_stop(result)
     print(table.render(result), file=out, flush=True)

@@ -241,6 +241,7 @@ class RunResult:
     interrupted: bool = False
     aborted: str | None = None  # why a threshold with `abort: true` stopped the run
     exit_code: int = 0
+    cluster: dict[str, Any] | None = None  # distributed runs: {"workers": n, "lost_workers": [...]}
 
     @property
     def passed(self) -> bool:
@@ -269,6 +270,7 @@ class RunResult:
             "interrupted": self.interrupted,
             "aborted": self.aborted,
             "exit_code": self.exit_code,
+            **({"cluster": dict(self.cluster)} if self.cluster is not None else {}),
         }
 
     @classmethod
@@ -303,6 +305,7 @@ class RunResult:
             interrupted=bool(data.get("interrupted", False)),
             aborted=None if aborted is None else str(aborted),
             exit_code=int(data.get("exit_code", 0)),
+            cluster=dict(data["cluster"]) if data.get("cluster") else None,
         )
 
 

@@ -1,0 +1,128 @@
+"""Distributed protocol: every message round-trips through msgpack; stats merge exactly."""
+
+from __future__ import annotations
+
+import random
+
+import msgpack
+import pytest
+
+from yamlswarm.distributed import messages as m
+from yamlswarm.runtime.stats import Stats
+
+SAMPLES: list[m.Message] = [
+    m.Hello("host-1", "0.1.0", m.PROTOCOL, "host", 1234),
+    m.Welcome("w1", b"PK\x03\x04zip-bytes", "ab" * 32, "dir/scenario.yaml",
+              {"host": "http://127.0.0.1:1", "users": 3, "env": {"K": "V"}}, 0.5, 3.0),
+    m.Refused("the worker runs yamlswarm 9.9 and the master 0.1"),
+    m.Ready("cd" * 32),
+    m.Start(1, 3, 42),
+    m.Start(0, 1, None),
+    m.Report({"version": 1, "rows": [], "nested": {"x": [1.5, b"\x00"]}}, 7, 1700000000.25),
+    m.Heartbeat(12),
+    m.Stop("threshold failed: p95 < 1ms"),
+    m.Done({"version": 1}, "iterations done", False),
+    m.Failed("scenario.yaml:3:1: something"),
+    m.Quit("run finished"),
+]
+
+
+def test_every_message_type_has_a_sample() -> None:
+    assert {type(s) for s in SAMPLES} == set(m.MESSAGE_TYPES.values())
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda s: type(s).__name__)
+def test_round_trip(message: m.Message) -> None:
+    frame = m.encode(message)
+    assert isinstance(frame, bytes)
+    back = m.decode(frame)
+    assert type(back) is type(message)
+    assert back == message
+
+
+def test_type_names_are_unique_and_lower_case() -> None:
+    names = [cls.TYPE for cls in m.MESSAGE_TYPES.values()]
+    assert len(names) == len(set(names))
+    assert all(name and name == name.lower() for name in names)
+
+
+@pytest.mark.parametrize(
+    "frame, text",
+    [
+        (b"\xc1", "not a yamlswarm message"),
+        (msgpack.packb({"a": 1}), "not a yamlswarm message"),
+        (msgpack.packb([m.PROTOCOL + 1, "hello", {}]), f"this side speaks {m.PROTOCOL}"),
+        (msgpack.packb([m.PROTOCOL, "teleport", {}]), "unknown message type 'teleport'"),
+        (msgpack.packb([m.PROTOCOL, "ready", {"bundle_hash": "x", "extra": 1}]), "bad 'ready'"),
+        (msgpack.packb([m.PROTOCOL, "stop", {}]), "bad 'stop'"),
+    ],
+)
+def test_bad_frames_are_protocol_errors(frame: bytes, text: str) -> None:
+    with pytest.raises(m.ProtocolError, match=text.replace("(", r"\(")):
+        m.decode(frame)
+
+
+def _record(stats: Stats, latencies: list[float], fail_every: int = 0) -> None:
+    row = stats.row("/api", "GET")
+    for n, seconds in enumerate(latencies):
+        if fail_every and n % fail_every == 0:
+            row.failure(seconds, "HTTP 500", example="boom")
+        else:
+            row.success(seconds)
+        stats.iteration_done()
+
+
+def test_histogram_merge_round_trip_is_exact() -> None:
+    """Two workers' reports, through the wire, merge into exactly the numbers of one process."""
+    rng = random.Random(7)
+    part_a = [rng.lognormvariate(-4, 1.2) for _ in range(3000)]
+    part_b = [rng.lognormvariate(-3, 0.5) for _ in range(2000)]
+    expected = Stats()
+    _record(expected, part_a + part_b, fail_every=0)
+
+    merged = Stats()
+    for part in (part_a, part_b):
+        worker = Stats()
+        _record(worker, part)
+        for chunk in (worker.export(reset=True),):
+            frame = m.encode(m.Report(chunk, 1, 0.0))
+            merged.merge(m.decode(frame).stats)  # type: ignore[attr-defined]
+
+    want = expected.rows[("/api", "GET")].lat
+    got = merged.rows[("/api", "GET")].lat
+    assert (got.n, got.sum_us, got.min_us, got.max_us) == (want.n, want.sum_us, want.min_us,
+                                                            want.max_us)
+    assert list(got.counts) == list(want.counts)
+    qs = [50.0, 90.0, 95.0, 99.0, 99.9, 100.0]
+    assert got.percentiles_us(qs) == want.percentiles_us(qs)
+    assert merged.iterations == expected.iterations == 5000
+
+
+def test_delta_reports_add_up_and_errors_merge() -> None:
+    """Reports with reset=True are deltas: their sum is the whole run, errors included."""
+    worker, merged = Stats(), Stats()
+    _record(worker, [0.010] * 10, fail_every=5)
+    merged.merge(m.decode(m.encode(m.Report(worker.export(reset=True), 2, 0.0))).stats)
+    _record(worker, [0.020] * 6, fail_every=3)
+    merged.merge(m.decode(m.encode(m.Done(worker.export(reset=True), "done"))).stats)
+    row = merged.rows[("/api", "GET")]
+    assert row.lat.n == 16
+    assert row.failures == 2 + 2
+    assert row.errors["HTTP 500"][0] == 4
+    assert worker.rows[("/api", "GET")].lat.n == 0  # the worker's counts were reset
+
+
+def test_interval_export_carries_the_interval_in_second() -> None:
+    from yamlswarm.distributed.worker import interval_export
+
+    worker, master = Stats(), Stats()
+    _record(worker, [0.001, 0.002, 0.003], fail_every=2)
+    worker.tick(1)  # the worker's own tick closes its second: the report must not lose it
+    _record(worker, [0.004])
+    master.merge(interval_export(worker))
+    assert master._second.n == 4  # a plain export would carry only the last request
+    assert master._sec_failures == 2
+    row = master.tick(1)
+    assert row.rps > 0 and row.failures_per_s > 0
+    assert row.p50 == pytest.approx(2.0, rel=0.01)
+    assert sum(r.lat.n for r in master.request_rows()) == 4

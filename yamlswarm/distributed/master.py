@@ -1,0 +1,385 @@
+"""The master of a distributed run: handshake, shares, merged statistics, thresholds, lost workers.
+
+One ROUTER socket; one greenlet receives and dispatches through a handler
+table, one sends heartbeats and notices silent workers, one ticks the merged
+statistics once a second (timeline, live progress, aborting thresholds).
+The caller has monkey-patched gevent (the entry point does it first).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import gevent
+import zmq.green as zmq
+from gevent.event import Event
+
+import yamlswarm
+from yamlswarm import plan as p
+from yamlswarm.distributed import auth
+from yamlswarm.distributed import messages as m
+from yamlswarm.distributed.bundle import Bundle, make_bundle
+from yamlswarm.distributed.split import settings_to_wire
+from yamlswarm.errors import ClusterError
+from yamlswarm.settings import RunSettings
+
+DEFAULT_BIND = "127.0.0.1:5557"
+
+__all__ = ["DEFAULT_BIND", "Master", "run_master"]
+
+
+@dataclass
+class WorkerState:
+    """What the master knows of one worker."""
+
+    identity: bytes
+    worker_id: str
+    name: str
+    last_seen: float
+    state: str = "joined"  # joined -> ready -> running -> done | lost
+    users: int = 0
+    index: int = -1
+    lost_reason: str = ""
+    reason: str = ""
+
+
+@dataclass
+class _Run:
+    """The state of the load phase."""
+
+    stats: Any
+    started: float
+    aborted: str | None = None
+    interrupted: bool = False
+    finished: Event = field(default_factory=Event)
+
+
+class Master:
+    """Coordinates one distributed run of `plan` (see `run_master`)."""
+
+    def __init__(self, plan: p.Plan, settings: RunSettings, bundle: Bundle, *, expect_workers: int,
+                 token: str | None, expect_timeout: float = 60.0, heartbeat: float = 1.0,
+                 heartbeat_timeout: float = 10.0, out: TextIO, err: TextIO,
+                 quiet_joins: bool = False) -> None:
+        self.plan = plan
+        self.settings = settings
+        self.bundle = bundle
+        self.expect_workers = expect_workers
+        self.token = token
+        self.expect_timeout = expect_timeout
+        self.heartbeat = heartbeat
+        self.heartbeat_timeout = heartbeat_timeout
+        self.out = out
+        self.err = err
+        self.quiet_joins = quiet_joins
+        self.context = zmq.Context()
+        self.socket: Any = None
+        self.workers: dict[bytes, WorkerState] = {}
+        self.run_state: _Run | None = None
+        self.live: Any = None
+        self._ready = Event()
+        self._failure: str | None = None
+        self._last_refusal = -1e9
+        self._greenlets: list[gevent.Greenlet] = []
+        self._handlers: dict[type[m.Message], Callable[[WorkerState | None, bytes, Any], None]] = {
+            m.Hello: self._on_hello,
+            m.Ready: self._on_ready,
+            m.Report: self._on_report,
+            m.Heartbeat: self._on_heartbeat,
+            m.Done: self._on_done,
+            m.Failed: self._on_failed,
+        }
+
+    # ------------------------------------------------------------------ sockets
+
+    def bind(self, host: str, port: int) -> int:
+        """Listen on host:port (port 0: any free port); returns the port."""
+        auth.check_bind(host, self.token)
+        sock = self.context.socket(zmq.ROUTER)
+        sock.linger = 0
+        sock.ipv6 = ":" in host
+        if self.token is not None:
+            self._greenlets.append(auth.start_zap(self.context, self.token, self._refused_auth))
+            public, secret = auth.server_keys(self.token)
+            sock.curve_server = True
+            sock.curve_publickey, sock.curve_secretkey = public, secret
+            sock.zap_domain = auth.ZAP_DOMAIN
+            monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH
+                                              | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                              | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            self._greenlets.append(gevent.spawn(self._watch_handshakes, monitor))
+        try:
+            if port == 0:
+                port = sock.bind_to_random_port(auth.endpoint(host, "").rstrip(":"))
+            else:
+                sock.bind(auth.endpoint(host, port))
+        except zmq.ZMQError as exc:
+            sock.close()
+            raise ClusterError(f"cannot listen on {host}:{port}: {exc}") from None
+        self.socket = sock
+        return port
+
+    def send(self, worker: WorkerState | bytes, message: m.Message) -> None:
+        identity = worker if isinstance(worker, bytes) else worker.identity
+        try:
+            self.socket.send_multipart([identity, m.encode(message)], flags=zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass  # a peer that is gone or not keeping up: the heartbeat check notices
+
+    def close(self) -> None:
+        for greenlet in self._greenlets:
+            greenlet.kill(block=False)
+        if self.socket is not None:
+            self.socket.close(linger=500)
+        self.context.destroy(linger=500)
+
+    def _say(self, text: str) -> None:
+        print(text, file=self.err, flush=True)
+
+    def _refused_auth(self, address: str = "") -> None:
+        now = time.monotonic()
+        if now - self._last_refusal >= 5.0:  # a refused peer retries: say it now and then
+            self._last_refusal = now
+            self._say(f"refused a connection{f' from {address}' if address else ''}: "
+                      f"the handshake failed (wrong or missing token)")
+
+    def _watch_handshakes(self, monitor: Any) -> None:
+        from zmq.utils.monitor import recv_monitor_message
+
+        failed = {zmq.EVENT_HANDSHAKE_FAILED_AUTH, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                  zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL}
+        while True:
+            if recv_monitor_message(monitor)["event"] in failed:
+                self._refused_auth()
+
+    # ------------------------------------------------------------------ receiving
+
+    def _receive_loop(self) -> None:
+        while True:
+            identity, *frames = self.socket.recv_multipart()
+            if not frames:
+                continue
+            worker = self.workers.get(identity)
+            try:
+                message = m.decode(frames[-1])
+            except m.ProtocolError as exc:
+                self.send(identity, m.Refused(f"the master speaks yamlswarm protocol {m.PROTOCOL}, "
+                                              f"this worker does not: {exc}"))
+                continue
+            if worker is not None:
+                worker.last_seen = time.monotonic()
+            handler = self._handlers.get(type(message))
+            if handler is not None:
+                handler(worker, identity, message)
+
+    def _on_hello(self, worker: WorkerState | None, identity: bytes, msg: m.Hello) -> None:
+        refusal = self._refusal(msg)
+        if refusal:
+            self._say(f"refused worker {msg.name}: {refusal}")
+            self.send(identity, m.Refused(refusal))
+            return
+        if worker is None:
+            worker = WorkerState(identity, f"w{len(self.workers) + 1}", msg.name, time.monotonic())
+            self.workers[identity] = worker
+        if not self.quiet_joins:
+            self._say(f"worker {worker.worker_id} joined ({msg.name})")
+        self.send(worker, m.Welcome(worker.worker_id, self.bundle.data, self.bundle.sha256,
+                                    self.bundle.scenario, settings_to_wire(self.settings),
+                                    self.heartbeat, self.heartbeat_timeout))
+
+    def _refusal(self, msg: m.Hello) -> str:
+        if msg.version != yamlswarm.__version__:
+            return (f"the worker runs yamlswarm {msg.version} and the master {yamlswarm.__version__};"
+                    f" install the same version everywhere")
+        if self.run_state is not None or self._count("ready") >= self.expect_workers:
+            return f"this run already has its {self.expect_workers} worker(s)"
+        return ""
+
+    def _on_ready(self, worker: WorkerState | None, identity: bytes, msg: m.Ready) -> None:
+        if worker is None:
+            return
+        if msg.bundle_hash != self.bundle.sha256:
+            self._say(f"refused worker {worker.worker_id}: its bundle differs")
+            self.send(worker, m.Refused(f"the bundle this worker compiled ({msg.bundle_hash[:12]}) "
+                                        f"differs from the master's ({self.bundle.sha256[:12]})"))
+            worker.state = "refused"
+            return
+        if self.run_state is not None or self._count("ready") >= self.expect_workers:
+            self.send(worker, m.Refused(f"this run already has its {self.expect_workers} worker(s)"))
+            worker.state = "refused"
+            return
+        worker.state = "ready"
+        if self._count("ready") >= self.expect_workers:
+            self._ready.set()
+
+    def _on_report(self, worker: WorkerState | None, identity: bytes, msg: m.Report) -> None:
+        if worker is None or self.run_state is None or worker.state != "running":
+            return
+        worker.users = msg.users
+        self._merge(worker, msg.stats)
+
+    def _on_heartbeat(self, worker: WorkerState | None, identity: bytes, msg: m.Heartbeat) -> None:
+        if worker is not None and worker.state == "running":
+            worker.users = msg.users
+
+    def _on_done(self, worker: WorkerState | None, identity: bytes, msg: m.Done) -> None:
+        if worker is None or self.run_state is None or worker.state != "running":
+            return
+        self._merge(worker, msg.stats)
+        worker.state, worker.users, worker.reason = "done", 0, msg.reason
+        self._check_finished()
+
+    def _on_failed(self, worker: WorkerState | None, identity: bytes, msg: m.Failed) -> None:
+        name = worker.worker_id if worker else identity.decode(errors="replace")
+        self._failure = f"worker {name} could not run the scenario:\n{msg.error}"
+        if worker is not None:
+            worker.state = "lost"
+            worker.lost_reason = "failed"
+        self._ready.set()
+        self._check_finished()
+
+    def _merge(self, worker: WorkerState, data: dict[str, Any]) -> None:
+        try:
+            self.run_state.stats.merge(data)  # type: ignore[union-attr]
+        except (KeyError, TypeError, ValueError) as exc:
+            self._say(f"ignored a bad report from worker {worker.worker_id}: {exc}")
+
+    # ------------------------------------------------------------------ housekeeping
+
+    def _count(self, *states: str) -> int:
+        return sum(1 for w in self.workers.values() if w.state in states)
+
+    def _running(self) -> list[WorkerState]:
+        return [w for w in self.workers.values() if w.state == "running"]
+
+    def _heartbeat_loop(self) -> None:
+        while True:
+            gevent.sleep(self.heartbeat)
+            now = time.monotonic()
+            for worker in list(self.workers.values()):
+                if worker.state not in ("joined", "ready", "running"):
+                    continue
+                if now - worker.last_seen > self.heartbeat_timeout:
+                    self._lose(worker, f"no heartbeat for {self.heartbeat_timeout:g}s")
+                else:
+                    self.send(worker, m.Heartbeat(worker.users))
+
+    def _lose(self, worker: WorkerState, reason: str) -> None:
+        running = worker.state == "running"
+        worker.state, worker.lost_reason, worker.users = "lost", reason, 0
+        if running:
+            left = len(self._running())
+            self._say(f"worker {worker.worker_id} lost ({reason}); "
+                      f"the run goes on with {left} worker(s)")
+            self._check_finished()
+
+    def _check_finished(self) -> None:
+        if self.run_state is not None and not self._running():
+            self.run_state.finished.set()
+
+    def fail(self, text: str) -> None:
+        """Give up waiting for workers (a local worker process died)."""
+        self._failure = text
+        self._ready.set()
+
+    def stop_all(self, reason: str) -> None:
+        for worker in self._running():
+            self.send(worker, m.Stop(reason))
+
+    # ------------------------------------------------------------------ the run
+
+    def wait_for_workers(self) -> list[WorkerState]:
+        self._say(f"waiting for {self.expect_workers} worker(s) (up to {self.expect_timeout:g}s)")
+        self._greenlets.append(gevent.spawn(self._receive_loop))
+        self._greenlets.append(gevent.spawn(self._heartbeat_loop))
+        self._ready.wait(self.expect_timeout)
+        if self._failure:
+            raise ClusterError(self._failure)
+        ready = [w for w in self.workers.values() if w.state == "ready"]
+        if len(ready) < self.expect_workers:
+            for worker in self.workers.values():
+                self.send(worker, m.Quit("too few workers"))
+            gevent.sleep(0.1)
+            raise ClusterError(f"only {len(ready)} of {self.expect_workers} worker(s) arrived "
+                               f"within {self.expect_timeout:g}s (--expect-workers "
+                               f"{self.expect_workers})")
+        return ready[: self.expect_workers]
+
+    def run(self) -> int:
+        """Wait for the workers, run the load, print and write the merged results; the exit code."""
+        from yamlswarm.distributed.reporting import finish, start_ticker
+        from yamlswarm.execute import describe_load
+        from yamlswarm.runtime.stats import Stats
+
+        workers = self.wait_for_workers()
+        self.run_state = state = _Run(Stats(), time.perf_counter())
+        for index, worker in enumerate(workers):
+            worker.state, worker.index = "running", index
+            self.send(worker, m.Start(index, len(workers), self.settings.seed))
+        print(f"yamlswarm: running {self.plan.name!r} against {self.plan.host} "
+              f"({describe_load(self.plan)}) on {len(workers)} worker(s)",
+              file=self.out, flush=True)
+        ticker = start_ticker(self, state)
+        handlers = _install_signals(lambda: self._interrupt(state))
+        try:
+            state.finished.wait()
+        finally:
+            for handler in handlers:
+                handler.cancel()
+            ticker.kill(block=True)
+        for worker in self.workers.values():
+            self.send(worker, m.Quit("run finished"))
+        return finish(self, state)
+
+    def _interrupt(self, state: _Run) -> None:
+        if state.interrupted:
+            state.finished.set()  # a second Ctrl-C: stop waiting for the workers
+            return
+        state.interrupted = True
+        self._say("interrupted: stopping the workers (Ctrl-C again to stop waiting)")
+        self.stop_all("interrupted")
+
+
+def _install_signals(callback: Callable[[], None]) -> list[Any]:
+    import signal
+
+    handlers = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            handlers.append(gevent.signal_handler(sig, callback))
+        except (ValueError, OSError):
+            pass
+    return handlers
+
+
+def run_master(scenario: Path, settings: RunSettings, *, expect_workers: int,
+               bind: str = DEFAULT_BIND, token: str | None = None, expect_timeout: float = 60.0,
+               heartbeat: float = 1.0, heartbeat_timeout: float = 10.0,
+               out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run SCENARIO on `expect_workers` workers; returns the exit code (raises YamlswarmError)."""
+    from yamlswarm.pipeline import load_plan
+
+    out, err = out or sys.stdout, err or sys.stderr
+    token = auth.resolve_token(token)
+    host, port = auth.parse_address(bind, option="--bind")
+    auth.check_bind(host, token)
+    if expect_workers < 1:
+        raise ClusterError("--expect-workers must be at least 1")
+    plan = load_plan(scenario, settings)
+    master = Master(plan, settings, make_bundle(plan), expect_workers=expect_workers, token=token,
+                    expect_timeout=expect_timeout, heartbeat=heartbeat,
+                    heartbeat_timeout=heartbeat_timeout, out=out, err=err)
+    try:
+        port = master.bind(host, port)
+        print(f"yamlswarm master listening on {host}:{port}"
+              f"{' (token required)' if token else ''}", file=err, flush=True)
+        return master.run()
+    finally:
+        master.close()
+
+

@@ -1,0 +1,80 @@
+"""The master's view of a running cluster: the once-a-second tick and the final report."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import gevent
+
+from yamlswarm.errors import ClusterError
+
+if TYPE_CHECKING:
+    from yamlswarm.distributed.master import Master, _Run
+
+__all__ = ["finish", "lost_summary", "start_ticker"]
+
+
+def start_ticker(master: Master, state: _Run) -> gevent.Greenlet:
+    """Once a second: close the merged second, show progress, check aborting thresholds."""
+    from yamlswarm.report.live import LiveProgress
+    from yamlswarm.runtime.slo import first_abort
+
+    settings = master.settings
+    live = LiveProgress(master.out, interactive=settings.interactive, quiet=settings.quiet)
+    master.live = live
+    aborting = tuple(t for t in master.plan.thresholds if t.abort)
+    duration = settings.duration if settings.duration is not None else getattr(
+        master.plan.load, "duration", None)
+    state.stats.start()
+
+    def tick() -> None:
+        next_tick = state.started + 1.0
+        while True:
+            gevent.sleep(max(0.0, next_tick - time.perf_counter()))
+            next_tick += 1.0
+            users = sum(w.users for w in master._running())
+            state.stats.tick(users)
+            live.update(state.stats.live_view(users, duration))
+            if aborting and state.aborted is None:
+                failed = first_abort(aborting, state.stats, time.perf_counter() - state.started)
+                if failed is not None:
+                    state.aborted = failed
+                    master.stop_all(f"threshold failed: {failed}")
+
+    return gevent.spawn(tick)
+
+
+def lost_summary(master: Master) -> str:
+    """`lost workers: w2 (no heartbeat for 10s)`, or "" when none was lost."""
+    lost = [w for w in master.workers.values() if w.state == "lost" and w.index >= 0]
+    if not lost:
+        return ""
+    return "lost workers: " + ", ".join(f"{w.worker_id} ({w.lost_reason})" for w in lost)
+
+
+def finish(master: Master, state: _Run) -> int:
+    """The merged result: table, thresholds, outputs, what was lost; returns the exit code."""
+    from yamlswarm.execute import finish_run
+
+    elapsed = time.perf_counter() - state.started
+    state.stats.tick(0)
+    if master.live is not None:
+        master.live.finish()
+    assigned = [w for w in master.workers.values() if w.index >= 0]
+    summary = lost_summary(master)
+    extra: dict[str, Any] = {
+        "workers": len(assigned),
+        "lost_workers": [{"worker": w.worker_id, "name": w.name, "reason": w.lost_reason}
+                         for w in assigned if w.state == "lost"],
+    }
+    code = finish_run(master.plan, master.settings, state.stats, elapsed=elapsed,
+                      interrupted=state.interrupted, aborted=state.aborted,
+                      out=master.out, err=master.err, extra=extra)
+    if summary:
+        print(summary, file=master.out, flush=True)
+    if assigned and all(w.state == "lost" for w in assigned):
+        print("error: every worker was lost; the numbers above are what they reported before",
+              file=master.err, flush=True)
+        return ClusterError.exit_code
+    return code
