@@ -123,8 +123,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         owner = self.server.owner
         owner._record(RecordedRequest(self.command, parts.path, query, list(self.headers.items()), body))
+        started = time.perf_counter()
         owner._pattern_sleep()
         self._route(parts.path, query, body)
+        owner.handling_times.append(time.perf_counter() - started)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_request
 
@@ -255,6 +257,8 @@ class CountingServer(_ServerBase):
         self.requests: collections.deque[RecordedRequest] = collections.deque(maxlen=keep)
         self.total = 0
         self.connections = 0
+        # seconds from a request read to its response written, in order: what the client should see
+        self.handling_times: list[float] = []
         self._server = _HTTPServer((HOST, 0), _Handler)
         self._server.owner = self
         self.port = self._server.server_address[1]
