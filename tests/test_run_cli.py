@@ -294,3 +294,25 @@ def test_second_ctrl_c_forces_the_stop_and_still_writes_results(tmp_path):
     assert took < 10
     assert "Traceback" not in stderr
     assert _json(out)["interrupted"] is True
+
+
+def test_user_types_get_their_exact_share(tmp_path):
+    scenario = write_scenario(tmp_path, """
+        version: 1
+        load: {iterations: 20, users: 20}
+        users:
+          - name: shopper
+            weight: 3
+            on_start: [{get: /echo, name: shopper start}]
+            flows: [{steps: [{get: /echo}]}]
+          - name: browser
+            weight: 1
+            on_start: [{get: /echo, name: browser start}]
+            flows: [{steps: [{get: /echo}]}]
+    """)
+    out = tmp_path / "r.json"
+    with CountingServer() as server:
+        run = yamlswarm("run", scenario, "--host", server.url, "--json", out, "-q")
+    assert run.returncode == 0, run.stderr
+    rows = {r["name"]: r["requests"] for r in _json(out)["requests"]}
+    assert rows["shopper start"] == 15 and rows["browser start"] == 5

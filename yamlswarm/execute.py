@@ -87,7 +87,7 @@ def finish_run(plan: p.Plan, settings: RunSettings, stats: Any, *, elapsed: floa
         result.cluster = dict(extra)
     if on_test_stop is not None:
         on_test_stop(result)
-    print(table.render(result), file=out, flush=True)
+    print(f"\n{table.render(result)}", file=out, flush=True)
     if aborted:
         print(f"aborted: threshold {aborted!r} failed", file=out, flush=True)
     if not write_outputs(result, settings, err) and exit_code == 0:
@@ -114,12 +114,13 @@ def write_outputs(result: Any, settings: RunSettings, err: TextIO) -> bool:
             ok = False
             continue
         try:
-            writer(result, path)
+            written = writer(result, path)
         except UsageError as exc:
             print(exc.render(), file=err, flush=True)
             ok = False
             continue
-        print(f"wrote {kind}: {path}", file=err, flush=True)
+        names = ", ".join(str(p) for p in written) if isinstance(written, list) else str(path)
+        print(f"wrote {kind}: {names}", file=err, flush=True)
     return ok
 
 

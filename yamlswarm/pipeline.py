@@ -14,11 +14,13 @@ from yamlswarm.settings import RunSettings
 def load_plan(path: str | Path, settings: RunSettings) -> p.Plan:
     """A runnable plan from a scenario file, or a ScenarioError / HookImportError / UsageError."""
     from yamlswarm.compiler import compile_document
+    from yamlswarm.errors import ScenarioError
     from yamlswarm.loader import load_file
-    from yamlswarm.validate import check_document
+    from yamlswarm.validate import document_problems, schema_problems
 
     doc = load_file(path)
-    check_document(doc)
+    if schema_problems(doc):
+        raise ScenarioError(document_problems(doc))  # every mistake at once, as `validate` shows
     plan = compile_document(doc, env=settings.env, render_variables=True, hooks="raise")
     return apply_overrides(plan, settings)
 

@@ -59,16 +59,40 @@ def _file_problems(path: str | Path) -> list[Problem]:
         doc = load_file(path)
     except ScenarioError as exc:
         return list(exc.problems)
-    found = schema_problems(doc)
-    if found:
-        return found
+    return document_problems(doc)
+
+
+def document_problems(doc: Document) -> list[Problem]:
+    """Every problem of one loaded document: the schema's, then the compiler's semantic ones.
+
+    The semantic checks (templates, JMESPath, data feeds, hooks, ...) run even when the
+    schema found problems, so a user sees every mistake at once; a semantic problem at
+    or around a spot the schema already reported is left out, as its consequence.
+    """
     from yamlswarm.compiler import compile_document
 
+    found = schema_problems(doc)
+    if found and not isinstance(doc.data, dict):
+        return found  # not a scenario at all: nothing for the semantic checks to read
     try:
         compile_document(doc, render_variables=False)
+        semantic: list[Problem] = []
     except ScenarioError as exc:
-        return list(exc.problems)
-    return []
+        semantic = list(exc.problems)
+    except Exception:
+        if not found:
+            raise
+        semantic = []  # a malformed shape the compiler cannot read: the schema problems say why
+    return found + [p for p in semantic if not _covered(p, found)]
+
+
+def _covered(problem: Problem, by: list[Problem]) -> bool:
+    path = problem.path
+    for other in by:
+        shorter = min(len(path), len(other.path))
+        if shorter and path[:shorter] == other.path[:shorter]:
+            return True
+    return False
 
 
 # ---------------------------------------------------------------- schema plumbing

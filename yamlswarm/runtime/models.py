@@ -75,6 +75,15 @@ def _time_of(k: float, r0: float, r1: float, d: float) -> float:
     return (-r0 + math.sqrt(max(disc, 0.0))) / (2 * a)
 
 
+def peak_users(load: p.Load) -> int:
+    """The most users the model will run at once (what the spawn order is planned for)."""
+    if isinstance(load, (p.ClosedLoad, p.IterationsLoad)):
+        return load.users
+    if isinstance(load, p.StagesLoad):
+        return max((stage.users for stage in load.stages), default=0)
+    return load.max_users
+
+
 def model_duration(load: p.Load) -> float | None:
     if isinstance(load, p.ClosedLoad):
         return load.duration

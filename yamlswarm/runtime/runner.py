@@ -20,7 +20,7 @@ from yamlswarm import plan as p
 from yamlswarm.runtime.data import FeedState, UserData
 from yamlswarm.runtime.fake import make_faker
 from yamlswarm.runtime.hooks import HookRunner
-from yamlswarm.runtime.models import CONTROLLERS, model_duration
+from yamlswarm.runtime.models import CONTROLLERS, model_duration, peak_users
 from yamlswarm.runtime.http import Origin, parse_origin
 from yamlswarm.runtime.slo import first_abort
 from yamlswarm.runtime.stats import Stats
@@ -134,7 +134,7 @@ class Runner:
         self.user_types = tuple(self._compile_user_type(t) for t in plan.users)
         self.users: list[VirtualUser] = []  # running closed-model users, in spawn order
         self._spawned: list[VirtualUser] = []
-        self._order: list[int] = []
+        self._order = distribute(plan.users, peak_users(plan.load))  # exact mix at the peak
         self._retiring: list[VirtualUser] = []
         self._pool: list[VirtualUser] = []  # open model: idle users
         self._busy_pool: set[VirtualUser] = set()  # open model: users inside an iteration
@@ -206,8 +206,8 @@ class Runner:
     def _new_user(self) -> VirtualUser:
         """The next user in spawn order (so any prefix of users has the scenario's mix)."""
         position = len(self._spawned)
-        if position >= len(self._order):
-            self._order.extend(distribute(self.plan.users, max(1, 2 * len(self._order))))
+        if position >= len(self._order):  # stages ramping up again after a ramp down
+            self._order.extend(self._order or distribute(self.plan.users, 1))
         user = VirtualUser(self, self.user_types[self._order[position]], next(self._next_id),
                            self.rng.getrandbits(64))
         self._spawned.append(user)
