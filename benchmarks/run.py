@@ -1,73 +1,78 @@
-"""Benchmark "one GET, 50 users, no wait" (SPEC section 8): Locust FastHttpUser vs yamlswarm, side by side.
+"""The benchmark suite of SPEC section 8: yamlswarm vs Locust FastHttpUser, side by side, in one run.
 
-Run with the Python that has yamlswarm installed:  python benchmarks/run.py
+Run with the Python that has yamlswarm installed:  python benchmarks/run.py [--cases a,b,c,d]
 The load tool is pinned to core 0 and the target (nginx, or the demo API) to core 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
-import json
 import os
 import platform
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-from targets import Target, find_nginx, start_demo, start_nginx
+from cases import case_many_users, case_throughput, case_validate
+from report import print_case, print_summary, write_results
+from targets import Target, find_nginx, raise_file_limit, start_demo, start_nginx
+from tools import has_taskset
 
 HERE = Path(__file__).resolve().parent
-LOCUST_VENV = HERE / ".venv-locust"
-RESULTS = HERE / "results" / "latest.json"
-CASE = "one GET, 50 users, no wait"
-SCENARIO = """\
-version: 1
-name: bench-one-get
-users:
-  - name: getter
-    flows:
-      - name: get
-        steps:
-          - get: {path}
-"""
+RESULTS = HERE / "results"
+CASES = ("a", "b", "c", "d")
 
 
-def _arguments() -> argparse.Namespace:
+def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-t", "--duration", type=int, default=20, help="seconds per tool (default 20)")
-    parser.add_argument("-u", "--users", type=int, default=50, help="virtual users (default 50)")
+    parser.add_argument("--cases", default="a,b,c,d", help="comma-separated subset of a,b,c,d (default: all)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="(a)(b): interleaved rounds per tool, the median run is kept (default 1)")
+    parser.add_argument("-t", "--duration", type=int, default=20, help="(a)(b): seconds per run (default 20)")
+    parser.add_argument("-u", "--users", type=int, default=50, help="(a)(b): virtual users (default 50)")
     parser.add_argument("--tools", default="locust,yamlswarm",
-                        help="comma-separated, in order: locust, yamlswarm, raw (a raw geventhttpclient "
-                             "loop, to calibrate the machine); default locust,yamlswarm")
+                        help="comma-separated, in order: locust, yamlswarm, raw (a bare geventhttpclient loop "
+                             "in case (a), to calibrate the machine); default locust,yamlswarm")
+    parser.add_argument("--c-users", type=int, default=10_000, help="(c): users (default 10000)")
+    parser.add_argument("--c-wait", type=float, default=5.0, help="(c): constant wait in seconds (default 5)")
+    parser.add_argument("--c-duration", type=int, default=60, help="(c): seconds (default 60)")
+    parser.add_argument("--c-spawn-rate", type=float, default=None,
+                        help="(c): users started per second (default users/wait: all started within one wait)")
+    parser.add_argument("--c-skip", type=int, default=10,
+                        help="(c): seconds of ramp-up left out of the steady rate (default 10)")
+    parser.add_argument("--validate-files", type=int, default=200, help="(d): copies validated at once (default 200)")
+    parser.add_argument("--validate-runs", type=int, default=10, help="(d): runs of the one-file case (default 10)")
     parser.add_argument("--target", choices=("auto", "nginx", "demo"), default="auto",
                         help="auto = nginx if installed (apt-get installs it when root), else the demo API")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="rounds of every tool, interleaved; the median run is kept (default 1)")
+    parser.add_argument("--no-install", dest="install", action="store_false",
+                        help="never run apt-get (nginx, wrk)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
-    parser.add_argument("--output", type=Path, default=RESULTS, help=f"result file (default {RESULTS})")
-    return parser.parse_args()
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json",
+                        help=f"result file (default {RESULTS / 'latest.json'}; a dated copy is written beside it)")
+    args = parser.parse_args(argv)
+    args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    args.tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    bad = sorted(set(args.cases) - set(CASES)) + sorted(set(args.tools) - {"locust", "yamlswarm", "raw"})
+    if bad:
+        parser.error(f"unknown cases or tools: {', '.join(bad)}")
+    args.install = args.install and os.geteuid() == 0
+    return args
 
 
 def _pins(disabled: bool) -> tuple[list[str], list[str]]:
     """taskset prefixes for the load tool (core 0) and the target (core 1)."""
-    if disabled or not shutil.which("taskset") or (os.cpu_count() or 1) < 2:
+    if disabled or not has_taskset() or (os.cpu_count() or 1) < 2:
         if not disabled:
             print("warning: not pinning (needs taskset and 2 cores)", file=sys.stderr)
         return [], []
     return ["taskset", "-c", "0"], ["taskset", "-c", "1"]
 
 
-def _start_target(kind: str, pin: list[str]) -> Target:
+def _start_target(kind: str, pin: list[str], install: bool) -> Target:
     if kind in ("auto", "nginx"):
-        nginx = find_nginx(install=os.geteuid() == 0)
+        nginx = find_nginx(install=install)
         if nginx:
             return start_nginx(nginx, pin)
         if kind == "nginx":
@@ -75,104 +80,9 @@ def _start_target(kind: str, pin: list[str]) -> Target:
     return start_demo(pin)
 
 
-# ------------------------------------------------------------------ Locust
-
-
-def _locust_binary() -> Path:
-    locust = LOCUST_VENV / "bin" / "locust"
-    if not locust.exists():
-        print(f"creating {LOCUST_VENV} and installing locust ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(LOCUST_VENV)], check=True)
-        subprocess.run([str(LOCUST_VENV / "bin" / "pip"), "install", "-q", "locust"], check=True)
-    return locust
-
-
-def run_locust(target: Target, args: argparse.Namespace, pin: list[str], tmp: Path) -> dict[str, Any]:
-    locust = _locust_binary()
-    version = subprocess.run([str(locust), "--version"], capture_output=True, text=True, check=False).stdout.split()
-    command = [*pin, str(locust), "-f", str(HERE / "locust_get.py"), "--headless",
-               "-u", str(args.users), "-r", str(args.users), "-t", f"{args.duration}s",
-               "--host", target.url, "--csv", str(tmp / "locust"), "--only-summary",
-               "--loglevel", "WARNING"]
-    env = {**os.environ, "BENCH_PATH": target.path}
-    stats = tmp / "locust_stats.csv"
-    stats.unlink(missing_ok=True)
-    completed = _run(command, env, args.duration, tmp / "locust.log")
-    if not stats.exists():
-        return {"tool": "locust", "error": f"no stats (exit {completed}); see output above"}
-    with stats.open(newline="") as handle:
-        row = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
-    return {"tool": "locust (FastHttpUser)", "version": version[1] if len(version) > 1 else "?",
-            "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
-            "rps": float(row["Requests/s"]), "p50_ms": _number(row["50%"]),
-            "p99_ms": _number(row["99%"])}
-
-
-# ------------------------------------------------------------------ yamlswarm
-
-
-def run_yamlswarm(target: Target, args: argparse.Namespace, pin: list[str], tmp: Path) -> dict[str, Any]:
-    scenario = tmp / "bench_one_get.yaml"
-    scenario.write_text(SCENARIO.format(path=target.path))
-    out = tmp / "yamlswarm.json"
-    out.unlink(missing_ok=True)
-    command = [*pin, sys.executable, "-m", "yamlswarm", "run", str(scenario), "--host", target.url,
-               "-u", str(args.users), "-r", str(args.users), "-t", f"{args.duration}s",
-               "--json", str(out), "-q"]
-    completed = _run(command, dict(os.environ), args.duration, tmp / "yamlswarm.log")
-    if not out.exists():
-        tail = (tmp / "yamlswarm.log").read_text(errors="replace")[-800:]
-        return {"tool": "yamlswarm", "error": f"no JSON result (exit {completed}): {tail.strip()}"}
-    totals = json.loads(out.read_text())["totals"]
-    latency = totals.get("latency_ms", {})
-    return {"tool": "yamlswarm", "version": _version("yamlswarm"), "requests": totals["requests"],
-            "failures": totals["failures"], "rps": float(totals["rps"]),
-            "p50_ms": latency.get("p50"), "p99_ms": latency.get("p99")}
-
-
-# ------------------------------------------------------------------ raw geventhttpclient
-
-
-def run_raw(target: Target, args: argparse.Namespace, pin: list[str], tmp: Path) -> dict[str, Any]:
-    """A calibration row: what the HTTP library alone does on this core (no stats, no scenario)."""
-    command = [*pin, sys.executable, str(HERE / "raw_geventhttpclient.py"), target.url, target.path,
-               "-u", str(args.users), "-t", str(args.duration)]
-    completed = _run(command, dict(os.environ), args.duration, tmp / "raw.log")
-    lines = (tmp / "raw.log").read_text(errors="replace").strip().splitlines()
-    try:
-        data = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        return {"tool": "raw geventhttpclient", "error": f"no result (exit {completed})"}
-    return {"tool": "raw geventhttpclient", "version": _version("geventhttpclient"),
-            "requests": data["requests"], "failures": data["failures"], "rps": data["rps"],
-            "p50_ms": None, "p99_ms": None}
-
-
-# ------------------------------------------------------------------ helpers
-
-
-def _run(command: list[str], env: dict[str, str], duration: int, log: Path) -> int:
-    print(f"$ {' '.join(command)}", file=sys.stderr, flush=True)
-    with log.open("wb") as handle:
-        try:
-            return subprocess.run(command, check=False, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                                  timeout=duration + 90).returncode
-        except subprocess.TimeoutExpired:
-            return -1
-
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "?"
+def machine() -> dict[str, Any]:
+    return {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def _cpu_model() -> str:
@@ -185,80 +95,44 @@ def _cpu_model() -> str:
     return platform.processor() or "?"
 
 
-def _table(results: list[dict[str, Any]]) -> str:
-    rows = []
-    for r in results:
-        if "error" in r:
-            rows.append([r["tool"], "-", "-", "-", "-", "-", r["error"][:60]])
-            continue
-        ratio = r.get("ratio_to_locust")
-        rows.append([r["tool"], r["requests"], r["failures"], f"{r['rps']:,.0f}",
-                     r["p50_ms"], r["p99_ms"], f"{ratio:.2f}x" if ratio else "-"])
-    return tabulate(rows, headers=["tool", "requests", "failures", "requests/s", "p50 ms", "p99 ms",
-                                   "vs Locust"])
-
-
-def _run_rounds(tools: list[str], runners: dict[str, Any], target: Target, args: argparse.Namespace,
-                pin: list[str]) -> list[dict[str, Any]]:
-    """Run the tools in turn, `--repeat` rounds; keep each tool's median run by requests/s."""
-    runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
-    with tempfile.TemporaryDirectory(prefix="yamlswarm-bench-") as tmp:
-        for index, tool in enumerate(tools * args.repeat):
-            if index:
-                time.sleep(2)  # let the target's sockets settle between runs
-            runs[tool].append(runners[tool](target, args, pin, Path(tmp)))
-    results = []
-    for tool in tools:
-        good = sorted((r for r in runs[tool] if "rps" in r), key=lambda r: r["rps"])
-        if not good:
-            results.append(runs[tool][-1])
-            continue
-        median = dict(good[(len(good) - 1) // 2])
-        median["runs_rps"] = [round(r["rps"], 1) for r in runs[tool] if "rps" in r]
-        results.append(median)
+def _run_cases(args: argparse.Namespace, target: Target | None, pin: list[str]) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="yamlswarm-bench-") as folder:
+        tmp = Path(folder)
+        for case in args.cases:
+            if case in ("a", "b"):
+                results[case] = case_throughput(case, target, args, pin, tmp)
+            elif case == "c":
+                results[case] = case_many_users(target, args, pin, tmp)
+            else:
+                results[case] = case_validate(args, pin, tmp)
+            print_case(results[case])
     return results
 
 
-def main() -> int:
-    args = _arguments()
-    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
-    runners = {"locust": run_locust, "yamlswarm": run_yamlswarm, "raw": run_raw}
-    unknown = set(tools) - set(runners)
-    if unknown:
-        raise SystemExit(f"unknown tools: {', '.join(sorted(unknown))}")
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    files = raise_file_limit()
+    if "c" in args.cases and files < args.c_users + 1000:  # per process: the tool, and nginx
+        print(f"warning: open-files limit {files} is low for {args.c_users} users", file=sys.stderr)
     tool_pin, target_pin = _pins(args.no_pin)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    target = _start_target(args.target, target_pin)
-    print(f"target: {target.kind} at {target.url}{target.path}", file=sys.stderr)
+    needs_target = any(c in args.cases for c in ("a", "b", "c"))
+    target = _start_target(args.target, target_pin, args.install) if needs_target else None
+    if target is not None:
+        print(f"target: {target.kind} at {target.url}{target.path}", file=sys.stderr)
     try:
-        results = _run_rounds(tools, runners, target, args, tool_pin)
+        results = _run_cases(args, target, tool_pin)
     finally:
-        target.stop()
-    base = next((r["rps"] for r in results if r["tool"].startswith("locust") and "rps" in r), None)
-    for r in results:
-        if base and "rps" in r:
-            r["ratio_to_locust"] = round(r["rps"] / base, 3)
-    print(f"\n{CASE}: {args.users} users, {args.duration}s x {args.repeat} per tool, "
-          f"target {target.kind}")
-    print(_table(results))
-    _write(args, target, started, results, pinned=bool(tool_pin))
-    return 0 if all("error" not in r for r in results) else 1
-
-
-def _write(args: argparse.Namespace, target: Target, started: str, results: list[dict[str, Any]],
-           pinned: bool) -> None:
-    record = {
-        "case": CASE, "started_at": started,
-        "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
-        "target": {"kind": target.kind, "path": target.path},
-        "settings": {"users": args.users, "spawn_rate": args.users, "duration_s": args.duration,
-                     "repeat": args.repeat, "pinned": pinned},
-        "results": results,
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"\nwritten: {args.output}")
+        if target is not None:
+            target.stop()
+    record = {"started_at": started, "machine": machine(),
+              "target": {"kind": target.kind, "path": target.path} if target else None,
+              "pinned": bool(tool_pin), "open_files_limit": files, "cases": results}
+    print_summary(results)
+    write_results(record, args.output)
+    bars = [b["met"] for case in results.values() for b in case.get("bars", []) if not b["bar"].startswith("(info)")]
+    return 0 if all(b is not False for b in bars) else 1
 
 
 if __name__ == "__main__":

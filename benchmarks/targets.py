@@ -1,8 +1,9 @@
-"""Benchmark targets on loopback: nginx serving a small static JSON, or the demo API as a fallback."""
+"""Benchmark targets on loopback: nginx serving a small static JSON (or the demo API), and a latency probe."""
 
 from __future__ import annotations
 
 import json
+import resource
 import shutil
 import socket
 import subprocess
@@ -11,15 +12,19 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import mean, median
 
 HOST = "127.0.0.1"
 STATIC_JSON = {"id": 1, "name": "Classic Mug", "price": 12.99, "tags": ["kitchen", "gift"]}
+WANTED_FILES = 65536  # 10,000 users = 10,000 sockets in the tool and 10,000 in nginx
+NGINX_CONNECTIONS = 20000
 
 _NGINX_CONF = """\
 worker_processes 1;
+worker_rlimit_nofile {files};
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
-events {{ worker_connections 4096; }}
+events {{ worker_connections {connections}; }}
 http {{
     access_log off;
     keepalive_timeout 65;
@@ -44,7 +49,7 @@ class Target:
 
     kind: str
     url: str
-    path: str
+    path: str  # nginx: a small JSON document {"id": 1, "name": ...}; the demo API: /health (text)
     process: subprocess.Popen[bytes]
     workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
@@ -66,18 +71,35 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def raise_file_limit(wanted: int = WANTED_FILES) -> int:
+    """Raise this process's open-files limit (children inherit it); returns the soft limit now in force."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for new_hard in (max(hard, wanted), hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, new_hard), new_hard))
+            break
+        except (ValueError, OSError):  # raising the hard limit needs root
+            continue
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def find_nginx(install: bool) -> str | None:
     """The nginx binary; with `install`, try `apt-get install -y nginx` (as root) when missing."""
-    found = shutil.which("nginx") or _existing("/usr/sbin/nginx")
+    return find_binary("nginx", "nginx", install)
+
+
+def find_binary(binary: str, package: str, install: bool) -> str | None:
+    """`binary` on PATH or in /usr/sbin; with `install`, `apt-get install -y PACKAGE` first when missing."""
+    found = shutil.which(binary) or _existing(f"/usr/sbin/{binary}")
     if found or not install or not shutil.which("apt-get"):
         return found
-    print("nginx not found: trying `apt-get install -y nginx` ...", file=sys.stderr)
-    result = subprocess.run(["apt-get", "install", "-y", "-q", "nginx"], check=False, capture_output=True,
+    print(f"{binary} not found: trying `apt-get install -y {package}` ...", file=sys.stderr)
+    result = subprocess.run(["apt-get", "install", "-y", "-q", package], check=False, capture_output=True,
                             env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
     if result.returncode != 0:
-        print("apt-get install nginx failed; falling back to the demo API", file=sys.stderr)
+        print(f"apt-get install {package} failed", file=sys.stderr)
         return None
-    return shutil.which("nginx") or _existing("/usr/sbin/nginx")
+    return shutil.which(binary) or _existing(f"/usr/sbin/{binary}")
 
 
 def _existing(path: str) -> str | None:
@@ -92,7 +114,8 @@ def start_nginx(nginx: str, pin: list[str]) -> Target:
     (tmp / "www" / "data.json").write_text(json.dumps(STATIC_JSON))
     port = free_port()
     conf = tmp / "nginx.conf"
-    conf.write_text(_NGINX_CONF.format(tmp=tmp, host=HOST, port=port))
+    conf.write_text(_NGINX_CONF.format(tmp=tmp, host=HOST, port=port, files=WANTED_FILES,
+                                       connections=NGINX_CONNECTIONS))
     command = [*pin, nginx, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf),
                "-g", "daemon off;"]
     process = _spawn(command, tmp)
@@ -146,3 +169,74 @@ def _answers(port: int, path: str) -> bool:
             return sock.recv(64).startswith(b"HTTP/1.1 200")
     except OSError:
         return False
+
+
+# ------------------------------------------------------------------ the target's true latency
+
+
+def probe_latency(target: Target, count: int = 2000, seconds: float = 10.0) -> dict[str, float]:
+    """Latency of sequential GETs on one keep-alive connection (a raw socket, no load): the floor a tool can report."""
+    port = int(target.url.rsplit(":", 1)[1])
+    request = f"GET {target.path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
+    samples: list[float] = []
+    deadline = time.monotonic() + seconds
+    with socket.create_connection((HOST, port), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _exchange(sock, request)  # warm-up
+        while len(samples) < count and time.monotonic() < deadline:
+            start = time.perf_counter()
+            _exchange(sock, request)
+            samples.append((time.perf_counter() - start) * 1000.0)
+    samples.sort()
+    return {"requests": len(samples), "p50_ms": round(median(samples), 3), "mean_ms": round(mean(samples), 3),
+            "p99_ms": round(samples[int(len(samples) * 0.99) - 1], 3), "min_ms": round(samples[0], 3)}
+
+
+def _exchange(sock: socket.socket, request: bytes) -> None:
+    """One request; read exactly one response (headers, then Content-Length bytes of body)."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += _recv(sock)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        body += _recv(sock)
+
+
+def _recv(sock: socket.socket) -> bytes:
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise ConnectionError("the target closed the connection")
+    return chunk
+
+
+def wrk_latency(target: Target, wrk: str, seconds: int = 5) -> dict[str, float] | None:
+    """`wrk -t1 -c1 --latency`: p50 and mean of one connection, the reference "true latency"."""
+    command = [wrk, "-t1", "-c1", f"-d{seconds}s", "--latency", target.url + target.path]
+    try:
+        output = subprocess.run(command, capture_output=True, text=True, check=False,
+                                timeout=seconds + 30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found: dict[str, float] = {}
+    for line in output.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] in ("50%", "99%"):
+            found[f"p{words[0][:-1]}_ms"] = _wrk_ms(words[1])
+        elif len(words) >= 2 and words[0] == "Latency" and words[1][:1].isdigit():
+            found["mean_ms"] = _wrk_ms(words[1])
+        elif len(words) >= 2 and words[0] == "Requests/sec:":
+            found["rps"] = float(words[1])
+    return found or None
+
+
+def _wrk_ms(text: str) -> float:
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return round(float(text[: -len(unit)]) * factor, 4)
+    return float(text)
