@@ -174,3 +174,89 @@ def test_a_body_sent_after_a_head_response_does_not_fail_the_request():
     thread.join(timeout=5)
     listener.close()
     assert served == [b"HEAD", b"GET"]
+
+
+def test_simple_head_parses_the_common_case():
+    from yamlswarm.runtime.http import _simple_head
+
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\nhi"
+    status, headers, start, length, close = _simple_head(head)
+    assert (status, headers, length, close) == (200, [("Content-Length", "2"), ("X-A", "b")], 2, False)
+    assert head[start:] == b"hi"
+    closing = _simple_head(b"HTTP/1.1 500 Oops\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+    assert closing[0] == 500 and closing[3] == 0 and closing[4] is True
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n",  # head not complete yet
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nhi",
+        b"HTTP/1.1 200 OK\r\n\r\n",  # no length: body until close
+        b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n folded\r\n\r\nhi",
+        b"HTTP/1.1 200OK\r\nContent-Length: 2\r\n\r\nhi",
+        b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\nhi",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nhi",
+        b"HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 2\r\n\r\nhi",
+    ],
+)
+def test_simple_head_leaves_everything_unusual_to_the_c_parser(head):
+    from yamlswarm.runtime.http import _simple_head
+
+    assert _simple_head(head) is None
+
+
+def _one_shot_server(reply: bytes, connections: int = 2):
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    accepted = []
+
+    def serve():
+        for _ in range(connections):
+            conn, _ = listener.accept()
+            accepted.append(conn)
+            while True:
+                request = conn.recv(65536)
+                if not request:
+                    break
+                conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, accepted
+
+
+def test_bytes_beyond_the_body_drop_the_connection():
+    listener, accepted = _one_shot_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiEXTRA")
+    session = Session(parse_origin(f"http://127.0.0.1:{listener.getsockname()[1]}"))
+    first = session.request("GET", "/")
+    second = session.request("GET", "/")
+    assert (first.status, first.body, second.status, second.body) == (200, b"hi", 200, b"hi")
+    assert len(accepted) == 2  # the second request could not trust the first connection
+    listener.close()
+
+
+def test_a_large_body_arrives_whole_across_many_reads():
+    with CountingServer() as server:
+        session = _session(server)
+        size = 3 * 1024 * 1024 + 7
+        response = session.request("GET", f"/bytes/{size}")
+        assert len(response.body) == size and not response.truncated
+        assert response.body[:16] == b"0123456789abcdef"
+        assert session.request("GET", "/echo").status == 200
+        assert server.connections == 1
+
+
+def test_timeout_changes_on_a_live_connection():
+    with CountingServer() as server:
+        session = _session(server)
+        assert session.request("GET", "/slow/100", timeout=5).status == 200
+        assert session.request("GET", "/slow/600", timeout=0.2).error == "Timeout"
+        assert session.request("GET", "/slow/10", timeout=5).status == 200

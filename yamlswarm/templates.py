@@ -17,6 +17,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.parser import Parser
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = [
@@ -73,10 +74,10 @@ def compile_string(source: str) -> Template | str:
     except TemplateSyntaxError as exc:
         raise _syntax_error(source, exc) from None
     render_func = template.root_render_func
-    new_context = template.new_context
+    blocks = template.blocks
 
     def render_text(ctx: dict) -> str:
-        return "".join(render_func(new_context(ctx, shared=True)))
+        return "".join(render_func(Context(_ENV, ctx, None, blocks)))
 
     return Template(source, render_text, frozenset(meta.find_undeclared_variables(ast)))
 
@@ -96,10 +97,12 @@ def _compile_expression(source: str, expression: str) -> Template:
     names = frozenset(meta.find_undeclared_variables(ast))
     template = _ENV.from_string(ast)
     render_func = template.root_render_func
-    new_context = template.new_context
+    blocks = template.blocks
 
     def render_value(ctx: dict) -> Any:
-        context = new_context(ctx, shared=True)
+        # A Context built directly: Template.new_context would copy Jinja's globals into a set
+        # on every render; the user context already holds them (base_context).
+        context = Context(_ENV, ctx, None, blocks)
         for _ in render_func(context):
             pass
         result = context.vars["result"]

@@ -134,6 +134,46 @@ class _Parser(HTTPResponseParser):
         self.complete = True
 
 
+_SimpleHead = tuple[int, list[tuple[str, str]], int, int, bool]
+
+
+def _simple_head(data: bytes) -> _SimpleHead | None:
+    """(status, headers, body start, Content-Length, close) of a plain HTTP/1.1 response head.
+
+    None for anything unusual — a head split across reads, 1xx/204/304, chunked, no or
+    repeated Content-Length, folded or malformed header lines — which the C parser handles.
+    Splitting the head in Python is several times cheaper than the parser's per-header
+    callbacks into Python.
+    """
+    end = data.find(b"\r\n\r\n")
+    if end < 0 or not data.startswith(b"HTTP/1.1 ") or not data[9:12].isdigit():
+        return None
+    status = int(data[9:12])
+    if status < 200 or status in (204, 304) or data[12:13] not in (b" ", b"\r"):
+        return None
+    headers: list[tuple[str, str]] = []
+    length = -1
+    close = False
+    for line in data[:end].decode("latin-1").split("\r\n")[1:]:
+        name, sep, value = line.partition(":")
+        if not sep or not name or name[-1] in " \t" or name[0] in " \t":
+            return None
+        value = value.strip()
+        lower = name.lower()
+        if lower == "content-length":
+            if length >= 0 or not value.isdigit():
+                return None
+            length = int(value)
+        elif lower == "transfer-encoding":
+            return None
+        elif lower == "connection" and "close" in value.lower():
+            close = True
+        headers.append((name, value))
+    if length < 0:
+        return None
+    return status, headers, end + 4, length, close
+
+
 class _Failure(Exception):
     """Internal: a transport failure, already named for the error table."""
 
@@ -168,12 +208,59 @@ def _error_name(exc: BaseException) -> str:
 
 
 class _Connection:
-    __slots__ = ("sock", "timeout", "used")
+    """One keep-alive connection.
 
-    def __init__(self, sock: gsocket.socket, timeout: float) -> None:
+    Plain TCP (the common, hot case) talks to the non-blocking socket under gevent's
+    wrapper directly and waits for readability itself, with one reusable `gevent.Timeout`
+    bounding each whole exchange: gevent's own `sendall`/`recv` would add a system call
+    and a fresh timer per operation. TLS keeps gevent's socket with per-operation timeouts.
+    """
+
+    __slots__ = ("sock", "raw", "timer", "timeout", "used")
+
+    def __init__(self, sock: gsocket.socket, timeout: float, tls: bool) -> None:
         self.sock = sock
-        self.timeout = timeout
         self.used = False
+        self.timeout = timeout
+        if tls:
+            self.raw = None
+            self.timer: gevent.Timeout | None = None
+            sock.settimeout(timeout)
+        else:
+            self.raw = sock._sock  # the OS socket gevent keeps non-blocking
+            self.timer = gevent.Timeout(timeout)
+            sock.settimeout(None)
+
+    def set_timeout(self, timeout: float) -> None:
+        self.timeout = timeout
+        if self.raw is None:
+            self.sock.settimeout(timeout)
+        else:
+            self.timer = gevent.Timeout(timeout)
+
+    def send(self, data: bytes) -> None:
+        raw = self.raw
+        if raw is None:
+            self.sock.sendall(data)
+            return
+        try:
+            sent = raw.send(data)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(data):  # the send buffer is full: let gevent wait for room
+            self.sock.sendall(memoryview(data)[sent:])
+
+    def recv(self) -> bytes:
+        raw = self.raw
+        if raw is None:
+            return self.sock.recv(_RECV_SIZE)
+        sock = self.sock
+        while True:
+            sock._wait(sock._read_event)  # data is rarely there yet: wait first, then read
+            try:
+                return raw.recv(_RECV_SIZE)
+            except BlockingIOError:
+                continue
 
     def close(self) -> None:
         try:
@@ -286,16 +373,16 @@ class Session:
     # -- connections -------------------------------------------------------
 
     def _connect(self, origin: Origin, timeout: float, verify_tls: bool) -> _Connection:
-        sock = gsocket.create_connection((origin.host, origin.port), timeout=min(timeout, self.connect_timeout))
+        sock = gsocket.create_connection((origin.host, origin.port),
+                                         timeout=min(timeout, self.connect_timeout))
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if origin.tls:
                 sock = _tls_context(verify_tls).wrap_socket(sock, server_hostname=origin.host)
-            sock.settimeout(timeout)
+            conn = _Connection(sock, timeout, origin.tls)
         except BaseException:
             sock.close()
             raise
-        conn = _Connection(sock, timeout)
         self._conns[origin.key] = conn
         return conn
 
@@ -331,8 +418,7 @@ class Session:
                 if conn is None:
                     conn = self._connect(origin, timeout, verify_tls)
                 elif conn.timeout != timeout:
-                    conn.sock.settimeout(timeout)
-                    conn.timeout = timeout
+                    conn.set_timeout(timeout)
                 reused = conn.used
                 conn.used = True
                 return self._roundtrip(origin, conn, data, method, keep, reused and attempt == 0)
@@ -353,31 +439,69 @@ class Session:
 
     def _roundtrip(self, origin: Origin, conn: _Connection, data: bytes, method: str, keep: int,
                    may_retry: bool) -> Response:
-        sock = conn.sock
+        timer = conn.timer
+        if timer is not None:
+            timer.start()
         try:
-            sock.sendall(data)
+            return self._exchange(origin, conn, data, method, keep, may_retry)
+        except gevent.Timeout as exc:
+            if exc is not timer:
+                raise
+            raise _Failure("Timeout") from None
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _exchange(self, origin: Origin, conn: _Connection, data: bytes, method: str, keep: int,
+                  may_retry: bool) -> Response:
+        try:
+            conn.send(data)
+            first = conn.recv()
         except (ConnectionResetError, BrokenPipeError):
-            if may_retry:
+            if may_retry:  # a stale keep-alive connection: the server closed it meanwhile
                 raise _Failure("ConnectionClosed", retryable=True) from None
             raise
-        parser = _Parser(keep, method == "HEAD")
-        received = False
-        reusable = True
-        while True:
-            try:
-                chunk = sock.recv(_RECV_SIZE)
-            except ConnectionResetError:
-                if may_retry and not received:
-                    raise _Failure("ConnectionClosed", retryable=True) from None
-                raise
+        if not first:
+            raise _Failure("ConnectionClosed", retryable=may_retry)
+        simple = _simple_head(first) if method != "HEAD" else None
+        if simple is not None:
+            return self._read_simple(origin, conn, first, simple, method, keep)
+        return self._read_parsed(origin, conn, first, method, keep)
+
+    def _read_simple(self, origin: Origin, conn: _Connection, first: bytes, head: _SimpleHead,
+                     method: str, keep: int) -> Response:
+        """The common response: the whole head in the first read and a Content-Length body."""
+        status, headers, start, length, close = head
+        limit = min(keep, length)
+        kept = [first[start:start + limit]] if limit else []
+        kept_size = len(kept[0]) if kept else 0
+        got = len(first) - start
+        while got < length:
+            chunk = conn.recv()
             if not chunk:
-                if not received:
-                    raise _Failure("ConnectionClosed", retryable=may_retry)
+                raise _Failure("IncompleteResponse")
+            got += len(chunk)
+            if kept_size < limit:
+                piece = chunk[:limit - kept_size]
+                kept.append(piece)
+                kept_size += len(piece)
+        if close or got != length:  # bytes beyond the body: the connection cannot be trusted
+            self._drop(origin)
+        body = b"".join(kept) if len(kept) > 1 else (kept[0] if kept else b"")
+        return self._response(origin, method, status, headers, body, length > keep)
+
+    def _read_parsed(self, origin: Origin, conn: _Connection, first: bytes, method: str,
+                     keep: int) -> Response:
+        """Everything else (chunked, 1xx, HEAD, split heads, ...) goes through the C parser."""
+        parser = _Parser(keep, method == "HEAD")
+        reusable = True
+        chunk = first
+        while True:
+            if not chunk:
                 parser.feed(b"")  # end of a body delimited by connection close
                 if not parser.complete:
                     raise _Failure("IncompleteResponse")
             else:
-                received = True
                 try:
                     parser.feed(chunk)
                 except HTTPParseError:
@@ -389,20 +513,25 @@ class Session:
             if parser.complete:
                 if parser.get_code() < 200:  # interim 1xx response: the final one follows
                     parser = _Parser(keep, method == "HEAD")
-                    continue
-                break
+                else:
+                    break
+            chunk = conn.recv()
         if not (reusable and parser.should_keep_alive()):
             self._drop(origin)
-        headers = Headers(parser.headers)
         body = b"".join(parser.parts) if parser.parts else b""
-        response = Response(method, "", parser.get_code(), headers, body, truncated=parser.truncated)
+        return self._response(origin, method, parser.get_code(), parser.headers, body,
+                              parser.truncated)
+
+    def _response(self, origin: Origin, method: str, status: int,
+                  header_items: list[tuple[str, str]], body: bytes, truncated: bool) -> Response:
+        headers = Headers(header_items)
+        response = Response(method, "", status, headers, body, truncated=truncated)
         if body:
             encoding = headers.get("content-encoding")
             if encoding:
                 response.body = _decode(body, encoding)
-        set_cookies = headers.get_all("set-cookie") if "set-cookie" in headers else ()
-        if set_cookies:
-            response.cookies = self.jar.update(origin.host, set_cookies)
+        if "set-cookie" in headers:
+            response.cookies = self.jar.update(origin.host, headers.get_all("set-cookie"))
         return response
 
     # -- the general path (hooks, redirects, traces) --------------------------

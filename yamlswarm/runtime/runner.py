@@ -146,7 +146,8 @@ class Runner:
         self.aborted: str | None = None
         self._done = Event()
         self._next_id = itertools.count(1)
-        self._iterations_left = self._iteration_budget_of(plan, settings)
+        self._budget = self._iteration_budget_of(plan)  # None: no limit on iterations
+        self._iterations_left = self._budget
         self._iterations_finished = 0
         self.started_at = 0.0
         self.started_wall = 0.0
@@ -182,7 +183,7 @@ class Runner:
     # -- iterations budget ---------------------------------------------------------
 
     @staticmethod
-    def _iteration_budget_of(plan: p.Plan, settings: RunSettings) -> int | None:
+    def _iteration_budget_of(plan: p.Plan) -> int | None:
         if isinstance(plan.load, p.IterationsLoad):
             return plan.load.iterations
         return plan.iterations_cap
@@ -197,7 +198,7 @@ class Runner:
 
     def iteration_finished(self) -> None:
         self._iterations_finished += 1
-        budget = self._iteration_budget_of(self.plan, self.settings)
+        budget = self._budget
         if budget is not None and self._iterations_finished >= budget:
             self.stop("iterations done")
 

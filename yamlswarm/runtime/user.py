@@ -139,7 +139,8 @@ class VirtualUser:
         begin = time.perf_counter()
         self.iteration += 1
         self.vars["iteration"] = self.iteration
-        self.data.start_iteration()
+        if self.runner.feeds:
+            self.data.start_iteration()
         flow = kind.pick(self.rng)
         self.stop_on_failure = flow.stop_on_failure
         try:
