@@ -260,3 +260,33 @@ def test_timeout_changes_on_a_live_connection():
         assert session.request("GET", "/slow/100", timeout=5).status == 200
         assert session.request("GET", "/slow/600", timeout=0.2).error == "Timeout"
         assert session.request("GET", "/slow/10", timeout=5).status == 200
+
+
+def test_latency_ends_when_the_response_arrived_not_when_the_user_got_to_run():
+    import sys
+    import time
+
+    import gevent
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("kernel receive timestamps are a Linux feature")
+    with CountingServer() as server:
+        session = _session(server)
+        assert session.request("GET", "/echo").status == 200  # connected
+        start = time.perf_counter()
+        responses = []
+
+        def hog() -> None:  # keeps the event loop from running anyone else for 200 ms
+            end = time.perf_counter() + 0.2
+            while time.perf_counter() < end:
+                pass
+
+        user = gevent.spawn(lambda: responses.append(session.request("GET", "/echo")))
+        gevent.spawn(hog)
+        user.join()
+        finished = time.perf_counter()
+    (response,) = responses
+    assert response.status == 200
+    assert finished - start >= 0.2  # the user only got to run after the hog
+    assert response.received_at is not None
+    assert response.received_at - start < 0.1  # but the response had arrived long before

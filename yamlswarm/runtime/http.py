@@ -13,6 +13,8 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
+import struct
+import sys
 import time
 import zlib
 from collections.abc import Iterable
@@ -31,6 +33,11 @@ USER_AGENT = f"yamlswarm/{__version__}"
 MAX_REDIRECTS = 10
 DEFAULT_BODY_LIMIT = 10 * 1024 * 1024  # bytes kept for checks/extraction; the rest is drained
 _RECV_SIZE = 65536
+# Kernel receive timestamps (Linux): each read also says when its data arrived, so a response
+# that waited in the socket while the event loop served other users is not counted as slower.
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35) if sys.platform.startswith("linux") else None
+_ANCILLARY = socket.CMSG_SPACE(16) if hasattr(socket, "CMSG_SPACE") else 0
+_TIMESPEC = struct.Struct("qq")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -216,12 +223,14 @@ class _Connection:
     and a fresh timer per operation. TLS keeps gevent's socket with per-operation timeouts.
     """
 
-    __slots__ = ("sock", "raw", "timer", "timeout", "used")
+    __slots__ = ("sock", "raw", "timer", "timeout", "used", "stamped", "arrived")
 
     def __init__(self, sock: gsocket.socket, timeout: float, tls: bool) -> None:
         self.sock = sock
         self.used = False
         self.timeout = timeout
+        self.stamped = False
+        self.arrived = 0.0  # wall-clock time the last read's data reached the socket (0: unknown)
         if tls:
             self.raw = None
             self.timer: gevent.Timeout | None = None
@@ -230,6 +239,12 @@ class _Connection:
             self.raw = sock._sock  # the OS socket gevent keeps non-blocking
             self.timer = gevent.Timeout(timeout)
             sock.settimeout(None)
+            if _SO_TIMESTAMPNS is not None:
+                try:
+                    self.raw.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+                    self.stamped = True
+                except OSError:
+                    pass
 
     def set_timeout(self, timeout: float) -> None:
         self.timeout = timeout
@@ -258,9 +273,23 @@ class _Connection:
         while True:
             sock._wait(sock._read_event)  # data is rarely there yet: wait first, then read
             try:
-                return raw.recv(_RECV_SIZE)
+                if not self.stamped:
+                    return raw.recv(_RECV_SIZE)
+                data, ancillary, _, _ = raw.recvmsg(_RECV_SIZE, _ANCILLARY)
             except BlockingIOError:
                 continue
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
+                    seconds, nanoseconds = _TIMESPEC.unpack_from(payload)
+                    self.arrived = seconds + nanoseconds * 1e-9
+            return data
+
+    def received_at(self) -> float | None:
+        """When the last read's data arrived, on the perf_counter clock (None: unknown)."""
+        if not self.arrived:
+            return None
+        waited = time.time() - self.arrived  # how long the data sat in the socket
+        return time.perf_counter() - (waited if waited > 0 else 0.0)
 
     def close(self) -> None:
         try:
@@ -488,7 +517,9 @@ class Session:
         if close or got != length:  # bytes beyond the body: the connection cannot be trusted
             self._drop(origin)
         body = b"".join(kept) if len(kept) > 1 else (kept[0] if kept else b"")
-        return self._response(origin, method, status, headers, body, length > keep)
+        response = self._response(origin, method, status, headers, body, length > keep)
+        response.received_at = conn.received_at()
+        return response
 
     def _read_parsed(self, origin: Origin, conn: _Connection, first: bytes, method: str,
                      keep: int) -> Response:
@@ -519,8 +550,10 @@ class Session:
         if not (reusable and parser.should_keep_alive()):
             self._drop(origin)
         body = b"".join(parser.parts) if parser.parts else b""
-        return self._response(origin, method, parser.get_code(), parser.headers, body,
-                              parser.truncated)
+        response = self._response(origin, method, parser.get_code(), parser.headers, body,
+                                  parser.truncated)
+        response.received_at = conn.received_at()
+        return response
 
     def _response(self, origin: Origin, method: str, status: int,
                   header_items: list[tuple[str, str]], body: bytes, truncated: bool) -> Response:

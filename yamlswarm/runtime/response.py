@@ -55,7 +55,7 @@ class Response:
 
     __slots__ = (
         "method", "url", "status", "headers", "body", "elapsed", "error",
-        "truncated", "cookies", "failure", "_json",
+        "truncated", "cookies", "failure", "received_at", "_json",
     )
 
     def __init__(
@@ -80,6 +80,9 @@ class Response:
         self.truncated = truncated
         self.cookies = cookies if cookies is not None else {}
         self.failure: str | None = None
+        # when the last byte reached the socket (perf_counter clock), if the kernel told us;
+        # latency ends here rather than when this user's greenlet next got to run
+        self.received_at: float | None = None
         self._json: Any = _UNSET
 
     @property

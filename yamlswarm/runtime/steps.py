@@ -222,6 +222,9 @@ def build_request(step: p.RequestStep, env: BuildEnv) -> Executor:
         if follow and response.status in _REDIRECTS:
             response = _follow(user, response, url or _url_of(prebuilt), method, timeout, keep, verify)
         now = time.perf_counter()
+        arrived = response.received_at
+        if arrived is not None and sent <= arrived < now:
+            now = arrived  # the response was complete then; waiting for our turn is not latency
         latency = now - start
         response.elapsed = latency
         if env.trace is not None:
