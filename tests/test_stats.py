@@ -11,7 +11,8 @@ from hdrh.histogram import HdrHistogram
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from yamlswarm.runtime.stats import HIGHEST_US, Stats, _index_of
+from yamlswarm.runtime.hdr import HIGHEST_US, index_of
+from yamlswarm.runtime.stats import Stats
 
 
 class FakeClock:
@@ -35,7 +36,7 @@ def test_fast_index_matches_the_library():
     rng = random.Random(7)
     values = list(range(5000)) + [rng.randint(0, HIGHEST_US) for _ in range(20000)]
     for us in values + [HIGHEST_US, 2**20, 2**20 - 1, 2**31]:
-        assert _index_of(us) == hist._counts_index_for(us), us
+        assert index_of(us) == hist._counts_index_for(us), us
 
 
 def test_uniform_values_give_exact_counts_and_accurate_percentiles():

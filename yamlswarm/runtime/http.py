@@ -1,50 +1,48 @@
-"""A lean HTTP/1.1 client for virtual users: gevent sockets plus geventhttpclient's C parser.
+"""A lean HTTP/1.1 client for virtual users: sessions over the connections of `runtime.wire`.
 
 Each virtual user owns one `Session`: its keep-alive connections (one per
-origin), its cookie jar. Request heads are prebuilt where the step is constant
-(see `yamlswarm.runtime.steps`), so the hot path is: join bytes, `sendall`,
-`recv` and feed the C parser. Every library exception is translated, here and
-only here, into a short error name on the returned `Response` — a failed
-request is data, never an exception (STYLE 6).
+origin) and its cookie jar. Request heads are prebuilt where the step is
+constant (see `yamlswarm.runtime.steps`), so the hot path is: join bytes, send,
+read and split the response head. A failed request is data, never an exception
+(STYLE 6): every library exception becomes a short error name on the returned
+`Response`, through `wire.error_name`.
 """
 
 from __future__ import annotations
 
-import errno
 import socket
-import ssl
-import struct
-import sys
 import time
-import zlib
 from collections.abc import Iterable
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 import gevent
 from gevent import socket as gsocket
-from gevent import ssl as gssl
-from geventhttpclient._parser import HTTPParseError, HTTPResponseParser
+from geventhttpclient._parser import HTTPParseError
 
 from yamlswarm import __version__
 from yamlswarm.runtime.response import Headers, Response
+from yamlswarm.runtime.wire import (
+    Connection,
+    Failure,
+    Parser,
+    SimpleHead,
+    decode_body,
+    error_name,
+    simple_head,
+    tls_context,
+)
 
 USER_AGENT = f"yamlswarm/{__version__}"
 MAX_REDIRECTS = 10
 DEFAULT_BODY_LIMIT = 10 * 1024 * 1024  # bytes kept for checks/extraction; the rest is drained
-_RECV_SIZE = 65536
-# Kernel receive timestamps (Linux): each read also says when its data arrived, so a response
-# that waited in the socket while the event loop served other users is not counted as slower.
-_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35) if sys.platform.startswith("linux") else None
-_ANCILLARY = socket.CMSG_SPACE(16) if hasattr(socket, "CMSG_SPACE") else 0
-_TIMESPEC = struct.Struct("qq")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class Origin:
     """scheme://host:port, with the Host header value and the socket address precomputed."""
 
-    __slots__ = ("scheme", "host", "port", "tls", "host_header", "key")
+    __slots__ = ("host", "host_header", "key", "port", "scheme", "tls")
 
     def __init__(self, scheme: str, host: str, port: int | None) -> None:
         self.scheme = scheme
@@ -84,236 +82,6 @@ def split_url(url: str, base: Origin | None) -> tuple[Origin, str]:
     if base is None:
         raise ValueError(f"relative URL {url!r} needs a host (scenario 'host' or --host)")
     return base, "/" + url
-
-
-class _Parser(HTTPResponseParser):
-    """Collects status, headers and (a bounded prefix of) the body of one response."""
-
-    def __init__(self, keep: int, head: bool) -> None:
-        super().__init__()
-        self.keep = keep
-        self.head = head
-        self.headers: list[tuple[str, str]] = []
-        self.parts: list[bytes] = []
-        self.kept = 0
-        self.truncated = False
-        self.headers_done = False
-        self.complete = False
-        self._field = ""
-        self._value: str | None = None
-
-    def _on_message_begin(self) -> None:
-        pass
-
-    def _on_status(self, status: str) -> None:
-        pass
-
-    def _on_header_field(self, text: str) -> None:
-        if self._value is not None:
-            self.headers.append((self._field, self._value))
-            self._field, self._value = text, None
-        else:
-            self._field += text
-
-    def _on_header_value(self, text: str) -> None:
-        self._value = text if self._value is None else self._value + text
-
-    def _on_headers_complete(self) -> bool:
-        if self._value is not None or self._field:
-            self.headers.append((self._field, self._value or ""))
-        self.headers_done = True
-        return self.head  # True: a HEAD response has no body
-
-    def _on_body(self, buf: bytearray) -> None:
-        room = self.keep - self.kept
-        if room <= 0:
-            self.truncated = True
-            return
-        if len(buf) > room:
-            self.parts.append(bytes(buf[:room]))
-            self.kept += room
-            self.truncated = True
-        else:
-            self.parts.append(bytes(buf))
-            self.kept += len(buf)
-
-    def _on_message_complete(self) -> None:
-        self.complete = True
-
-
-_SimpleHead = tuple[int, list[tuple[str, str]], int, int, bool]
-
-
-def _simple_head(data: bytes) -> _SimpleHead | None:
-    """(status, headers, body start, Content-Length, close) of a plain HTTP/1.1 response head.
-
-    None for anything unusual — a head split across reads, 1xx/204/304, chunked, no or
-    repeated Content-Length, folded or malformed header lines — which the C parser handles.
-    Splitting the head in Python is several times cheaper than the parser's per-header
-    callbacks into Python.
-    """
-    end = data.find(b"\r\n\r\n")
-    if end < 0 or not data.startswith(b"HTTP/1.1 ") or not data[9:12].isdigit():
-        return None
-    status = int(data[9:12])
-    if status < 200 or status in (204, 304) or data[12:13] not in (b" ", b"\r"):
-        return None
-    headers: list[tuple[str, str]] = []
-    length = -1
-    close = False
-    for line in data[:end].decode("latin-1").split("\r\n")[1:]:
-        name, sep, value = line.partition(":")
-        if not sep or not name or name[-1] in " \t" or name[0] in " \t":
-            return None
-        value = value.strip()
-        lower = name.lower()
-        if lower == "content-length":
-            if length >= 0 or not value.isdigit():
-                return None
-            length = int(value)
-        elif lower == "transfer-encoding":
-            return None
-        elif lower == "connection" and "close" in value.lower():
-            close = True
-        headers.append((name, value))
-    if length < 0:
-        return None
-    return status, headers, end + 4, length, close
-
-
-class _Failure(Exception):
-    """Internal: a transport failure, already named for the error table."""
-
-    def __init__(self, name: str, retryable: bool = False) -> None:
-        super().__init__(name)
-        self.name = name
-        self.retryable = retryable
-
-
-def _error_name(exc: BaseException) -> str:
-    """The one place where library exceptions become error names."""
-    if isinstance(exc, _Failure):
-        return exc.name
-    if isinstance(exc, (socket.timeout, TimeoutError, gevent.Timeout)):
-        return "Timeout"
-    if isinstance(exc, ConnectionRefusedError):
-        return "ConnectionRefused"
-    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
-        return "ConnectionReset"
-    if isinstance(exc, socket.gaierror):
-        return "NameResolutionFailed"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return "TLSCertificateInvalid"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLSError: {exc.reason or exc}"
-    if isinstance(exc, HTTPParseError):
-        return "MalformedResponse"
-    if isinstance(exc, OSError):
-        name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
-        return f"OSError: {name}"
-    return type(exc).__name__
-
-
-class _Connection:
-    """One keep-alive connection.
-
-    Plain TCP (the common, hot case) talks to the non-blocking socket under gevent's
-    wrapper directly and waits for readability itself, with one reusable `gevent.Timeout`
-    bounding each whole exchange: gevent's own `sendall`/`recv` would add a system call
-    and a fresh timer per operation. TLS keeps gevent's socket with per-operation timeouts.
-    """
-
-    __slots__ = ("sock", "raw", "timer", "timeout", "used", "stamped", "arrived")
-
-    def __init__(self, sock: gsocket.socket, timeout: float, tls: bool) -> None:
-        self.sock = sock
-        self.used = False
-        self.timeout = timeout
-        self.stamped = False
-        self.arrived = 0.0  # wall-clock time the last read's data reached the socket (0: unknown)
-        if tls:
-            self.raw = None
-            self.timer: gevent.Timeout | None = None
-            sock.settimeout(timeout)
-        else:
-            self.raw = sock._sock  # the OS socket gevent keeps non-blocking
-            self.timer = gevent.Timeout(timeout)
-            sock.settimeout(None)
-            if _SO_TIMESTAMPNS is not None:
-                try:
-                    self.raw.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-                    self.stamped = True
-                except OSError:
-                    pass
-
-    def set_timeout(self, timeout: float) -> None:
-        self.timeout = timeout
-        if self.raw is None:
-            self.sock.settimeout(timeout)
-        else:
-            self.timer = gevent.Timeout(timeout)
-
-    def send(self, data: bytes) -> None:
-        raw = self.raw
-        if raw is None:
-            self.sock.sendall(data)
-            return
-        try:
-            sent = raw.send(data)
-        except BlockingIOError:
-            sent = 0
-        if sent < len(data):  # the send buffer is full: let gevent wait for room
-            self.sock.sendall(memoryview(data)[sent:])
-
-    def recv(self) -> bytes:
-        raw = self.raw
-        if raw is None:
-            return self.sock.recv(_RECV_SIZE)
-        sock = self.sock
-        while True:
-            sock._wait(sock._read_event)  # data is rarely there yet: wait first, then read
-            try:
-                if not self.stamped:
-                    return raw.recv(_RECV_SIZE)
-                data, ancillary, _, _ = raw.recvmsg(_RECV_SIZE, _ANCILLARY)
-            except BlockingIOError:
-                continue
-            for level, kind, payload in ancillary:
-                if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
-                    seconds, nanoseconds = _TIMESPEC.unpack_from(payload)
-                    self.arrived = seconds + nanoseconds * 1e-9
-            return data
-
-    def received_at(self) -> float | None:
-        """When the last read's data arrived, on the perf_counter clock (None: unknown)."""
-        if not self.arrived:
-            return None
-        waited = time.time() - self.arrived  # how long the data sat in the socket
-        return time.perf_counter() - (waited if waited > 0 else 0.0)
-
-    def close(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
-_TLS_VERIFY: ssl.SSLContext | None = None
-_TLS_NOVERIFY: ssl.SSLContext | None = None
-
-
-def _tls_context(verify: bool) -> ssl.SSLContext:
-    global _TLS_VERIFY, _TLS_NOVERIFY
-    if verify:
-        if _TLS_VERIFY is None:
-            _TLS_VERIFY = gssl.create_default_context()
-        return _TLS_VERIFY
-    if _TLS_NOVERIFY is None:
-        context = gssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        _TLS_NOVERIFY = context
-    return _TLS_NOVERIFY
 
 
 class CookieJar:
@@ -369,46 +137,29 @@ def _expired(attrs: str) -> bool:
     return False
 
 
-def _decode(body: bytes, encoding: str | None) -> bytes:
-    if not encoding or not body:
-        return body
-    encoding = encoding.lower()
-    try:
-        if encoding == "gzip":
-            return zlib.decompress(body, 16 + zlib.MAX_WBITS)
-        if encoding == "deflate":
-            try:
-                return zlib.decompress(body)
-            except zlib.error:
-                return zlib.decompress(body, -zlib.MAX_WBITS)
-    except zlib.error:
-        return body
-    return body
-
-
 class Session:
     """One virtual user's HTTP state: keep-alive connections per origin and a cookie jar."""
 
-    __slots__ = ("base", "jar", "_conns", "connect_timeout", "verify_tls")
+    __slots__ = ("_conns", "base", "connect_timeout", "jar", "verify_tls")
 
     def __init__(self, base: Origin | None, *, verify_tls: bool = True,
                  connect_timeout: float = 10.0) -> None:
         self.base = base
         self.jar = CookieJar()
-        self._conns: dict[tuple[str, str, int], _Connection] = {}
+        self._conns: dict[tuple[str, str, int], Connection] = {}
         self.connect_timeout = connect_timeout
         self.verify_tls = verify_tls
 
     # -- connections -------------------------------------------------------
 
-    def _connect(self, origin: Origin, timeout: float, verify_tls: bool) -> _Connection:
+    def _connect(self, origin: Origin, timeout: float, verify_tls: bool) -> Connection:
         sock = gsocket.create_connection((origin.host, origin.port),
                                          timeout=min(timeout, self.connect_timeout))
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if origin.tls:
-                sock = _tls_context(verify_tls).wrap_socket(sock, server_hostname=origin.host)
-            conn = _Connection(sock, timeout, origin.tls)
+                sock = tls_context(verify_tls).wrap_socket(sock, server_hostname=origin.host)
+            conn = Connection(sock, timeout, origin.tls)
         except BaseException:
             sock.close()
             raise
@@ -451,14 +202,14 @@ class Session:
                 reused = conn.used
                 conn.used = True
                 return self._roundtrip(origin, conn, data, method, keep, reused and attempt == 0)
-            except _Failure as failure:
+            except Failure as failure:
                 self._drop(origin)
                 if failure.retryable:
                     continue
                 return Response(method, "", error=failure.name)
             except (OSError, HTTPParseError, gevent.Timeout) as exc:
                 self._drop(origin)
-                return Response(method, "", error=_error_name(exc))
+                return Response(method, "", error=error_name(exc))
         return Response(method, "", error="ConnectionClosed")
 
     def _drop(self, origin: Origin) -> None:
@@ -466,7 +217,7 @@ class Session:
         if conn is not None:
             conn.close()
 
-    def _roundtrip(self, origin: Origin, conn: _Connection, data: bytes, method: str, keep: int,
+    def _roundtrip(self, origin: Origin, conn: Connection, data: bytes, method: str, keep: int,
                    may_retry: bool) -> Response:
         timer = conn.timer
         if timer is not None:
@@ -476,28 +227,28 @@ class Session:
         except gevent.Timeout as exc:
             if exc is not timer:
                 raise
-            raise _Failure("Timeout") from None
+            raise Failure("Timeout") from None
         finally:
             if timer is not None:
                 timer.cancel()
 
-    def _exchange(self, origin: Origin, conn: _Connection, data: bytes, method: str, keep: int,
+    def _exchange(self, origin: Origin, conn: Connection, data: bytes, method: str, keep: int,
                   may_retry: bool) -> Response:
         try:
             conn.send(data)
             first = conn.recv()
         except (ConnectionResetError, BrokenPipeError):
             if may_retry:  # a stale keep-alive connection: the server closed it meanwhile
-                raise _Failure("ConnectionClosed", retryable=True) from None
+                raise Failure("ConnectionClosed", retryable=True) from None
             raise
         if not first:
-            raise _Failure("ConnectionClosed", retryable=may_retry)
-        simple = _simple_head(first) if method != "HEAD" else None
+            raise Failure("ConnectionClosed", retryable=may_retry)
+        simple = simple_head(first) if method != "HEAD" else None
         if simple is not None:
             return self._read_simple(origin, conn, first, simple, method, keep)
         return self._read_parsed(origin, conn, first, method, keep)
 
-    def _read_simple(self, origin: Origin, conn: _Connection, first: bytes, head: _SimpleHead,
+    def _read_simple(self, origin: Origin, conn: Connection, first: bytes, head: SimpleHead,
                      method: str, keep: int) -> Response:
         """The common response: the whole head in the first read and a Content-Length body."""
         status, headers, start, length, close = head
@@ -508,7 +259,7 @@ class Session:
         while got < length:
             chunk = conn.recv()
             if not chunk:
-                raise _Failure("IncompleteResponse")
+                raise Failure("IncompleteResponse")
             got += len(chunk)
             if kept_size < limit:
                 piece = chunk[:limit - kept_size]
@@ -521,17 +272,17 @@ class Session:
         response.received_at = conn.received_at()
         return response
 
-    def _read_parsed(self, origin: Origin, conn: _Connection, first: bytes, method: str,
+    def _read_parsed(self, origin: Origin, conn: Connection, first: bytes, method: str,
                      keep: int) -> Response:
         """Everything else (chunked, 1xx, HEAD, split heads, ...) goes through the C parser."""
-        parser = _Parser(keep, method == "HEAD")
+        parser = Parser(keep, method == "HEAD")
         reusable = True
         chunk = first
         while True:
             if not chunk:
                 parser.feed(b"")  # end of a body delimited by connection close
                 if not parser.complete:
-                    raise _Failure("IncompleteResponse")
+                    raise Failure("IncompleteResponse")
             else:
                 try:
                     parser.feed(chunk)
@@ -543,7 +294,7 @@ class Session:
                     reusable = False
             if parser.complete:
                 if parser.get_code() < 200:  # interim 1xx response: the final one follows
-                    parser = _Parser(keep, method == "HEAD")
+                    parser = Parser(keep, method == "HEAD")
                 else:
                     break
             chunk = conn.recv()
@@ -562,7 +313,7 @@ class Session:
         if body:
             encoding = headers.get("content-encoding")
             if encoding:
-                response.body = _decode(body, encoding)
+                response.body = decode_body(body, encoding)
         if "set-cookie" in headers:
             response.cookies = self.jar.update(origin.host, headers.get_all("set-cookie"))
         return response
@@ -629,6 +380,6 @@ def check_reachable(origin: Origin, timeout: float = 5.0) -> str | None:
     except ConnectionRefusedError:
         return f"connection refused by {origin!r} (is the server running?)"
     except OSError as exc:
-        return f"cannot connect to {origin!r}: {_error_name(exc)}"
+        return f"cannot connect to {origin!r}: {error_name(exc)}"
     sock.close()
     return None

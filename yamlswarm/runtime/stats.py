@@ -12,24 +12,17 @@ significant digits). This module does not import gevent.
 
 from __future__ import annotations
 
-import ctypes
 import heapq
 import time
-from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
-from itertools import accumulate
 from typing import Any
-
-from hdrh.histogram import HdrHistogram
 
 import yamlswarm
 from yamlswarm.result import (
-    PERCENTILE_KEYS,
     CheckResult,
     ErrorResult,
-    Latency,
     LiveRow,
     LiveView,
     RowResult,
@@ -38,13 +31,12 @@ from yamlswarm.result import (
     TimelineRow,
     Totals,
 )
+from yamlswarm.runtime.hdr import BITS, HALF, HIGHEST_US, MASK, SHIFT, Dist, ms, to_us
 
-LOWEST_US = 1
-HIGHEST_US = 3_600_000_000  # one hour
-DIGITS = 3
 EXPORT_VERSION = 1
 LIVE_WINDOW_S = 10
 LIVE_TOP_ROWS = 5
+
 # Rows of steps that are not one request (a `group:` transaction, a hook `call:`, a failed
 # `set:`/`if:`/`loop:`): shown as rows, but not added into the totals, the timeline or the
 # live numbers, so that a request is never counted twice and a 0 s step error does not
@@ -54,128 +46,6 @@ STEP_METHODS = frozenset({"GROUP", "FLOW", "CALL", "SET", "IF", "LOOP", "LOG", "
 # error table already shows, so they are left out of it.
 TRANSACTION_METHODS = frozenset({"GROUP", "FLOW"})
 _CHECK_PREFIX = "check failed: "
-_EMPTY_MIN = HIGHEST_US + 1
-
-# Layout of the HDR counts array, read from the library once (see _index_of).
-_TEMPLATE = HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
-_SHIFT = _TEMPLATE.sub_bucket_half_count_magnitude
-_MASK = _TEMPLATE.sub_bucket_mask
-_HALF = _TEMPLATE.sub_bucket_half_count
-_BITS = _SHIFT + 1
-assert _TEMPLATE.unit_magnitude == 0, "the fast index assumes a lowest value of 1"
-
-
-def _index_of(us: int) -> int:
-    """Index of `us` in the counts array; equals HdrHistogram._counts_index_for(us)."""
-    b = (us | _MASK).bit_length() - _BITS
-    return ((b + 1) << _SHIFT) + (us >> b) - _HALF
-
-
-def _to_us(seconds: float) -> int:
-    us = int(seconds * 1_000_000 + 0.5)
-    return 0 if us < 0 else min(us, HIGHEST_US)
-
-
-def _ms(us: float) -> float:
-    return round(us / 1000.0, 3)
-
-
-class Dist:
-    """One HDR histogram plus exact count, sum, min and max (all in microseconds)."""
-
-    __slots__ = ("counts", "hist", "max_us", "min_us", "n", "sum_us")
-
-    def __init__(self) -> None:
-        self.hist = HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
-        self.counts = self.hist.counts
-        self.n = 0
-        self.sum_us = 0
-        self.min_us = _EMPTY_MIN
-        self.max_us = 0
-
-    def record(self, us: int) -> None:
-        self.counts[_index_of(us)] += 1
-        self.n += 1
-        self.sum_us += us
-        self.min_us = min(self.min_us, us)
-        self.max_us = max(self.max_us, us)
-
-    def clear(self) -> None:
-        ctypes.memset(ctypes.addressof(self.counts), 0, ctypes.sizeof(self.counts))
-        self.n = self.sum_us = self.max_us = 0
-        self.min_us = _EMPTY_MIN
-
-    def add(self, other: Dist) -> None:
-        """Add `other` exactly (same layout: the counts arrays are summed)."""
-        if not other.n:
-            return
-        other._sync()
-        self.hist.add(other.hist)
-        self._add_tallies(other.n, other.sum_us, other.min_us, other.max_us)
-
-    def _add_tallies(self, n: int, sum_us: int, min_us: int, max_us: int) -> None:
-        self.n += n
-        self.sum_us += sum_us
-        self.min_us = min(self.min_us, min_us)
-        self.max_us = max(self.max_us, max_us)
-
-    def export(self) -> dict[str, Any]:
-        self._sync()
-        blob = self.hist.encode() if self.n else b""
-        return {
-            "n": self.n,
-            "sum_us": self.sum_us,
-            "min_us": self.min_us,
-            "max_us": self.max_us,
-            "hist": blob,
-        }
-
-    def merge(self, data: dict[str, Any]) -> None:
-        if not data["n"]:
-            return
-        self.hist.add(HdrHistogram.decode(data["hist"]))
-        self._add_tallies(data["n"], data["sum_us"], data["min_us"], data["max_us"])
-
-    def _sync(self) -> None:
-        """Make the library's own tallies agree with ours (encode() reads max_value)."""
-        self.hist.total_count = self.n
-        self.hist.min_value = self.min_us if self.n else 0
-        self.hist.max_value = self.max_us
-
-    def percentiles_us(self, qs: Sequence[float]) -> list[int]:
-        """HDR percentiles (highest equivalent value), clamped to the exact [min, max]."""
-        if not self.n:
-            return [0 for _ in qs]
-        lo, hi = _index_of(self.min_us), _index_of(self.max_us)
-        cum = list(accumulate(self.counts[lo : hi + 1]))
-        out = []
-        for q in qs:
-            target = max(1, int(q * self.n / 100.0 + 0.5))
-            j = bisect_left(cum, target)
-            if j >= len(cum):
-                out.append(self.max_us)
-                continue
-            value = self.hist.get_highest_equivalent_value(self.hist.get_value_from_index(lo + j))
-            out.append(min(max(value, self.min_us), self.max_us))
-        return out
-
-    def percentile_ms(self, q: float) -> float:
-        return _ms(self.percentiles_us([q])[0])
-
-    def latency(self) -> Latency:
-        if not self.n:
-            return Latency()
-        p50, p90, p95, p99, p99_9 = map(_ms, self.percentiles_us([q for _, q in PERCENTILE_KEYS]))
-        return Latency(
-            min=_ms(self.min_us),
-            mean=_ms(self.sum_us / self.n),
-            p50=p50,
-            p90=p90,
-            p95=p95,
-            p99=p99,
-            p99_9=p99_9,
-            max=_ms(self.max_us),
-        )
 
 
 class RowStats:
@@ -201,9 +71,9 @@ class RowStats:
         """Record one successful request; the hot path of every run."""
         us = int(latency_s * 1_000_000 + 0.5)
         if us > HIGHEST_US or us < 0:
-            us = _to_us(latency_s)
-        b = (us | _MASK).bit_length() - _BITS
-        i = ((b + 1) << _SHIFT) + (us >> b) - _HALF
+            us = to_us(latency_s)
+        b = (us | MASK).bit_length() - BITS
+        i = ((b + 1) << SHIFT) + (us >> b) - HALF
         lat = self.lat
         lat.counts[i] += 1
         lat.n += 1
@@ -248,7 +118,7 @@ class RowStats:
     def _record_service(self, service_s: float) -> None:
         if self.service is None:
             self.service = Dist()
-        self.service.record(_to_us(service_s))
+        self.service.record(to_us(service_s))
 
     def clear(self) -> None:
         self.lat.clear()
@@ -314,7 +184,7 @@ class Stats:
         t = max(round(now - self.started), last_t + 1)
         sec, failures = self._second, self._sec_failures
         per_s = 1.0 / interval if interval > 0 else 1.0
-        p50, p95, p99 = (_ms(v) for v in sec.percentiles_us((50.0, 95.0, 99.0)))
+        p50, p95, p99 = (ms(v) for v in sec.percentiles_us((50.0, 95.0, 99.0)))
         row = TimelineRow(
             t, users, round(sec.n * per_s, 3), round(failures * per_s, 3), p50, p95, p99
         )
@@ -364,7 +234,7 @@ class Stats:
         window.clear()
         for dist, _ in self._window:
             window.add(dist)
-        p50, p95, p99 = (_ms(v) for v in window.percentiles_us((50.0, 95.0, 99.0)))
+        p50, p95, p99 = (ms(v) for v in window.percentiles_us((50.0, 95.0, 99.0)))
         rows = self.request_rows()
         return LiveView(
             elapsed_s=self.clock() - self.started,
@@ -540,7 +410,7 @@ def _top_rows(rows: list[RowStats]) -> list[LiveRow]:
     """The LIVE_TOP_ROWS rows with the most requests, for the live dashboard."""
     busiest = heapq.nlargest(LIVE_TOP_ROWS, (r for r in rows if r.lat.n), key=lambda r: r.lat.n)
     return [
-        LiveRow(r.name, r.method, r.lat.n, r.failures, _ms(r.lat.sum_us / r.lat.n)) for r in busiest
+        LiveRow(r.name, r.method, r.lat.n, r.failures, ms(r.lat.sum_us / r.lat.n)) for r in busiest
     ]
 
 
