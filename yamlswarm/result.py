@@ -66,30 +66,12 @@ class RowResult:
         return self.failures / self.requests if self.requests else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "method": self.method,
-            "requests": self.requests,
-            "failures": self.failures,
-            "rps": self.rps,
-            "latency_ms": self.latency_ms.to_dict(),
-        }
-        if self.service_ms is not None:
-            out["service_ms"] = self.service_ms.to_dict()
-        return out
+        return {"name": self.name, "method": self.method, **_numbers_to_dict(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RowResult:
-        service = data.get("service_ms")
-        return cls(
-            name=str(data.get("name", "")),
-            method=str(data.get("method", "")),
-            requests=int(data["requests"]),
-            failures=int(data["failures"]),
-            rps=float(data.get("rps", 0.0)),
-            latency_ms=Latency.from_dict(data.get("latency_ms") or {}),
-            service_ms=Latency.from_dict(service) if service is not None else None,
-        )
+        return cls(name=str(data.get("name", "")), method=str(data.get("method", "")),
+                   **_numbers_from_dict(data))
 
 
 @dataclass(slots=True)
@@ -199,26 +181,35 @@ class Totals:
         return self.failures / self.requests if self.requests else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "requests": self.requests,
-            "failures": self.failures,
-            "rps": self.rps,
-            "latency_ms": self.latency_ms.to_dict(),
-        }
-        if self.service_ms is not None:
-            out["service_ms"] = self.service_ms.to_dict()
-        return out
+        return _numbers_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Totals:
-        service = data.get("service_ms")
-        return cls(
-            requests=int(data["requests"]),
-            failures=int(data["failures"]),
-            rps=float(data.get("rps", 0.0)),
-            latency_ms=Latency.from_dict(data.get("latency_ms") or {}),
-            service_ms=Latency.from_dict(service) if service is not None else None,
-        )
+        return cls(**_numbers_from_dict(data))
+
+
+def _numbers_to_dict(row: RowResult | Totals) -> dict[str, Any]:
+    """The numbers a request row and the totals share, as JSON."""
+    out: dict[str, Any] = {
+        "requests": row.requests,
+        "failures": row.failures,
+        "rps": row.rps,
+        "latency_ms": row.latency_ms.to_dict(),
+    }
+    if row.service_ms is not None:
+        out["service_ms"] = row.service_ms.to_dict()
+    return out
+
+
+def _numbers_from_dict(data: dict[str, Any]) -> dict[str, Any]:
+    service = data.get("service_ms")
+    return {
+        "requests": int(data["requests"]),
+        "failures": int(data["failures"]),
+        "rps": float(data.get("rps", 0.0)),
+        "latency_ms": Latency.from_dict(data.get("latency_ms") or {}),
+        "service_ms": Latency.from_dict(service) if service is not None else None,
+    }
 
 
 @dataclass(slots=True)

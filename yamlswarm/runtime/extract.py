@@ -134,24 +134,20 @@ def _regex(extract: plan.Extract) -> _Getter:
 
 
 def _header(extract: plan.Extract) -> _Getter:
-    name = extract.expr
-    missing = f"extract {extract.var}: header {name} missing"
-
-    def get(response: Response) -> Any:
-        value = response.headers.get(name)
-        if value is None:
-            raise _Failed(missing)
-        return value
-
-    return get
+    return _lookup(extract, "header", lambda response: response.headers)
 
 
 def _cookie(extract: plan.Extract) -> _Getter:
+    return _lookup(extract, "cookie", lambda response: response.cookies)
+
+
+def _lookup(extract: plan.Extract, kind: str, source: Callable[[Response], Any]) -> _Getter:
+    """A named value from a mapping of the response (its headers, the cookies it set)."""
     name = extract.expr
-    missing = f"extract {extract.var}: cookie {name} missing"
+    missing = f"extract {extract.var}: {kind} {name} missing"
 
     def get(response: Response) -> Any:
-        value = response.cookies.get(name)
+        value = source(response).get(name)
         if value is None:
             raise _Failed(missing)
         return value
