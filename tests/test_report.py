@@ -93,12 +93,12 @@ def test_table_has_rows_aggregate_errors_thresholds_and_summary():
     assert items.split()[2:6] == ["1000", "0", "(0%)", "500"]
     aggregated = next(line for line in lines if line.startswith("Aggregated"))
     assert aggregated.split()[1:4] == ["1003", "2", "(0.199%)"]
-    assert any(
-        line.split()[:2] == ["POST", "/api/cart"]
-        and line.rstrip().endswith("1")
-        and "HTTP 503" in line
-        for line in lines
-    )
+    error_line = next(line for line in lines if "HTTP 503" in line)
+    assert error_line.split()[:2] == ["POST", "/api/cart"]
+    header = lines[lines.index(error_line) - 2].split()
+    assert header == ["Row", "Error", "Count", "First", "Last", "Example"]
+    row = dict(zip(header[2:5], error_line.split("HTTP 503", 1)[1].split()[:3], strict=True))
+    assert row["Count"] == "1" and row["First"].endswith("s") and row["Last"].endswith("s")
     assert any("error_rate < 1%" in line and "FAIL" in line and "0.2%" in line for line in lines)
     assert any("browse: p99 < 1s" in line and "no data" in line for line in lines)
     assert lines[-1] == "Ran 2s, 7 iterations; interrupted"

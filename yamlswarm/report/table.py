@@ -104,15 +104,35 @@ def _service_table(result: RunResult) -> str:
     )
 
 
+_EXAMPLE_WIDTH = 60
+
+
 def _errors_table(result: RunResult) -> str:
-    rows = [[f"{e.method} {e.name}".strip(), e.error, str(e.count)] for e in result.errors]
+    rows = [
+        [f"{e.method} {e.name}".strip(), e.error, str(e.count), _seen(e.first_seen),
+         _seen(e.last_seen), _example(e.example)]
+        for e in result.errors
+    ]
     return tabulate(
         rows,
-        headers=["Row", "Error", "Count"],
+        headers=["Row", "Error", "Count", "First", "Last", "Example"],
         tablefmt="simple",
         disable_numparse=True,
-        colalign=("left", "left", "right"),
+        colalign=("left", "left", "right", "right", "right", "left"),
     )
+
+
+def _seen(seconds: float | None) -> str:
+    """Seconds since the start, as the timeline counts them."""
+    return "" if seconds is None else f"{seconds:.1f}s"
+
+
+def _example(example: str | None) -> str:
+    """The head of an example response on one line (status and start of the body)."""
+    if not example:
+        return ""
+    flat = " ".join(example.split())
+    return flat if len(flat) <= _EXAMPLE_WIDTH else flat[: _EXAMPLE_WIDTH - 1] + "…"
 
 
 def _thresholds_table(result: RunResult) -> str:
