@@ -129,13 +129,26 @@ def main() -> None:
         scenario = Path(tmp) / "bench.yaml"
         scenario.write_text(SCENARIO)
         master = subprocess.Popen(
-            [sys.executable, "-m", "yamlswarm.distributed.master", str(scenario), "-q",
-             "--expect-workers", str(args.workers), "--bind", f"127.0.0.1:{port}",
-             "--expect-timeout", "120"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "yamlswarm.distributed.master",
+                str(scenario),
+                "-q",
+                "--expect-workers",
+                str(args.workers),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--expect-timeout",
+                "120",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         context = zmq.Context()
-        workers = [SimulatedWorker(context, port, n, frames[n % len(frames)])
-                   for n in range(args.workers)]
+        workers = [
+            SimulatedWorker(context, port, n, frames[n % len(frames)]) for n in range(args.workers)
+        ]
         joined = time.monotonic()
         gevent.joinall([gevent.spawn(w.join) for w in workers], raise_error=True)
         join_s = time.monotonic() - joined

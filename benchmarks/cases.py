@@ -70,18 +70,27 @@ users:
 # ------------------------------------------------------------------ (a) and (b): requests/s
 
 
-def case_throughput(case: str, target: Target, args: argparse.Namespace, pin: list[str],
-                    tmp: Path) -> dict[str, Any]:
+def case_throughput(
+    case: str, target: Target, args: argparse.Namespace, pin: list[str], tmp: Path
+) -> dict[str, Any]:
     """Locust vs yamlswarm (and optionally raw geventhttpclient), `--repeat` interleaved rounds."""
     if case == "b" and target.kind != "nginx":
-        return {"title": TITLES[case], "skipped": "needs the nginx target (a JSON document without login)"}
-    template, locustfile = (SCENARIO_A, "locust_get.py") if case == "a" else (SCENARIO_B, "locust_flow.py")
+        return {
+            "title": TITLES[case],
+            "skipped": "needs the nginx target (a JSON document without login)",
+        }
+    template, locustfile = (
+        (SCENARIO_A, "locust_get.py") if case == "a" else (SCENARIO_B, "locust_flow.py")
+    )
     scenario = tmp / f"bench_{case}.yaml"
     scenario.write_text(template.substitute(path=target.path))
     runners: dict[str, Callable[[], dict[str, Any]]] = {
-        "locust": lambda: run_locust(locustfile, target.url, target.path, args.users, args.duration,
-                                     pin, tmp, case),
-        "yamlswarm": lambda: run_yamlswarm(scenario, target.url, args.users, args.duration, pin, tmp, case),
+        "locust": lambda: run_locust(
+            locustfile, target.url, target.path, args.users, args.duration, pin, tmp, case
+        ),
+        "yamlswarm": lambda: run_yamlswarm(
+            scenario, target.url, args.users, args.duration, pin, tmp, case
+        ),
         "raw": lambda: run_raw(target.url, target.path, args.users, args.duration, pin, tmp),
     }
     tools = [t for t in args.tools if case == "a" or t != "raw"]
@@ -92,9 +101,12 @@ def case_throughput(case: str, target: Target, args: argparse.Namespace, pin: li
         runs[tool].append(runners[tool]())
     results = [_median_run(runs[tool]) for tool in tools]
     bar = 2.0 if case == "a" else 1.5
-    return {"title": TITLES[case], "settings": {"users": args.users, "duration_s": args.duration,
-                                                "repeat": args.repeat},
-            "results": results, "bars": _throughput_bars(results, bar)}
+    return {
+        "title": TITLES[case],
+        "settings": {"users": args.users, "duration_s": args.duration, "repeat": args.repeat},
+        "results": results,
+        "bars": _throughput_bars(results, bar),
+    }
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -102,7 +114,9 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     good = sorted((r for r in runs if "rps" in r), key=lambda r: r["rps"])
     if not good:
         return runs[-1]
-    median = {k: v for k, v in good[(len(good) - 1) // 2].items() if k not in ("history", "timeline")}
+    median = {
+        k: v for k, v in good[(len(good) - 1) // 2].items() if k not in ("history", "timeline")
+    }
     median["runs_rps"] = [round(r["rps"], 1) for r in runs if "rps" in r]
     median["runs_req_per_cpu_s"] = [r.get("req_per_cpu_s") for r in runs if "rps" in r]
     return median
@@ -118,16 +132,28 @@ def _throughput_bars(results: list[dict[str, Any]], bar: float) -> list[dict[str
                 r["cpu_ratio_to_locust"] = round(r["req_per_cpu_s"] / base["req_per_cpu_s"], 3)
     if not (base and ours):
         return [{"bar": f"requests/s >= {bar}x Locust", "met": None, "value": None}]
-    return [{"bar": f"requests/s >= {bar}x Locust", "value": ours["ratio_to_locust"],
-             "met": ours["ratio_to_locust"] >= bar},
-            {"bar": f"(info) requests per CPU-second >= {bar}x Locust", "value": ours.get("cpu_ratio_to_locust"),
-             "met": None if ours.get("cpu_ratio_to_locust") is None else ours["cpu_ratio_to_locust"] >= bar}]
+    return [
+        {
+            "bar": f"requests/s >= {bar}x Locust",
+            "value": ours["ratio_to_locust"],
+            "met": ours["ratio_to_locust"] >= bar,
+        },
+        {
+            "bar": f"(info) requests per CPU-second >= {bar}x Locust",
+            "value": ours.get("cpu_ratio_to_locust"),
+            "met": None
+            if ours.get("cpu_ratio_to_locust") is None
+            else ours["cpu_ratio_to_locust"] >= bar,
+        },
+    ]
 
 
 # ------------------------------------------------------------------ (c): many idle users
 
 
-def case_many_users(target: Target, args: argparse.Namespace, pin: list[str], tmp: Path) -> dict[str, Any]:
+def case_many_users(
+    target: Target, args: argparse.Namespace, pin: list[str], tmp: Path
+) -> dict[str, Any]:
     """Peak memory, steady achieved rate and reported p50 with `--c-users` users waiting `--c-wait` s."""
     users, wait, seconds = args.c_users, args.c_wait, args.c_duration
     ideal = users / wait
@@ -147,24 +173,39 @@ def case_many_users(target: Target, args: argparse.Namespace, pin: list[str], tm
             result = run_yamlswarm(scenario, target.url, users, seconds, pin, tmp, "c", spawn)
             timeline = result.pop("timeline", [])
             result["steady_rps"] = _steady_from_timeline(timeline, seconds, args.c_skip)
-            result["steady_p50_ms"] = _steady_p50([p50 for t, rps, p50 in timeline
-                                                   if args.c_skip < t <= seconds and rps > 0])
+            result["steady_p50_ms"] = _steady_p50(
+                [p50 for t, rps, p50 in timeline if args.c_skip < t <= seconds and rps > 0]
+            )
         elif tool == "locust":
-            result = run_locust("locust_idle.py", target.url, target.path, users, seconds, pin, tmp, "c", spawn)
-            result["steady_rps"] = _steady_from_history(result.pop("history", []), seconds, args.c_skip)
+            result = run_locust(
+                "locust_idle.py", target.url, target.path, users, seconds, pin, tmp, "c", spawn
+            )
+            result["steady_rps"] = _steady_from_history(
+                result.pop("history", []), seconds, args.c_skip
+            )
         else:
             continue
         results.append(result)
         time.sleep(3)
-    return {"title": f"(c) {users:,} users, {wait:g} s constant wait, {seconds} s",
-            "settings": {"users": users, "wait_s": wait, "duration_s": seconds, "ideal_rps": ideal,
-                         "spawn_rate": spawn,
-                         "steady_window_s": [args.c_skip, seconds]},
-            "true_latency": true, "results": results,
-            "bars": _many_users_bars(results, ideal, true_p50)}
+    return {
+        "title": f"(c) {users:,} users, {wait:g} s constant wait, {seconds} s",
+        "settings": {
+            "users": users,
+            "wait_s": wait,
+            "duration_s": seconds,
+            "ideal_rps": ideal,
+            "spawn_rate": spawn,
+            "steady_window_s": [args.c_skip, seconds],
+        },
+        "true_latency": true,
+        "results": results,
+        "bars": _many_users_bars(results, ideal, true_p50),
+    }
 
 
-def _steady_from_timeline(timeline: list[tuple[int, float, float]], seconds: int, skip: int = 10) -> float | None:
+def _steady_from_timeline(
+    timeline: list[tuple[int, float, float]], seconds: int, skip: int = 10
+) -> float | None:
     """Mean rps of the timeline seconds (skip, duration]: ramp-up and the final partial second left out."""
     rows = [rps for t, rps, _ in timeline if skip < t <= seconds]
     return round(statistics.fmean(rows), 1) if rows else None
@@ -174,7 +215,9 @@ def _steady_p50(rows: list[float]) -> float | None:
     return round(statistics.median(rows), 3) if rows else None
 
 
-def _steady_from_history(history: list[tuple[float, int]], seconds: int, skip: int = 10) -> float | None:
+def _steady_from_history(
+    history: list[tuple[float, int]], seconds: int, skip: int = 10
+) -> float | None:
     """Requests/s between the history rows nearest to `skip` s and to the end of the run."""
     rows = [(t, n) for t, n in history if skip <= t <= seconds]
     if len(rows) < 2 or rows[-1][0] == rows[0][0]:
@@ -183,20 +226,37 @@ def _steady_from_history(history: list[tuple[float, int]], seconds: int, skip: i
     return round((n1 - n0) / (t1 - t0), 1)
 
 
-def _many_users_bars(results: list[dict[str, Any]], ideal: float, true_p50: float | None) -> list[dict[str, Any]]:
+def _many_users_bars(
+    results: list[dict[str, Any]], ideal: float, true_p50: float | None
+) -> list[dict[str, Any]]:
     ours = next((r for r in results if r["tool"] == "yamlswarm" and "rps" in r), None)
     locust = next((r for r in results if r["tool"].startswith("locust") and "rps" in r), None)
     bars: list[dict[str, Any]] = []
     if ours and locust:
-        bars.append({"bar": "peak memory <= Locust's", "value": f"{ours['max_rss_mb']} MB vs {locust['max_rss_mb']} MB",
-                     "met": ours["max_rss_mb"] <= locust["max_rss_mb"]})
+        bars.append(
+            {
+                "bar": "peak memory <= Locust's",
+                "value": f"{ours['max_rss_mb']} MB vs {locust['max_rss_mb']} MB",
+                "met": ours["max_rss_mb"] <= locust["max_rss_mb"],
+            }
+        )
     if ours and ours.get("steady_rps") is not None:
         error = abs(ours["steady_rps"] - ideal) / ideal
-        bars.append({"bar": f"achieved rate within 2% of {ideal:,.0f}/s", "value": f"{ours['steady_rps']:,.1f}/s "
-                     f"({100 * error:.2f}% off)", "met": error <= 0.02})
+        bars.append(
+            {
+                "bar": f"achieved rate within 2% of {ideal:,.0f}/s",
+                "value": f"{ours['steady_rps']:,.1f}/s ({100 * error:.2f}% off)",
+                "met": error <= 0.02,
+            }
+        )
     if ours and true_p50 is not None and ours.get("p50_ms") is not None:
-        bars.append({"bar": "reported p50 <= true latency + 2 ms", "value": f"{ours['p50_ms']} ms vs "
-                     f"{true_p50} ms true", "met": ours["p50_ms"] <= true_p50 + 2.0})
+        bars.append(
+            {
+                "bar": "reported p50 <= true latency + 2 ms",
+                "value": f"{ours['p50_ms']} ms vs {true_p50} ms true",
+                "met": ours["p50_ms"] <= true_p50 + 2.0,
+            }
+        )
     return bars
 
 
@@ -209,14 +269,28 @@ def case_validate(args: argparse.Namespace, pin: list[str], tmp: Path) -> dict[s
     files = _copies(folder, args.validate_files)
     one = _timed([*pin, *yamlswarm_command(), "validate", str(files[0])], args.validate_runs, tmp)
     many = _timed([*pin, *yamlswarm_command(), "validate", *map(str, files)], 3, tmp)
-    results = [{"tool": "yamlswarm validate", "files": 1, **one},
-               {"tool": "yamlswarm validate", "files": len(files), **many}]
+    results = [
+        {"tool": "yamlswarm validate", "files": 1, **one},
+        {"tool": "yamlswarm validate", "files": len(files), **many},
+    ]
     met = one.get("median_s") is not None and one["median_s"] < 0.5 and not one["failed"]
-    return {"title": TITLES["d"], "settings": {"source": "scenarios/shop.yaml", "copies": len(files),
-                                               "runs_one": args.validate_runs, "runs_all": 3},
-            "results": results,
-            "bars": [{"bar": "one file under 0.5 s wall", "value": f"median {one.get('median_s')} s, "
-                      f"min {one.get('min_s')} s", "met": met}]}
+    return {
+        "title": TITLES["d"],
+        "settings": {
+            "source": "scenarios/shop.yaml",
+            "copies": len(files),
+            "runs_one": args.validate_runs,
+            "runs_all": 3,
+        },
+        "results": results,
+        "bars": [
+            {
+                "bar": "one file under 0.5 s wall",
+                "value": f"median {one.get('median_s')} s, min {one.get('min_s')} s",
+                "met": met,
+            }
+        ],
+    }
 
 
 def _copies(folder: Path, count: int) -> list[Path]:
@@ -239,5 +313,10 @@ def _timed(command: list[str], runs: int, tmp: Path) -> dict[str, Any]:
         run = run_measured(command, dict(os.environ), 120, tmp / "validate.log")
         walls.append(run.wall_s)
         failed += run.returncode != 0
-    return {"runs": runs, "failed": failed, "min_s": round(min(walls), 3),
-            "median_s": round(statistics.median(walls), 3), "max_rss_mb": round(run.max_rss_mb, 1)}
+    return {
+        "runs": runs,
+        "failed": failed,
+        "min_s": round(min(walls), 3),
+        "median_s": round(statistics.median(walls), 3),
+        "max_rss_mb": round(run.max_rss_mb, 1),
+    }

@@ -27,7 +27,9 @@ class Flow(FastHttpUser):
         self.iteration += 1
         url = f"{PATH}?user={self.user_id}&i={self.iteration}"
         headers = {"X-Bench-User": str(self.user_id)}
-        with self.client.get(url, headers=headers, name=f"{PATH}?user&i", catch_response=True) as response:
+        with self.client.get(
+            url, headers=headers, name=f"{PATH}?user&i", catch_response=True
+        ) as response:
             if response.status_code != 200:
                 response.failure(f"status {response.status_code}")
                 return

@@ -54,7 +54,9 @@ def main() -> int:
     parser.add_argument("--cases", default="a,b")
     parser.add_argument("-t", "--duration", type=int, default=15)
     parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--native", action="store_true", help="py-spy --native (slows the tool a lot)")
+    parser.add_argument(
+        "--native", action="store_true", help="py-spy --native (slows the tool a lot)"
+    )
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     nginx = find_nginx(install=False)
@@ -69,11 +71,36 @@ def main() -> int:
                 scenario = Path(folder) / f"{case}.yaml"
                 scenario.write_text(template.substitute(path=target.path))
                 out = RESULTS / f"profile_{case}.txt"
-                command = ["taskset", "-c", "0", spy, "record", "--rate", "200", "--format", "raw",
-                           "-o", str(out), *(["--native"] if args.native else []), "--",
-                           *yamlswarm_command(), "run", str(scenario), "--host", target.url,
-                           "-u", "50", "-r", "50", "-t", f"{args.duration}s", "-q"]
-                subprocess.run(command, check=False, stdout=subprocess.DEVNULL, timeout=args.duration + 120)
+                command = [
+                    "taskset",
+                    "-c",
+                    "0",
+                    spy,
+                    "record",
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "-o",
+                    str(out),
+                    *(["--native"] if args.native else []),
+                    "--",
+                    *yamlswarm_command(),
+                    "run",
+                    str(scenario),
+                    "--host",
+                    target.url,
+                    "-u",
+                    "50",
+                    "-r",
+                    "50",
+                    "-t",
+                    f"{args.duration}s",
+                    "-q",
+                ]
+                subprocess.run(
+                    command, check=False, stdout=subprocess.DEVNULL, timeout=args.duration + 120
+                )
                 print(f"\n== case ({case})\n{summarize(out, args.top)}")
     finally:
         target.stop()

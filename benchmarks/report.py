@@ -23,15 +23,35 @@ def _throughput_rows(results: list[dict[str, Any]]) -> list[list[str]]:
             rows.append([r["tool"], "error: " + r["error"][:70]] + ["-"] * 8)
             continue
         ratio, cpu_ratio = r.get("ratio_to_locust"), r.get("cpu_ratio_to_locust")
-        rows.append([r["tool"], r["requests"], r["failures"], _fmt(r["rps"], ",.0f"), _fmt(r["p50_ms"]),
-                     _fmt(r["p99_ms"]), _fmt(r.get("req_per_cpu_s"), ",.0f"),
-                     f"{ratio:.2f}x" if ratio else "-", f"{cpu_ratio:.2f}x" if cpu_ratio else "-",
-                     _fmt(r.get("max_rss_mb"))])
+        rows.append(
+            [
+                r["tool"],
+                r["requests"],
+                r["failures"],
+                _fmt(r["rps"], ",.0f"),
+                _fmt(r["p50_ms"]),
+                _fmt(r["p99_ms"]),
+                _fmt(r.get("req_per_cpu_s"), ",.0f"),
+                f"{ratio:.2f}x" if ratio else "-",
+                f"{cpu_ratio:.2f}x" if cpu_ratio else "-",
+                _fmt(r.get("max_rss_mb")),
+            ]
+        )
     return rows
 
 
-_THROUGHPUT_HEADERS = ["tool", "requests", "failures", "requests/s", "p50 ms", "p99 ms", "req/CPU-s",
-                       "rps vs Locust", "req/CPU-s vs Locust", "max RSS MB"]
+_THROUGHPUT_HEADERS = [
+    "tool",
+    "requests",
+    "failures",
+    "requests/s",
+    "p50 ms",
+    "p99 ms",
+    "req/CPU-s",
+    "rps vs Locust",
+    "req/CPU-s vs Locust",
+    "max RSS MB",
+]
 
 
 def _many_users_rows(results: list[dict[str, Any]]) -> list[list[str]]:
@@ -40,19 +60,40 @@ def _many_users_rows(results: list[dict[str, Any]]) -> list[list[str]]:
         if "error" in r:
             rows.append([r["tool"], "error: " + r["error"][:70]] + ["-"] * 6)
             continue
-        rows.append([r["tool"], r["requests"], r["failures"], _fmt(r.get("steady_rps"), ",.1f"),
-                     _fmt(r["p50_ms"]), _fmt(r.get("steady_p50_ms")), _fmt(r["p99_ms"]), _fmt(r["max_rss_mb"]),
-                     _fmt(r.get("cpu_s"))])
+        rows.append(
+            [
+                r["tool"],
+                r["requests"],
+                r["failures"],
+                _fmt(r.get("steady_rps"), ",.1f"),
+                _fmt(r["p50_ms"]),
+                _fmt(r.get("steady_p50_ms")),
+                _fmt(r["p99_ms"]),
+                _fmt(r["max_rss_mb"]),
+                _fmt(r.get("cpu_s")),
+            ]
+        )
     return rows
 
 
-_MANY_USERS_HEADERS = ["tool", "requests", "failures", "steady requests/s", "p50 ms", "steady p50 ms",
-                       "p99 ms", "peak RSS MB", "CPU s"]
+_MANY_USERS_HEADERS = [
+    "tool",
+    "requests",
+    "failures",
+    "steady requests/s",
+    "p50 ms",
+    "steady p50 ms",
+    "p99 ms",
+    "peak RSS MB",
+    "CPU s",
+]
 
 
 def _validate_rows(results: list[dict[str, Any]]) -> list[list[str]]:
-    return [[r["tool"], r["files"], r["runs"], r["failed"], r["min_s"], r["median_s"], r["max_rss_mb"]]
-            for r in results]
+    return [
+        [r["tool"], r["files"], r["runs"], r["failed"], r["min_s"], r["median_s"], r["max_rss_mb"]]
+        for r in results
+    ]
 
 
 def print_case(case: dict[str, Any]) -> None:
@@ -62,13 +103,19 @@ def print_case(case: dict[str, Any]) -> None:
         return
     results = case["results"]
     if results and "files" in results[0]:
-        print(tabulate(_validate_rows(results), headers=["command", "files", "runs", "failed", "min s",
-                                                         "median s", "max RSS MB"]))
+        print(
+            tabulate(
+                _validate_rows(results),
+                headers=["command", "files", "runs", "failed", "min s", "median s", "max RSS MB"],
+            )
+        )
     elif "true_latency" in case:
         for source, figures in case["true_latency"].items():
             if figures:
-                print(f"  target's true latency ({source}): p50 {figures.get('p50_ms')} ms, "
-                      f"mean {figures.get('mean_ms')} ms, p99 {figures.get('p99_ms')} ms")
+                print(
+                    f"  target's true latency ({source}): p50 {figures.get('p50_ms')} ms, "
+                    f"mean {figures.get('mean_ms')} ms, p99 {figures.get('p99_ms')} ms"
+                )
         print(tabulate(_many_users_rows(results), headers=_MANY_USERS_HEADERS))
     else:
         print(tabulate(_throughput_rows(results), headers=_THROUGHPUT_HEADERS))
@@ -81,8 +128,11 @@ def _verdict(met: bool | None) -> str:
 
 
 def print_summary(results: dict[str, Any]) -> None:
-    rows = [[key, bar["bar"], _fmt(bar["value"]), _verdict(bar["met"])]
-            for key, case in results.items() for bar in case.get("bars", [])]
+    rows = [
+        [key, bar["bar"], _fmt(bar["value"]), _verdict(bar["met"])]
+        for key, case in results.items()
+        for bar in case.get("bars", [])
+    ]
     if rows:
         print("\nBars (ratios measured in this run):")
         print(tabulate(rows, headers=["case", "bar", "measured", "verdict"]))

@@ -27,34 +27,75 @@ CASES = ("a", "b", "c", "d")
 
 def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default="a,b,c,d", help="comma-separated subset of a,b,c,d (default: all)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="(a)(b): interleaved rounds per tool, the median run is kept (default 1)")
-    parser.add_argument("-t", "--duration", type=int, default=20, help="(a)(b): seconds per run (default 20)")
-    parser.add_argument("-u", "--users", type=int, default=50, help="(a)(b): virtual users (default 50)")
-    parser.add_argument("--tools", default="locust,yamlswarm",
-                        help="comma-separated, in order: locust, yamlswarm, raw (a bare geventhttpclient loop "
-                             "in case (a), to calibrate the machine); default locust,yamlswarm")
+    parser.add_argument(
+        "--cases", default="a,b,c,d", help="comma-separated subset of a,b,c,d (default: all)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="(a)(b): interleaved rounds per tool, the median run is kept (default 1)",
+    )
+    parser.add_argument(
+        "-t", "--duration", type=int, default=20, help="(a)(b): seconds per run (default 20)"
+    )
+    parser.add_argument(
+        "-u", "--users", type=int, default=50, help="(a)(b): virtual users (default 50)"
+    )
+    parser.add_argument(
+        "--tools",
+        default="locust,yamlswarm",
+        help="comma-separated, in order: locust, yamlswarm, raw (a bare geventhttpclient loop "
+        "in case (a), to calibrate the machine); default locust,yamlswarm",
+    )
     parser.add_argument("--c-users", type=int, default=10_000, help="(c): users (default 10000)")
-    parser.add_argument("--c-wait", type=float, default=5.0, help="(c): constant wait in seconds (default 5)")
+    parser.add_argument(
+        "--c-wait", type=float, default=5.0, help="(c): constant wait in seconds (default 5)"
+    )
     parser.add_argument("--c-duration", type=int, default=60, help="(c): seconds (default 60)")
-    parser.add_argument("--c-spawn-rate", type=float, default=None,
-                        help="(c): users started per second (default users/wait: all started within one wait)")
-    parser.add_argument("--c-skip", type=int, default=10,
-                        help="(c): seconds of ramp-up left out of the steady rate (default 10)")
-    parser.add_argument("--validate-files", type=int, default=200, help="(d): copies validated at once (default 200)")
-    parser.add_argument("--validate-runs", type=int, default=10, help="(d): runs of the one-file case (default 10)")
-    parser.add_argument("--target", choices=("auto", "nginx", "demo"), default="auto",
-                        help="auto = nginx if installed (apt-get installs it when root), else the demo API")
-    parser.add_argument("--no-install", dest="install", action="store_false",
-                        help="never run apt-get (nginx, wrk)")
+    parser.add_argument(
+        "--c-spawn-rate",
+        type=float,
+        default=None,
+        help="(c): users started per second (default users/wait: all started within one wait)",
+    )
+    parser.add_argument(
+        "--c-skip",
+        type=int,
+        default=10,
+        help="(c): seconds of ramp-up left out of the steady rate (default 10)",
+    )
+    parser.add_argument(
+        "--validate-files",
+        type=int,
+        default=200,
+        help="(d): copies validated at once (default 200)",
+    )
+    parser.add_argument(
+        "--validate-runs", type=int, default=10, help="(d): runs of the one-file case (default 10)"
+    )
+    parser.add_argument(
+        "--target",
+        choices=("auto", "nginx", "demo"),
+        default="auto",
+        help="auto = nginx if installed (apt-get installs it when root), else the demo API",
+    )
+    parser.add_argument(
+        "--no-install", dest="install", action="store_false", help="never run apt-get (nginx, wrk)"
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
-    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json",
-                        help=f"result file (default {RESULTS / 'latest.json'}; a dated copy is written beside it)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=RESULTS / "latest.json",
+        help=f"result file (default {RESULTS / 'latest.json'}; a dated copy is written beside it)",
+    )
     args = parser.parse_args(argv)
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     args.tools = [t.strip() for t in args.tools.split(",") if t.strip()]
-    bad = sorted(set(args.cases) - set(CASES)) + sorted(set(args.tools) - {"locust", "yamlswarm", "raw"})
+    bad = sorted(set(args.cases) - set(CASES)) + sorted(
+        set(args.tools) - {"locust", "yamlswarm", "raw"}
+    )
     if bad:
         parser.error(f"unknown cases or tools: {', '.join(bad)}")
     args.install = args.install and os.geteuid() == 0
@@ -81,8 +122,13 @@ def _start_target(kind: str, pin: list[str], install: bool) -> Target:
 
 
 def machine() -> dict[str, Any]:
-    return {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "load_average": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def _cpu_model() -> str:
@@ -126,12 +172,22 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if target is not None:
             target.stop()
-    record = {"started_at": started, "machine": machine(),
-              "target": {"kind": target.kind, "path": target.path} if target else None,
-              "pinned": bool(tool_pin), "open_files_limit": files, "cases": results}
+    record = {
+        "started_at": started,
+        "machine": machine(),
+        "target": {"kind": target.kind, "path": target.path} if target else None,
+        "pinned": bool(tool_pin),
+        "open_files_limit": files,
+        "cases": results,
+    }
     print_summary(results)
     write_results(record, args.output)
-    bars = [b["met"] for case in results.values() for b in case.get("bars", []) if not b["bar"].startswith("(info)")]
+    bars = [
+        b["met"]
+        for case in results.values()
+        for b in case.get("bars", [])
+        if not b["bar"].startswith("(info)")
+    ]
     return 0 if all(b is not False for b in bars) else 1
 
 

@@ -94,8 +94,12 @@ def find_binary(binary: str, package: str, install: bool) -> str | None:
     if found or not install or not shutil.which("apt-get"):
         return found
     print(f"{binary} not found: trying `apt-get install -y {package}` ...", file=sys.stderr)
-    result = subprocess.run(["apt-get", "install", "-y", "-q", package], check=False, capture_output=True,
-                            env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    result = subprocess.run(
+        ["apt-get", "install", "-y", "-q", package],
+        check=False,
+        capture_output=True,
+        env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+    )
     if result.returncode != 0:
         print(f"apt-get install {package} failed", file=sys.stderr)
         return None
@@ -114,10 +118,23 @@ def start_nginx(nginx: str, pin: list[str]) -> Target:
     (tmp / "www" / "data.json").write_text(json.dumps(STATIC_JSON))
     port = free_port()
     conf = tmp / "nginx.conf"
-    conf.write_text(_NGINX_CONF.format(tmp=tmp, host=HOST, port=port, files=WANTED_FILES,
-                                       connections=NGINX_CONNECTIONS))
-    command = [*pin, nginx, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf),
-               "-g", "daemon off;"]
+    conf.write_text(
+        _NGINX_CONF.format(
+            tmp=tmp, host=HOST, port=port, files=WANTED_FILES, connections=NGINX_CONNECTIONS
+        )
+    )
+    command = [
+        *pin,
+        nginx,
+        "-p",
+        str(tmp),
+        "-e",
+        str(tmp / "error.log"),
+        "-c",
+        str(conf),
+        "-g",
+        "daemon off;",
+    ]
     process = _spawn(command, tmp)
     target = Target("nginx", f"http://{HOST}:{port}", "/data.json", process, workdir)
     _wait_ready(target)
@@ -127,8 +144,16 @@ def start_nginx(nginx: str, pin: list[str]) -> Target:
 def start_demo(pin: list[str]) -> Target:
     workdir = tempfile.TemporaryDirectory(prefix="yamlswarm-bench-demo-")
     port = free_port()
-    command = [*pin, sys.executable, "-m", "yamlswarm.demo.server", "--port", str(port),
-               "--latency", "0"]
+    command = [
+        *pin,
+        sys.executable,
+        "-m",
+        "yamlswarm.demo.server",
+        "--port",
+        str(port),
+        "--latency",
+        "0",
+    ]
     process = _spawn(command, Path(workdir.name))
     target = Target("demo API", f"http://{HOST}:{port}", "/health", process, workdir)
     _wait_ready(target)
@@ -147,7 +172,9 @@ def _wait_ready(target: Target, timeout: float = 15.0) -> None:
     while time.monotonic() < deadline:
         if target.process.poll() is not None:
             err = _stderr_text(target)
-            raise RuntimeError(f"{target.kind} exited with {target.process.returncode}: {err.strip()}")
+            raise RuntimeError(
+                f"{target.kind} exited with {target.process.returncode}: {err.strip()}"
+            )
         if _answers(port, target.path):
             return
         time.sleep(0.1)
@@ -165,7 +192,9 @@ def _stderr_text(target: Target) -> str:
 def _answers(port: int, path: str) -> bool:
     try:
         with socket.create_connection((HOST, port), timeout=1) as sock:
-            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+            sock.sendall(
+                f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode()
+            )
             return sock.recv(64).startswith(b"HTTP/1.1 200")
     except OSError:
         return False
@@ -188,8 +217,13 @@ def probe_latency(target: Target, count: int = 2000, seconds: float = 10.0) -> d
             _exchange(sock, request)
             samples.append((time.perf_counter() - start) * 1000.0)
     samples.sort()
-    return {"requests": len(samples), "p50_ms": round(median(samples), 3), "mean_ms": round(mean(samples), 3),
-            "p99_ms": round(samples[int(len(samples) * 0.99) - 1], 3), "min_ms": round(samples[0], 3)}
+    return {
+        "requests": len(samples),
+        "p50_ms": round(median(samples), 3),
+        "mean_ms": round(mean(samples), 3),
+        "p99_ms": round(samples[int(len(samples) * 0.99) - 1], 3),
+        "min_ms": round(samples[0], 3),
+    }
 
 
 def _exchange(sock: socket.socket, request: bytes) -> None:
@@ -219,8 +253,9 @@ def wrk_latency(target: Target, wrk: str, seconds: int = 5) -> dict[str, float] 
     """`wrk -t1 -c1 --latency`: p50 and mean of one connection, the reference "true latency"."""
     command = [wrk, "-t1", "-c1", f"-d{seconds}s", "--latency", target.url + target.path]
     try:
-        output = subprocess.run(command, capture_output=True, text=True, check=False,
-                                timeout=seconds + 30).stdout
+        output = subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=seconds + 30
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     found: dict[str, float] = {}

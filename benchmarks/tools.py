@@ -17,7 +17,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 LOCUST_VENV = HERE / ".venv-locust"
-LOCUST_PACKAGES = ("locust", "jmespath")  # jmespath: the Locust side of case (b) checks like yamlswarm does
+LOCUST_PACKAGES = (
+    "locust",
+    "jmespath",
+)  # jmespath: the Locust side of case (b) checks like yamlswarm does
 
 
 @dataclass
@@ -44,8 +47,12 @@ def run_measured(command: list[str], env: dict[str, str], timeout: float, log: P
         finally:
             killer.cancel()
     process.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(process.returncode, time.perf_counter() - start, usage.ru_utime + usage.ru_stime,
-                    usage.ru_maxrss / 1024.0)
+    return Measured(
+        process.returncode,
+        time.perf_counter() - start,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss / 1024.0,
+    )
 
 
 def version(package: str) -> str:
@@ -63,30 +70,67 @@ def locust_binary() -> Path:
     locust = LOCUST_VENV / "bin" / "locust"
     python = LOCUST_VENV / "bin" / "python"
     if not locust.exists():
-        print(f"creating {LOCUST_VENV} and installing {', '.join(LOCUST_PACKAGES)} ...", file=sys.stderr)
+        print(
+            f"creating {LOCUST_VENV} and installing {', '.join(LOCUST_PACKAGES)} ...",
+            file=sys.stderr,
+        )
         subprocess.run([sys.executable, "-m", "venv", str(LOCUST_VENV)], check=True)
-    missing = [p for p in LOCUST_PACKAGES
-               if subprocess.run([str(python), "-c", f"import {p}"], capture_output=True, check=False).returncode]
+    missing = [
+        p
+        for p in LOCUST_PACKAGES
+        if subprocess.run(
+            [str(python), "-c", f"import {p}"], capture_output=True, check=False
+        ).returncode
+    ]
     if missing:
         subprocess.run([str(LOCUST_VENV / "bin" / "pip"), "install", "-q", *missing], check=True)
     return locust
 
 
 def locust_version() -> str:
-    out = subprocess.run([str(locust_binary()), "--version"], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [str(locust_binary()), "--version"], capture_output=True, text=True, check=False
+    )
     words = out.stdout.split()
     return words[1] if len(words) > 1 else "?"
 
 
-def run_locust(locustfile: str, url: str, path: str, users: int, seconds: int, pin: list[str],
-               tmp: Path, label: str, spawn_rate: float | None = None) -> dict[str, Any]:
+def run_locust(
+    locustfile: str,
+    url: str,
+    path: str,
+    users: int,
+    seconds: int,
+    pin: list[str],
+    tmp: Path,
+    label: str,
+    spawn_rate: float | None = None,
+) -> dict[str, Any]:
     """Locust headless; figures from its CSV (aggregated row, and the per-second history)."""
     prefix = tmp / f"locust_{label}"
     for suffix in ("_stats.csv", "_stats_history.csv"):
         Path(f"{prefix}{suffix}").unlink(missing_ok=True)
-    command = [*pin, str(locust_binary()), "-f", str(HERE / locustfile), "--headless",
-               "-u", str(users), "-r", f"{spawn_rate or users:g}", "-t", f"{seconds}s", "--host", url,
-               "--csv", str(prefix), "--csv-full-history", "--only-summary", "--loglevel", "WARNING"]
+    command = [
+        *pin,
+        str(locust_binary()),
+        "-f",
+        str(HERE / locustfile),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        f"{spawn_rate or users:g}",
+        "-t",
+        f"{seconds}s",
+        "--host",
+        url,
+        "--csv",
+        str(prefix),
+        "--csv-full-history",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+    ]
     log = tmp / f"locust_{label}.log"
     run = run_measured(command, {**os.environ, "BENCH_PATH": path}, seconds + 120, log)
     stats = Path(f"{prefix}_stats.csv")
@@ -94,9 +138,15 @@ def run_locust(locustfile: str, url: str, path: str, users: int, seconds: int, p
         return {"tool": "locust", "error": f"no stats (exit {run.returncode}): {_tail(log)}"}
     with stats.open(newline="") as handle:
         row = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
-    result = {"tool": "locust (FastHttpUser)", "version": locust_version(),
-              "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
-              "rps": float(row["Requests/s"]), "p50_ms": _number(row["50%"]), "p99_ms": _number(row["99%"])}
+    result = {
+        "tool": "locust (FastHttpUser)",
+        "version": locust_version(),
+        "requests": int(row["Request Count"]),
+        "failures": int(row["Failure Count"]),
+        "rps": float(row["Requests/s"]),
+        "p50_ms": _number(row["50%"]),
+        "p99_ms": _number(row["99%"]),
+    }
     result.update(_resources(run, result["requests"]))
     result["history"] = _locust_history(Path(f"{prefix}_stats_history.csv"))
     return result
@@ -107,8 +157,11 @@ def _locust_history(path: Path) -> list[tuple[float, int]]:
     if not path.exists():
         return []
     with path.open(newline="") as handle:
-        rows = [(int(r["Timestamp"]), int(r["Total Request Count"]))
-                for r in csv.DictReader(handle) if r["Name"] == "Aggregated"]
+        rows = [
+            (int(r["Timestamp"]), int(r["Total Request Count"]))
+            for r in csv.DictReader(handle)
+            if r["Name"] == "Aggregated"
+        ]
     return [(t - rows[0][0], n) for t, n in rows] if rows else []
 
 
@@ -121,41 +174,90 @@ def yamlswarm_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "yamlswarm"]
 
 
-def run_yamlswarm(scenario: Path, url: str, users: int, seconds: int, pin: list[str], tmp: Path,
-                  label: str, spawn_rate: float | None = None) -> dict[str, Any]:
+def run_yamlswarm(
+    scenario: Path,
+    url: str,
+    users: int,
+    seconds: int,
+    pin: list[str],
+    tmp: Path,
+    label: str,
+    spawn_rate: float | None = None,
+) -> dict[str, Any]:
     """`yamlswarm run ... --json`; figures from the JSON result."""
     out = tmp / f"yamlswarm_{label}.json"
     out.unlink(missing_ok=True)
-    command = [*pin, *yamlswarm_command(), "run", str(scenario), "--host", url, "-u", str(users),
-               "-r", f"{spawn_rate or users:g}", "-t", f"{seconds}s", "--json", str(out), "-q"]
+    command = [
+        *pin,
+        *yamlswarm_command(),
+        "run",
+        str(scenario),
+        "--host",
+        url,
+        "-u",
+        str(users),
+        "-r",
+        f"{spawn_rate or users:g}",
+        "-t",
+        f"{seconds}s",
+        "--json",
+        str(out),
+        "-q",
+    ]
     log = tmp / f"yamlswarm_{label}.log"
     run = run_measured(command, dict(os.environ), seconds + 120, log)
     if not out.exists():
-        return {"tool": "yamlswarm", "error": f"no JSON result (exit {run.returncode}): {_tail(log)}"}
+        return {
+            "tool": "yamlswarm",
+            "error": f"no JSON result (exit {run.returncode}): {_tail(log)}",
+        }
     data = json.loads(out.read_text())
     totals = data["totals"]
     latency = totals.get("latency_ms", {})
-    result = {"tool": "yamlswarm", "version": version("yamlswarm"), "requests": totals["requests"],
-              "failures": totals["failures"], "rps": float(totals["rps"]),
-              "p50_ms": latency.get("p50"), "p99_ms": latency.get("p99")}
+    result = {
+        "tool": "yamlswarm",
+        "version": version("yamlswarm"),
+        "requests": totals["requests"],
+        "failures": totals["failures"],
+        "rps": float(totals["rps"]),
+        "p50_ms": latency.get("p50"),
+        "p99_ms": latency.get("p99"),
+    }
     result.update(_resources(run, result["requests"]))
     result["timeline"] = [(row["t"], row["rps"], row["p50"]) for row in data.get("timeline", [])]
     return result
 
 
-def run_raw(url: str, path: str, users: int, seconds: int, pin: list[str], tmp: Path) -> dict[str, Any]:
+def run_raw(
+    url: str, path: str, users: int, seconds: int, pin: list[str], tmp: Path
+) -> dict[str, Any]:
     """A calibration row: a bare geventhttpclient loop, what the HTTP library alone does on this core."""
-    command = [*pin, sys.executable, str(HERE / "raw_geventhttpclient.py"), url, path,
-               "-u", str(users), "-t", str(seconds)]
+    command = [
+        *pin,
+        sys.executable,
+        str(HERE / "raw_geventhttpclient.py"),
+        url,
+        path,
+        "-u",
+        str(users),
+        "-t",
+        str(seconds),
+    ]
     log = tmp / "raw.log"
     run = run_measured(command, dict(os.environ), seconds + 60, log)
     try:
         data = json.loads(log.read_text(errors="replace").strip().splitlines()[-1])
     except (IndexError, ValueError):
         return {"tool": "raw geventhttpclient", "error": f"no result (exit {run.returncode})"}
-    result = {"tool": "raw geventhttpclient", "version": version("geventhttpclient"),
-              "requests": data["requests"], "failures": data["failures"], "rps": data["rps"],
-              "p50_ms": None, "p99_ms": None}
+    result = {
+        "tool": "raw geventhttpclient",
+        "version": version("geventhttpclient"),
+        "requests": data["requests"],
+        "failures": data["failures"],
+        "rps": data["rps"],
+        "p50_ms": None,
+        "p99_ms": None,
+    }
     result.update(_resources(run, result["requests"]))
     return result
 
@@ -165,9 +267,13 @@ def run_raw(url: str, path: str, users: int, seconds: int, pin: list[str], tmp: 
 
 def _resources(run: Measured, requests: int) -> dict[str, Any]:
     """CPU seconds (start-up included), requests per CPU-second, peak RSS: figures that survive a busy machine."""
-    return {"cpu_s": round(run.cpu_s, 2), "wall_s": round(run.wall_s, 2),
-            "req_per_cpu_s": round(requests / run.cpu_s, 1) if run.cpu_s > 0 else None,
-            "max_rss_mb": round(run.max_rss_mb, 1), "exit_code": run.returncode}
+    return {
+        "cpu_s": round(run.cpu_s, 2),
+        "wall_s": round(run.wall_s, 2),
+        "req_per_cpu_s": round(requests / run.cpu_s, 1) if run.cpu_s > 0 else None,
+        "max_rss_mb": round(run.max_rss_mb, 1),
+        "exit_code": run.returncode,
+    }
 
 
 def _tail(log: Path) -> str:

@@ -24,11 +24,17 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def yamlswarm(*args: str, timeout: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def yamlswarm(
+    *args: str, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run `yamlswarm ARGS...` to completion; returns the CompletedProcess (text mode)."""
     return subprocess.run(
         [sys.executable, "-m", "yamlswarm", *map(str, args)],
-        capture_output=True, text=True, timeout=timeout, env=cli_env(), cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=cli_env(),
+        cwd=cwd or REPO,
     )
 
 
@@ -36,5 +42,9 @@ def start_yamlswarm(*args: str, cwd: Path | None = None) -> subprocess.Popen:
     """Start `yamlswarm ARGS...` in the background (for Ctrl-C tests)."""
     return subprocess.Popen(
         [sys.executable, "-m", "yamlswarm", *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=cwd or REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+        cwd=cwd or REPO,
     )

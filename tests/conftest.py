@@ -32,7 +32,11 @@ def demo_api():
     """The demo API (no added latency) in its own process, for the whole test session."""
     process = subprocess.Popen(
         [sys.executable, "-m", "yamlswarm.demo.server", "--port", "0", "--latency", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+        cwd=REPO,
     )
     line = process.stdout.readline()
     if "listening on" not in line:

@@ -122,7 +122,9 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query, keep_blank_values=True)
         body = self._read_body()
         owner = self.server.owner
-        owner._record(RecordedRequest(self.command, parts.path, query, list(self.headers.items()), body))
+        owner._record(
+            RecordedRequest(self.command, parts.path, query, list(self.headers.items()), body)
+        )
         started = time.perf_counter()
         owner._pattern_sleep()
         self._route(parts.path, query, body)
@@ -184,9 +186,14 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        return {"method": self.command, "path": path,
-                "query": {k: v[0] if len(v) == 1 else v for k, v in query.items()},
-                "headers": headers, "json": parsed, "body": body.decode("utf-8", "replace")}
+        return {
+            "method": self.command,
+            "path": path,
+            "query": {k: v[0] if len(v) == 1 else v for k, v in query.items()},
+            "headers": headers,
+            "json": parsed,
+            "body": body.decode("utf-8", "replace"),
+        }
 
     def _send_status(self, code: int) -> None:
         if code in (204, 304) or code < 200:
@@ -263,8 +270,10 @@ class CountingServer(_ServerBase):
         self._server.owner = self
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"CountingServer:{self.port}", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"CountingServer:{self.port}",
+            daemon=True,
         )
         self._thread.start()
 
@@ -338,10 +347,13 @@ def _shutdown(sock: socket.socket) -> None:
 # --------------------------------------------------------------------- FaultServer
 
 _OK_BODY = b'{"ok": true}'
-_OK_RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(_OK_BODY), _OK_BODY))
-_HALF_RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: 1000\r\n\r\n{\"partial\": ")
+_OK_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_OK_BODY), _OK_BODY)
+)
+_HALF_RESPONSE = (
+    b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"partial": '
+)
 _GARBAGE = b"THIS IS NOT HTTP AT ALL\r\n\x00\xff garbage\r\n\r\n"
 
 
@@ -375,8 +387,9 @@ class FaultServer(_ServerBase):
         self._listener.listen(1024)
         self._listener.settimeout(0.05)
         self.port = self._listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._accept_loop, name=f"FaultServer:{mode}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._accept_loop, name=f"FaultServer:{mode}", daemon=True
+        )
         self._thread.start()
 
     def freeze(self, seconds: float) -> None:

@@ -177,7 +177,7 @@ def test_headers():
     )
     good = [("content-type", "application/json"), ("x-version", "2"), ("ETag", '"ab12"')]
     assert checker(_response(200, headers=good), {}) is None
-    html = [("Content-Type", "text/html")] + good[1:]
+    html = [("Content-Type", "text/html"), *good[1:]]
     assert checker(_response(200, headers=html), {}) == (
         "check failed: header Content-Type contains json"
     )

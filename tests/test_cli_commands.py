@@ -46,17 +46,22 @@ def test_trace_prints_each_exchange_masked_with_one_user(tmp_path):
 
 
 def test_report_rerenders_and_compares(tmp_path):
-    scenario = write_scenario(tmp_path, """
+    scenario = write_scenario(
+        tmp_path,
+        """
         version: 1
         load: {iterations: 20, users: 2}
         users:
           - flows:
               - steps:
                   - get: /echo
-    """)
+    """,
+    )
     base, new = tmp_path / "base.json", tmp_path / "new.json"
     with CountingServer() as server:
-        assert yamlswarm("run", scenario, "--host", server.url, "--json", base, "-q").returncode == 0
+        assert (
+            yamlswarm("run", scenario, "--host", server.url, "--json", base, "-q").returncode == 0
+        )
     rerender = yamlswarm("report", base, "--html", tmp_path / "r.html")
     assert rerender.returncode == 0, rerender.stderr
     assert "Aggregated" in rerender.stdout and (tmp_path / "r.html").stat().st_size > 1000
@@ -75,7 +80,9 @@ def test_report_rerenders_and_compares(tmp_path):
 
 
 def test_users_override_on_an_open_model_is_a_clear_usage_error(tmp_path):
-    scenario = write_scenario(tmp_path, """
+    scenario = write_scenario(
+        tmp_path,
+        """
         version: 1
         load:
           arrival: [{duration: 10s, rate: 5/s}]
@@ -84,14 +91,17 @@ def test_users_override_on_an_open_model_is_a_clear_usage_error(tmp_path):
           - flows:
               - steps:
                   - get: /echo
-    """)
+    """,
+    )
     run = yamlswarm("run", scenario, "--host", "http://127.0.0.1:9", "-u", "5")
     assert run.returncode == 2
     assert "--users applies to a closed or iterations model" in run.stderr
 
 
 def test_overrides_show_in_the_result_model(tmp_path):
-    scenario = write_scenario(tmp_path, """
+    scenario = write_scenario(
+        tmp_path,
+        """
         version: 1
         load: {users: 10, spawn_rate: 1, duration: 1h}
         users:
@@ -99,11 +109,25 @@ def test_overrides_show_in_the_result_model(tmp_path):
             flows:
               - steps:
                   - get: /echo
-    """)
+    """,
+    )
     out = tmp_path / "r.json"
     with CountingServer() as server:
-        run = yamlswarm("run", scenario, "--host", server.url, "-u", "2", "-r", "20", "-t", "1s",
-                        "--json", out, "-q")
+        run = yamlswarm(
+            "run",
+            scenario,
+            "--host",
+            server.url,
+            "-u",
+            "2",
+            "-r",
+            "20",
+            "-t",
+            "1s",
+            "--json",
+            out,
+            "-q",
+        )
     assert run.returncode == 0, run.stderr
     model = json.loads(out.read_text())["model"]
     assert model["kind"] == "closed" and model["users"] == 2 and model["duration_s"] == 1

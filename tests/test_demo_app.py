@@ -18,7 +18,9 @@ from yamlswarm.demo.server import require_loopback, start_demo_server
 def demo_port():
     process = subprocess.Popen(
         [sys.executable, "-m", "yamlswarm.demo.server", "--port", "0", "--latency", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = process.stdout.readline()
@@ -70,10 +72,17 @@ def test_login(demo_port):
     assert client.call("POST", "/login", raw=b"{not json")[0] == 400
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/api/v1/products"), ("GET", "/api/v1/products/1"), ("POST", "/api/v1/cart"),
-    ("POST", "/api/v1/checkout"), ("GET", "/api/v1/orders"), ("POST", "/logout"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/api/v1/products"),
+        ("GET", "/api/v1/products/1"),
+        ("POST", "/api/v1/cart"),
+        ("POST", "/api/v1/checkout"),
+        ("GET", "/api/v1/orders"),
+        ("POST", "/logout"),
+    ],
+)
 def test_auth_required(demo_port, method, path):
     client = Client(demo_port)
     assert client.call(method, path, {})[0] == 401
@@ -108,11 +117,17 @@ def test_cart_totals_and_per_token_carts(demo_port):
     assert [i["product_id"] for i in other["items"]] == [2]
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"product_id": "1", "qty": 1}, 400), ({"product_id": 1, "qty": "2"}, 400),
-    ({"product_id": True, "qty": 1}, 400), ({"product_id": 1, "qty": 0}, 400),
-    ({"product_id": 1}, 400), ({"product_id": 99, "qty": 1}, 404),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"product_id": "1", "qty": 1}, 400),
+        ({"product_id": 1, "qty": "2"}, 400),
+        ({"product_id": True, "qty": 1}, 400),
+        ({"product_id": 1, "qty": 0}, 400),
+        ({"product_id": 1}, 400),
+        ({"product_id": 99, "qty": 1}, 404),
+    ],
+)
 def test_cart_rejects_bad_input(demo_port, body, status):
     assert Client(demo_port).login().call("POST", "/api/v1/cart", body)[0] == status
 
@@ -158,8 +173,12 @@ def test_counters_match_what_was_sent(demo_port):
     status, stats = client.call("GET", "/_stats")
     assert status == 200
     assert stats["requests"] == 7
-    assert stats["by_route"] == {"POST /login": 1, "GET /api/v1/products": 3,
-                                 "GET /api/v1/products/{id}": 2, "unmatched": 1}
+    assert stats["by_route"] == {
+        "POST /login": 1,
+        "GET /api/v1/products": 3,
+        "GET /api/v1/products/{id}": 2,
+        "unmatched": 1,
+    }
     assert stats["by_status"] == {"200": 6, "404": 1}
     assert client.call("GET", "/_stats")[1]["requests"] == 7  # /_stats is not counted
 
@@ -192,7 +211,10 @@ def test_loopback_hosts_are_accepted(host):
 def test_standalone_refuses_non_loopback():
     result = subprocess.run(
         [sys.executable, "-m", "yamlswarm.demo.server", "--host", "0.0.0.0", "--port", "0"],
-        check=False, capture_output=True, text=True, timeout=30,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2 and "loopback" in result.stderr
     assert "Traceback" not in result.stderr

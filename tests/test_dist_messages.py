@@ -12,8 +12,15 @@ from yamlswarm.runtime.stats import Stats
 
 SAMPLES: list[m.Message] = [
     m.Hello("host-1", "0.1.0", m.PROTOCOL, "host", 1234),
-    m.Welcome("w1", b"PK\x03\x04zip-bytes", "ab" * 32, "dir/scenario.yaml",
-              {"host": "http://127.0.0.1:1", "users": 3, "env": {"K": "V"}}, 0.5, 3.0),
+    m.Welcome(
+        "w1",
+        b"PK\x03\x04zip-bytes",
+        "ab" * 32,
+        "dir/scenario.yaml",
+        {"host": "http://127.0.0.1:1", "users": 3, "env": {"K": "V"}},
+        0.5,
+        3.0,
+    ),
     m.Refused("the worker runs yamlswarm 9.9 and the master 0.1"),
     m.Ready("cd" * 32),
     m.Start(1, 3, 42),
@@ -90,8 +97,12 @@ def test_histogram_merge_round_trip_is_exact() -> None:
 
     want = expected.rows[("/api", "GET")].lat
     got = merged.rows[("/api", "GET")].lat
-    assert (got.n, got.sum_us, got.min_us, got.max_us) == (want.n, want.sum_us, want.min_us,
-                                                            want.max_us)
+    assert (got.n, got.sum_us, got.min_us, got.max_us) == (
+        want.n,
+        want.sum_us,
+        want.min_us,
+        want.max_us,
+    )
     assert list(got.counts) == list(want.counts)
     qs = [50.0, 90.0, 95.0, 99.0, 99.9, 100.0]
     assert got.percentiles_us(qs) == want.percentiles_us(qs)

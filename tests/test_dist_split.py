@@ -97,7 +97,8 @@ def test_arrival_rates_and_max_users_are_divided() -> None:
     assert sum(s.plan.load.max_users for s in shares) == 10
     for index in range(2):
         assert sum(s.plan.load.phases[index].rate for s in shares) == pytest.approx(
-            load.phases[index].rate)
+            load.phases[index].rate
+        )
     assert sum(s.plan.load.phases[0].ramp_to for s in shares) == pytest.approx(60.0)
     assert shares[0].plan.load.phases[1].ramp_to is None
 
@@ -134,10 +135,26 @@ def test_thresholds_stay_on_the_master_and_seeds_differ() -> None:
 
 
 def test_settings_wire_round_trip() -> None:
-    settings = RunSettings(host="http://127.0.0.1:9", users=3, spawn_rate=1.5, duration=30.0,
-                           iterations=7, env={"A": "1"}, seed=9, stop_timeout=4.0)
+    settings = RunSettings(
+        host="http://127.0.0.1:9",
+        users=3,
+        spawn_rate=1.5,
+        duration=30.0,
+        iterations=7,
+        env={"A": "1"},
+        seed=9,
+        stop_timeout=4.0,
+    )
     wire = msgpack.unpackb(msgpack.packb(settings_to_wire(settings)))
     back = settings_from_wire(wire)
-    assert back == RunSettings(host="http://127.0.0.1:9", users=3, spawn_rate=1.5,
-                               duration=30.0, iterations=7, env={"A": "1"}, seed=9,
-                               stop_timeout=4.0, quiet=True)
+    assert back == RunSettings(
+        host="http://127.0.0.1:9",
+        users=3,
+        spawn_rate=1.5,
+        duration=30.0,
+        iterations=7,
+        env={"A": "1"},
+        seed=9,
+        stop_timeout=4.0,
+        quiet=True,
+    )

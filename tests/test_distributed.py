@@ -57,15 +57,33 @@ def _env() -> dict[str, str]:
 
 def _master(scenario: Path, port: int, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [PY, "-m", "yamlswarm", "master", str(scenario), "--bind", f"127.0.0.1:{port}",
-         "-q", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+        [
+            PY,
+            "-m",
+            "yamlswarm",
+            "master",
+            str(scenario),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "-q",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
 
 
 def _worker(port: int, cwd: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [PY, "-m", "yamlswarm", "worker", "--master", f"127.0.0.1:{port}", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=_env())
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=_env(),
+    )
 
 
 @pytest.fixture
@@ -100,11 +118,20 @@ def _scenario(tmp_path: Path, text: str) -> Path:
 
 
 def test_two_workers_in_an_empty_directory_run_exactly_n_iterations(
-        tmp_path: Path, server: CountingServer, empty: Path) -> None:
+    tmp_path: Path, server: CountingServer, empty: Path
+) -> None:
     port = free_port()
     result = tmp_path / "result.json"
-    master = _master(_scenario(tmp_path, ITERATIONS), port, "--expect-workers", "2",
-                     "-H", server.url, "--json", str(result))
+    master = _master(
+        _scenario(tmp_path, ITERATIONS),
+        port,
+        "--expect-workers",
+        "2",
+        "-H",
+        server.url,
+        "--json",
+        str(result),
+    )
     workers = [_worker(port, empty) for _ in range(2)]
     code, out, err = _finish(master)
     assert code == 0, out + err
@@ -117,7 +144,8 @@ def test_two_workers_in_an_empty_directory_run_exactly_n_iterations(
 
 
 def test_unique_rows_are_never_used_twice_across_the_cluster(
-        tmp_path: Path, server: CountingServer, empty: Path) -> None:
+    tmp_path: Path, server: CountingServer, empty: Path
+) -> None:
     scenario = _scenario(tmp_path, UNIQUE)
     (scenario.parent / "data").mkdir()
     names = [f"acct{i:02d}" for i in range(20)]
@@ -134,11 +162,24 @@ def test_unique_rows_are_never_used_twice_across_the_cluster(
 
 
 def test_a_worker_killed_mid_run_is_reported_lost_and_the_run_completes(
-        tmp_path: Path, server: CountingServer, empty: Path) -> None:
+    tmp_path: Path, server: CountingServer, empty: Path
+) -> None:
     port = free_port()
     result = tmp_path / "result.json"
-    master = _master(_scenario(tmp_path, STEADY), port, "--expect-workers", "2", "-H", server.url,
-                     "--heartbeat", "0.5", "--heartbeat-timeout", "2", "--json", str(result))
+    master = _master(
+        _scenario(tmp_path, STEADY),
+        port,
+        "--expect-workers",
+        "2",
+        "-H",
+        server.url,
+        "--heartbeat",
+        "0.5",
+        "--heartbeat-timeout",
+        "2",
+        "--json",
+        str(result),
+    )
     workers = [_worker(port, empty) for _ in range(2)]
     deadline = time.monotonic() + 15
     while server.count("/steady") < 20 and time.monotonic() < deadline:
@@ -155,11 +196,22 @@ def test_a_worker_killed_mid_run_is_reported_lost_and_the_run_completes(
     assert _finish(workers[0])[0] == 0
 
 
-def test_workers_stop_when_the_master_dies(tmp_path: Path, server: CountingServer,
-                                          empty: Path) -> None:
+def test_workers_stop_when_the_master_dies(
+    tmp_path: Path, server: CountingServer, empty: Path
+) -> None:
     port = free_port()
-    master = _master(_scenario(tmp_path, STEADY.replace("7s", "60s")), port, "--expect-workers",
-                     "1", "-H", server.url, "--heartbeat", "0.5", "--heartbeat-timeout", "2")
+    master = _master(
+        _scenario(tmp_path, STEADY.replace("7s", "60s")),
+        port,
+        "--expect-workers",
+        "1",
+        "-H",
+        server.url,
+        "--heartbeat",
+        "0.5",
+        "--heartbeat-timeout",
+        "2",
+    )
     worker = _worker(port, empty)
     deadline = time.monotonic() + 15
     while server.count("/steady") < 5 and time.monotonic() < deadline:
@@ -175,8 +227,18 @@ def test_workers_stop_when_the_master_dies(tmp_path: Path, server: CountingServe
 
 def test_a_wrong_token_is_refused(tmp_path: Path, server: CountingServer, empty: Path) -> None:
     port = free_port()
-    master = _master(_scenario(tmp_path, ITERATIONS), port, "--expect-workers", "1",
-                     "-H", server.url, "--token", "right-secret", "--expect-timeout", "4")
+    master = _master(
+        _scenario(tmp_path, ITERATIONS),
+        port,
+        "--expect-workers",
+        "1",
+        "-H",
+        server.url,
+        "--token",
+        "right-secret",
+        "--expect-timeout",
+        "4",
+    )
     worker = _worker(port, empty, "--token", "wrong-secret", "--connect-timeout", "10")
     code, _, err = _finish(worker)
     assert code == 3
@@ -189,10 +251,21 @@ def test_a_wrong_token_is_refused(tmp_path: Path, server: CountingServer, empty:
 
 
 def test_a_worker_without_token_cannot_join_a_master_with_one(
-        tmp_path: Path, server: CountingServer, empty: Path) -> None:
+    tmp_path: Path, server: CountingServer, empty: Path
+) -> None:
     port = free_port()
-    master = _master(_scenario(tmp_path, ITERATIONS), port, "--expect-workers", "1",
-                     "-H", server.url, "--token", "s3cret", "--expect-timeout", "4")
+    master = _master(
+        _scenario(tmp_path, ITERATIONS),
+        port,
+        "--expect-workers",
+        "1",
+        "-H",
+        server.url,
+        "--token",
+        "s3cret",
+        "--expect-timeout",
+        "4",
+    )
     code, _, err = _finish(_worker(port, empty, "--connect-timeout", "10"))
     assert code == 3 and "could not authenticate" in err
     assert _finish(master)[0] == 3
@@ -202,9 +275,25 @@ def test_the_right_token_runs(tmp_path: Path, server: CountingServer, empty: Pat
     port = free_port()
     env_token = {"YAMLSWARM_TOKEN": "tok"}
     master = subprocess.Popen(
-        [PY, "-m", "yamlswarm", "master", str(_scenario(tmp_path, ITERATIONS)),
-         "--bind", f"127.0.0.1:{port}", "-q", "--expect-workers", "1", "-H", server.url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**_env(), **env_token})
+        [
+            PY,
+            "-m",
+            "yamlswarm",
+            "master",
+            str(_scenario(tmp_path, ITERATIONS)),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "-q",
+            "--expect-workers",
+            "1",
+            "-H",
+            server.url,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**_env(), **env_token},
+    )
     worker = _worker(port, empty, "--token", "tok")
     code, out, err = _finish(master)
     assert code == 0, out + err
@@ -218,9 +307,22 @@ def test_binding_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
     proc.kill()
     proc.communicate()
     proc = subprocess.Popen(
-        [PY, "-m", "yamlswarm", "master", str(_scenario(tmp_path, ITERATIONS)),
-         "--bind", "0.0.0.0:5557", "--expect-workers", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+        [
+            PY,
+            "-m",
+            "yamlswarm",
+            "master",
+            str(_scenario(tmp_path, ITERATIONS)),
+            "--bind",
+            "0.0.0.0:5557",
+            "--expect-workers",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
     code, _, err = _finish(proc)
     assert code == 2
     assert "refusing to bind 0.0.0.0 without a token" in err
@@ -229,17 +331,43 @@ def test_binding_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
 
 def test_too_few_workers_exit_3(tmp_path: Path, server: CountingServer) -> None:
     port = free_port()
-    code, _, err = _finish(_master(_scenario(tmp_path, ITERATIONS), port, "--expect-workers", "2",
-                                   "-H", server.url, "--expect-timeout", "1"))
+    code, _, err = _finish(
+        _master(
+            _scenario(tmp_path, ITERATIONS),
+            port,
+            "--expect-workers",
+            "2",
+            "-H",
+            server.url,
+            "--expect-timeout",
+            "1",
+        )
+    )
     assert code == 3
     assert "only 0 of 2 worker(s) arrived within 1s (--expect-workers 2)" in err
 
 
 def test_run_local_with_two_processes(tmp_path: Path, server: CountingServer) -> None:
     proc = subprocess.Popen(
-        [PY, "-m", "yamlswarm", "run", str(_scenario(tmp_path, ITERATIONS)), "--processes", "2",
-         "-H", server.url, "-q", "--iterations", "23"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+        [
+            PY,
+            "-m",
+            "yamlswarm",
+            "run",
+            str(_scenario(tmp_path, ITERATIONS)),
+            "--processes",
+            "2",
+            "-H",
+            server.url,
+            "-q",
+            "--iterations",
+            "23",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
     code, out, err = _finish(proc)
     assert code == 1, out + err  # the scenario's "requests == 37" fails: --iterations 23 won
     assert server.count("/hit") == 23
@@ -247,12 +375,14 @@ def test_run_local_with_two_processes(tmp_path: Path, server: CountingServer) ->
 
 
 def test_an_aborting_threshold_on_merged_numbers_stops_every_worker(
-        tmp_path: Path, server: CountingServer, empty: Path) -> None:
-    scenario = STEADY.replace("7s", "60s") + 'thresholds:\n  - {expr: "requests < 10", abort: true}\n'
+    tmp_path: Path, server: CountingServer, empty: Path
+) -> None:
+    scenario = (
+        STEADY.replace("7s", "60s") + 'thresholds:\n  - {expr: "requests < 10", abort: true}\n'
+    )
     port = free_port()
     started = time.monotonic()
-    master = _master(_scenario(tmp_path, scenario), port, "--expect-workers", "2",
-                     "-H", server.url)
+    master = _master(_scenario(tmp_path, scenario), port, "--expect-workers", "2", "-H", server.url)
     workers = [_worker(port, empty) for _ in range(2)]
     code, out, err = _finish(master)
     assert code == 1, out + err

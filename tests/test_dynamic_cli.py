@@ -33,7 +33,9 @@ def _errors(result):
 
 def test_login_token_is_extracted_and_sent_back(tmp_path, demo_api):
     demo_api.reset()
-    run, result = _run(tmp_path, """
+    run, result = _run(
+        tmp_path,
+        """
         version: 1
         load: {iterations: 12, users: 3}
         users:
@@ -55,7 +57,9 @@ def test_login_token_is_extracted_and_sent_back(tmp_path, demo_api):
                     name: /api/v1/products/[id]
                     headers: {Authorization: "Bearer {{ token }}"}
                     check: {status: 200, jmespath: [{expr: id, eq: "{{ pid }}"}]}
-    """, demo_api.url)
+    """,
+        demo_api.url,
+    )
     assert run.returncode == 0, run.stderr
     assert result["totals"]["failures"] == 0, result["errors"]
     by_route = demo_api.stats()["by_route"]
@@ -66,7 +70,9 @@ def test_login_token_is_extracted_and_sent_back(tmp_path, demo_api):
 
 def test_json_bodies_keep_template_types_and_faker_data_is_well_formed(tmp_path):
     with CountingServer() as server:
-        run, _ = _run(tmp_path, """
+        run, _ = _run(
+            tmp_path,
+            """
             version: 1
             load: {iterations: 5, users: 1}
             faker: {locale: en_US}
@@ -82,7 +88,13 @@ def test_json_bodies_keep_template_types_and_faker_data_is_well_formed(tmp_path)
                           email: "{{ faker.email() }}"
                           env: "{{ env.STAGE }}"
                           who: "{{ user.name }}#{{ user.id }}"
-        """, server.url, "-e", "STAGE=qa", "--seed", "7")
+        """,
+            server.url,
+            "-e",
+            "STAGE=qa",
+            "--seed",
+            "7",
+        )
         bodies = [r.json() for r in server.requests]
     assert run.returncode == 0, run.stderr
     assert len(bodies) == 5
@@ -118,7 +130,9 @@ def test_unique_rows_are_never_handed_out_twice(tmp_path):
     rows = "\n".join(f"user{i},pw{i}" for i in range(30))
     (tmp_path / "accounts.csv").write_text(f"username,password\n{rows}\n")
     with CountingServer() as server:
-        run, result = _run(tmp_path, """
+        run, result = _run(
+            tmp_path,
+            """
             version: 1
             data:
               accounts: {csv: accounts.csv, order: unique, per: iteration, on_exhausted: stop_test}
@@ -128,14 +142,16 @@ def test_unique_rows_are_never_handed_out_twice(tmp_path):
                   - steps:
                       - post: /echo
                         json: {username: "{{ data.accounts.username }}"}
-        """, server.url)
+        """,
+            server.url,
+        )
         names = [r.json()["username"] for r in server.requests]
     assert run.returncode == 0, run.stderr
     assert sorted(names) == sorted(f"user{i}" for i in range(30))  # each row exactly once
     assert result["duration_s"] < 20  # stop_test ended the run when the feed ran out
 
 
-HOOKS = '''
+HOOKS = """
 import hashlib, hmac, os
 
 KEY = b"test-key"
@@ -186,7 +202,7 @@ def explode(user):
 
 def template_functions():
     return {"shout": lambda text: str(text).upper()}
-'''
+"""
 
 
 def test_hooks_run_the_expected_number_of_times_and_sign_requests(tmp_path, monkeypatch):
@@ -194,7 +210,9 @@ def test_hooks_run_the_expected_number_of_times_and_sign_requests(tmp_path, monk
     log = tmp_path / "hooks.log"
     monkeypatch.setenv("HOOK_LOG", str(log))
     with CountingServer() as server:
-        run, result = _run(tmp_path, """
+        run, result = _run(
+            tmp_path,
+            """
             version: 1
             hooks: hooks.py
             load: {iterations: 10, users: 2}
@@ -208,10 +226,15 @@ def test_hooks_run_the_expected_number_of_times_and_sign_requests(tmp_path, monk
                       - get: /status/418
                         check: {status: 418}
                       - call: explode
-        """, server.url)
+        """,
+            server.url,
+        )
         signed = [r for r in server.requests if r.path == "/echo" and r.method == "POST"]
-        hook_requests = [r for r in server.requests if r.query.get("from") == ["hook"]
-                         or r.query.get("from") == "hook"]
+        hook_requests = [
+            r
+            for r in server.requests
+            if r.query.get("from") == ["hook"] or r.query.get("from") == "hook"
+        ]
     assert run.returncode == 0, run.stderr
     events = Counter(line.split(" ")[0] for line in log.read_text().splitlines())
     assert events == {"test_start": 1, "user_start": 2, "user_stop": 2, "call": 10, "test_stop": 1}
@@ -219,7 +242,10 @@ def test_hooks_run_the_expected_number_of_times_and_sign_requests(tmp_path, monk
     for request in signed:
         assert request.json() == {"word": "HI"}
         message = b"POST /echo\n" + request.body
-        assert request.header("X-Signature") == hmac.new(b"test-key", message, hashlib.sha256).hexdigest()
+        assert (
+            request.header("X-Signature")
+            == hmac.new(b"test-key", message, hashlib.sha256).hexdigest()
+        )
     errors = _errors(result)
     assert errors[("/status/418", "teapot refused")] == 10  # after_response failed them
     assert errors[("explode", "RuntimeError: hook exploded on purpose")] == 10
@@ -231,7 +257,9 @@ def test_hooks_run_the_expected_number_of_times_and_sign_requests(tmp_path, monk
 
 def test_failed_checks_and_extractions_are_counted_on_their_rows(tmp_path):
     with CountingServer() as server:
-        run, result = _run(tmp_path, """
+        run, result = _run(
+            tmp_path,
+            """
             version: 1
             load: {iterations: 6, users: 2}
             users:
@@ -253,7 +281,9 @@ def test_failed_checks_and_extractions_are_counted_on_their_rows(tmp_path):
                       - get: /echo
                         name: uses missing
                         query: {v: "{{ missing }}"}
-        """, server.url)
+        """,
+            server.url,
+        )
     assert run.returncode == 0, run.stderr
     errors = _errors(result)
     assert errors[("extracting", "extract missing: jmespath no.such.path matched nothing")] == 6
@@ -265,7 +295,9 @@ def test_failed_checks_and_extractions_are_counted_on_their_rows(tmp_path):
 
 def test_stop_on_failure_ends_the_iteration(tmp_path):
     with CountingServer() as server:
-        run, result = _run(tmp_path, """
+        run, result = _run(
+            tmp_path,
+            """
             version: 1
             load: {iterations: 4, users: 1}
             users:
@@ -274,7 +306,9 @@ def test_stop_on_failure_ends_the_iteration(tmp_path):
                     steps:
                       - get: /status/500
                       - get: /echo
-        """, server.url)
+        """,
+            server.url,
+        )
         after = server.count("/echo")
     assert run.returncode == 0, run.stderr
     assert after == 0 and result["iterations"] == 4
@@ -282,7 +316,9 @@ def test_stop_on_failure_ends_the_iteration(tmp_path):
 
 def test_control_flow_loop_if_group_set(tmp_path):
     with CountingServer() as server:
-        run, result = _run(tmp_path, """
+        run, result = _run(
+            tmp_path,
+            """
             version: 1
             load: {iterations: 2, users: 1}
             users:
@@ -313,7 +349,9 @@ def test_control_flow_loop_if_group_set(tmp_path):
                             - get: /echo
                               name: in group
                       - log: "n is {{ n }}"
-        """, server.url)
+        """,
+            server.url,
+        )
     assert run.returncode == 0, run.stderr
     rows = {r["name"]: r["requests"] for r in result["requests"]}
     assert rows["item"] == 6 and rows["counted"] == 4 and rows["while"] == 6
@@ -324,14 +362,17 @@ def test_control_flow_loop_if_group_set(tmp_path):
 
 def test_hook_module_that_fails_to_import_exits_3_with_its_traceback(tmp_path):
     (tmp_path / "broken.py").write_text("import json\nvalue = 1 / 0\n")
-    scenario = write_scenario(tmp_path, """
+    scenario = write_scenario(
+        tmp_path,
+        """
         version: 1
         hooks: broken.py
         users:
           - flows:
               - steps:
                   - get: /
-    """)
+    """,
+    )
     run = yamlswarm("run", scenario, "--host", "http://127.0.0.1:9")
     assert run.returncode == 3, run.stderr
     assert "ZeroDivisionError" in run.stderr and "broken.py" in run.stderr
@@ -343,8 +384,19 @@ def test_every_example_scenario_runs_against_the_demo_api(tmp_path, demo_api):
     assert len(examples) >= 5
     for example in examples:
         out = tmp_path / f"{example.stem}.json"
-        run = yamlswarm("run", example, "--host", demo_api.url, "-t", "3s", "--iterations", "30",
-                        "--json", out, "-q")
+        run = yamlswarm(
+            "run",
+            example,
+            "--host",
+            demo_api.url,
+            "-t",
+            "3s",
+            "--iterations",
+            "30",
+            "--json",
+            out,
+            "-q",
+        )
         assert run.returncode in (0, 1), (example, run.stderr)  # 1: a threshold may fail in 3 s
         result = json.loads(out.read_text())
         assert result["totals"]["requests"] > 0, example

@@ -26,7 +26,9 @@ def test_keep_alive_reuses_one_connection():
 def test_json_body_headers_and_query_arrive():
     with CountingServer() as server:
         response = _session(server).request(
-            "POST", "/echo?a=1", headers=[("Content-Type", "application/json"), ("X-Test", "yes")],
+            "POST",
+            "/echo?a=1",
+            headers=[("Content-Type", "application/json"), ("X-Test", "yes")],
             body=b'{"n": 5}',
         )
         echoed = response.json()
@@ -59,8 +61,9 @@ def test_redirects_are_followed(status):
         response = _session(server).request("GET", f"/redirect?to=/echo&status={status}")
         assert response.status == 200
         assert response.json()["path"] == "/echo"
-        no_follow = _session(server).request("GET", f"/redirect?to=/echo&status={status}",
-                                             follow_redirects=False)
+        no_follow = _session(server).request(
+            "GET", f"/redirect?to=/echo&status={status}", follow_redirects=False
+        )
         assert no_follow.status == status
 
 
@@ -91,13 +94,22 @@ def test_connection_refused_is_data():
 
 @pytest.mark.parametrize(
     "mode,error",
-    [("reset", "ConnectionReset"), ("malformed", "MalformedResponse"), ("close", "ConnectionClosed")],
+    [
+        ("reset", "ConnectionReset"),
+        ("malformed", "MalformedResponse"),
+        ("close", "ConnectionClosed"),
+    ],
 )
 def test_server_faults_are_named(mode, error):
     with FaultServer(mode) as server:
         response = _session(server).request("GET", "/")
         assert response.status == 0
-        assert response.error in (error, "IncompleteResponse", "ConnectionReset", "ConnectionClosed")
+        assert response.error in (
+            error,
+            "IncompleteResponse",
+            "ConnectionReset",
+            "ConnectionClosed",
+        )
         if mode == "malformed":
             assert response.error == "MalformedResponse"
 

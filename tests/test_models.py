@@ -43,7 +43,16 @@ def test_zero_rate_phase_is_a_pause():
 def test_stages_are_piecewise_linear():
     stages = (p.Stage(10, 10), p.Stage(5, 10), p.Stage(10, 0))
     assert [stage_target(stages, t) for t in (0, 2.5, 5, 10, 12, 15, 20, 25, 30)] == [
-        0, 2, 5, 10, 10, 10, 5, 0, 0]
+        0,
+        2,
+        5,
+        10,
+        10,
+        10,
+        5,
+        0,
+        0,
+    ]
 
 
 def test_stage_with_spawn_rate_moves_at_that_rate_then_holds():

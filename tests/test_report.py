@@ -187,7 +187,7 @@ def test_unwritable_path_is_a_usage_error(tmp_path):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        with pytest.raises(UsageError, match="cannot write .*locked"):
+        with pytest.raises(UsageError, match=r"cannot write .*locked"):
             write_json(_result(), locked / "out.json")
         with pytest.raises(UsageError, match="cannot write"):
             write_csv(_result(), locked / "sub" / "run")

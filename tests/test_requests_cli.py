@@ -26,7 +26,9 @@ def _run(tmp_path, text, host, *extra):
 def test_query_form_files_auth_and_headers_arrive_as_written(tmp_path):
     (tmp_path / "report.txt").write_text("file body\n")
     with CountingServer() as server:
-        run, result = _run(tmp_path, """
+        run, result = _run(
+            tmp_path,
+            """
             version: 1
             defaults:
               headers: {Accept: application/json, X-Default: d}
@@ -55,7 +57,9 @@ def test_query_form_files_auth_and_headers_arrive_as_written(tmp_path):
                         name: delete
                       - options: /echo
                         name: options
-        """, server.url)
+        """,
+            server.url,
+        )
         requests = {r.method: r for r in server.requests}
     assert run.returncode == 0, run.stderr
     assert result["totals"]["failures"] == 0, result["errors"]
@@ -76,7 +80,9 @@ def test_query_form_files_auth_and_headers_arrive_as_written(tmp_path):
 
 def test_redirects_follow_or_not_and_per_request_timeout(tmp_path):
     with CountingServer() as server:
-        run, result = _run(tmp_path, """
+        run, result = _run(
+            tmp_path,
+            """
             version: 1
             load: {iterations: 2, users: 1}
             users:
@@ -92,7 +98,9 @@ def test_redirects_follow_or_not_and_per_request_timeout(tmp_path):
                       - get: /slow/400
                         name: too slow
                         timeout: 100ms
-        """, server.url)
+        """,
+            server.url,
+        )
     assert run.returncode == 0, run.stderr
     errors = {(e["name"], e["error"]): e["count"] for e in result["errors"]}
     assert errors == {("too slow", "Timeout"): 2}
@@ -104,15 +112,30 @@ def tls_server(tmp_path):
         pytest.skip("openssl is needed to make a test certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self):  # noqa: N802 - stdlib name
+        def do_GET(self):
             body = b'{"tls": true}'
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))

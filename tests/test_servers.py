@@ -16,7 +16,9 @@ def _conn(server: CountingServer | FaultServer, timeout: float = 5) -> http.clie
     return http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
 
 
-def _get(conn: http.client.HTTPConnection, path: str, **kw) -> tuple[http.client.HTTPResponse, bytes]:
+def _get(
+    conn: http.client.HTTPConnection, path: str, **kw
+) -> tuple[http.client.HTTPResponse, bytes]:
     conn.request(kw.pop("method", "GET"), path, **kw)
     response = conn.getresponse()
     return response, response.read()
@@ -57,8 +59,13 @@ def test_keep_alive_requests_have_no_delayed_ack_stall(counting):
 def test_echo_returns_what_was_sent_and_records_it(counting):
     conn = _conn(counting)
     body = json.dumps({"a": [1, 2]})
-    response, raw = _get(conn, "/echo?q=1&r=2&r=3", method="PUT", body=body,
-                         headers={"X-Test": "yes", "Content-Type": "application/json"})
+    response, raw = _get(
+        conn,
+        "/echo?q=1&r=2&r=3",
+        method="PUT",
+        body=body,
+        headers={"X-Test": "yes", "Content-Type": "application/json"},
+    )
     echoed = json.loads(raw)
     assert response.status == 200
     assert echoed["method"] == "PUT"

@@ -35,7 +35,7 @@ def test_fast_index_matches_the_library():
     hist = HdrHistogram(1, HIGHEST_US, 3)
     rng = random.Random(7)
     values = list(range(5000)) + [rng.randint(0, HIGHEST_US) for _ in range(20000)]
-    for us in values + [HIGHEST_US, 2**20, 2**20 - 1, 2**31]:
+    for us in [*values, HIGHEST_US, 2**20, 2**20 - 1, 2**31]:
         assert index_of(us) == hist._counts_index_for(us), us
 
 

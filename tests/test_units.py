@@ -5,8 +5,16 @@ from yamlswarm.units import format_duration, parse_duration, parse_rate
 
 @pytest.mark.parametrize(
     "text,seconds",
-    [("500ms", 0.5), ("30s", 30), ("5m", 300), ("1h", 3600), ("1m30s", 90), (5, 5.0), ("2.5", 2.5),
-     ("1h1m1s", 3661)],
+    [
+        ("500ms", 0.5),
+        ("30s", 30),
+        ("5m", 300),
+        ("1h", 3600),
+        ("1m30s", 90),
+        (5, 5.0),
+        ("2.5", 2.5),
+        ("1h1m1s", 3661),
+    ],
 )
 def test_durations(text, seconds):
     assert parse_duration(text) == pytest.approx(seconds)
@@ -18,7 +26,9 @@ def test_bad_durations(bad):
         parse_duration(bad)
 
 
-@pytest.mark.parametrize("text,rate", [("10/s", 10), ("600/m", 10), ("1/h", 1 / 3600), (4, 4.0), ("2.5", 2.5)])
+@pytest.mark.parametrize(
+    "text,rate", [("10/s", 10), ("600/m", 10), ("1/h", 1 / 3600), (4, 4.0), ("2.5", 2.5)]
+)
 def test_rates(text, rate):
     assert parse_rate(text) == pytest.approx(rate)
 

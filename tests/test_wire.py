@@ -10,7 +10,12 @@ from yamlswarm.runtime.wire import simple_head
 def test_simple_head_parses_the_common_case():
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\nhi"
     status, headers, start, length, close = simple_head(head)
-    assert (status, headers, length, close) == (200, [("Content-Length", "2"), ("X-A", "b")], 2, False)
+    assert (status, headers, length, close) == (
+        200,
+        [("Content-Length", "2"), ("X-A", "b")],
+        2,
+        False,
+    )
     assert head[start:] == b"hi"
     closing = simple_head(b"HTTP/1.1 500 Oops\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
     assert closing[0] == 500 and closing[3] == 0 and closing[4] is True

@@ -21,7 +21,9 @@ def _run_json(tmp_path, scenario_text, host, *extra):
 
 def test_open_model_starts_rate_times_duration_iterations(tmp_path):
     with CountingServer() as server:
-        run, result = _run_json(tmp_path, """
+        run, result = _run_json(
+            tmp_path,
+            """
             version: 1
             load:
               arrival: [{duration: 3s, rate: 40/s}]
@@ -30,7 +32,9 @@ def test_open_model_starts_rate_times_duration_iterations(tmp_path):
               - flows:
                   - steps:
                       - get: /echo
-        """, server.url)
+        """,
+            server.url,
+        )
         counted = server.count("/echo")
     assert run.returncode == 0, run.stderr
     assert abs(counted - 120) <= 120 * 0.02
@@ -41,7 +45,9 @@ def test_open_model_starts_rate_times_duration_iterations(tmp_path):
 
 def test_capped_open_model_counts_every_drop(tmp_path):
     with CountingServer() as server:
-        run, result = _run_json(tmp_path, """
+        run, result = _run_json(
+            tmp_path,
+            """
             version: 1
             load:
               arrival: [{duration: 2s, rate: 100/s}]
@@ -50,7 +56,9 @@ def test_capped_open_model_counts_every_drop(tmp_path):
               - flows:
                   - steps:
                       - get: /slow/50
-        """, server.url)
+        """,
+            server.url,
+        )
         started = server.count("/slow/50")
     assert run.returncode == 0, run.stderr
     assert result["dropped"] > 0
@@ -62,7 +70,9 @@ def test_a_server_freeze_shows_in_p99_and_max(tmp_path):
     """No coordinated omission: latency counts from when each iteration was due."""
     with FaultServer("freeze") as server:
         threading.Timer(1.5, server.freeze, args=(1.0,)).start()
-        run, result = _run_json(tmp_path, """
+        run, result = _run_json(
+            tmp_path,
+            """
             version: 1
             load:
               arrival: [{duration: 4s, rate: 20/s}]
@@ -71,7 +81,9 @@ def test_a_server_freeze_shows_in_p99_and_max(tmp_path):
               - flows:
                   - steps:
                       - get: /
-        """, server.url)
+        """,
+            server.url,
+        )
     assert run.returncode == 0, run.stderr
     latency = result["totals"]["latency_ms"]
     assert latency["max"] >= 900, latency
@@ -82,7 +94,9 @@ def test_a_server_freeze_shows_in_p99_and_max(tmp_path):
 
 def test_stages_timeline_follows_the_stages(tmp_path):
     with CountingServer() as server:
-        run, result = _run_json(tmp_path, """
+        run, result = _run_json(
+            tmp_path,
+            """
             version: 1
             load:
               stages:
@@ -94,7 +108,9 @@ def test_stages_timeline_follows_the_stages(tmp_path):
                 flows:
                   - steps:
                       - get: /echo
-        """, server.url)
+        """,
+            server.url,
+        )
     assert run.returncode == 0, run.stderr
     users = [row["users"] for row in result["timeline"]]
     assert max(users) == 4
@@ -126,8 +142,13 @@ def test_passing_thresholds_exit_0_and_failing_ones_exit_1(tmp_path):
         passing, result = _run_json(tmp_path, THRESHOLDS.replace("{limit}", "2s"), server.url)
         assert passing.returncode == 0, passing.stderr
         assert all(t["passed"] for t in result["thresholds"]) and len(result["thresholds"]) == 4
-        failing, result = _run_json(tmp_path, THRESHOLDS.replace("{limit}", "0.001ms"), server.url,
-                                    "--junit", tmp_path / "junit.xml")
+        failing, result = _run_json(
+            tmp_path,
+            THRESHOLDS.replace("{limit}", "0.001ms"),
+            server.url,
+            "--junit",
+            tmp_path / "junit.xml",
+        )
     assert failing.returncode == 1, failing.stderr
     failed = [t for t in result["thresholds"] if not t["passed"]]
     assert [t["expr"] for t in failed] == ["p95 < 0.001ms"]
@@ -143,7 +164,9 @@ def test_passing_thresholds_exit_0_and_failing_ones_exit_1(tmp_path):
 def test_an_aborting_threshold_ends_a_long_run_early(tmp_path):
     with CountingServer() as server:
         started = time.monotonic()
-        run, result = _run_json(tmp_path, """
+        run, result = _run_json(
+            tmp_path,
+            """
             version: 1
             load: {users: 2, spawn_rate: 10, duration: 40s}
             users:
@@ -153,7 +176,9 @@ def test_an_aborting_threshold_ends_a_long_run_early(tmp_path):
                       - get: /status/500
             thresholds:
               - {expr: "error_rate < 1%", abort: true, after: 1s}
-        """, server.url)
+        """,
+            server.url,
+        )
         took = time.monotonic() - started
     assert run.returncode == 1, run.stderr
     assert took < 15

@@ -60,27 +60,65 @@ def run_options(command):  # type: ignore[no-untyped-def]
     """The options `run` and `master` share (SPEC section 2)."""
     options = [
         click.option("-H", "--host", help="Base URL; overrides the scenario's host."),
-        click.option("-u", "--users", type=click.IntRange(min=1), help="Number of users (closed model)."),
+        click.option(
+            "-u", "--users", type=click.IntRange(min=1), help="Number of users (closed model)."
+        ),
         click.option("-r", "--spawn-rate", type=RATE, help="Users started per second."),
         click.option("-t", "--duration", type=DURATION, help="Run time, e.g. 30s, 5m, 1h30m."),
-        click.option("--iterations", type=click.IntRange(min=1), help="Stop after N flow iterations in total."),
-        click.option("-e", "--env", "env", type=KeyValue(), multiple=True,
-                     help="A value for {{ env.KEY }} (repeatable); real environment variables are the fallback."),
+        click.option(
+            "--iterations",
+            type=click.IntRange(min=1),
+            help="Stop after N flow iterations in total.",
+        ),
+        click.option(
+            "-e",
+            "--env",
+            "env",
+            type=KeyValue(),
+            multiple=True,
+            help="A value for {{ env.KEY }} (repeatable); real environment variables are the fallback.",
+        ),
         click.option("--seed", type=int, help="Seed for Faker and every random choice."),
-        click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Write the result as JSON."),
-        click.option("--csv", "csv_prefix", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Write PREFIX_stats.csv, PREFIX_failures.csv, PREFIX_history.csv."),
-        click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Write a self-contained HTML report."),
-        click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Write a JUnit XML file (one test case per threshold and check)."),
-        click.option("--stop-timeout", type=DURATION, default="10s", show_default=True,
-                     help="How long stopping users may take to finish their requests."),
-        click.option("--trace", type=click.IntRange(min=1), is_flag=False, flag_value=1, default=None,
-                     metavar="[N]",
-                     help="Debug: one user runs N iterations (default 1); print every request and "
-                          "response."),
+        click.option(
+            "--json",
+            "json_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write the result as JSON.",
+        ),
+        click.option(
+            "--csv",
+            "csv_prefix",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write PREFIX_stats.csv, PREFIX_failures.csv, PREFIX_history.csv.",
+        ),
+        click.option(
+            "--html",
+            "html_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write a self-contained HTML report.",
+        ),
+        click.option(
+            "--junit",
+            "junit_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write a JUnit XML file (one test case per threshold and check).",
+        ),
+        click.option(
+            "--stop-timeout",
+            type=DURATION,
+            default="10s",
+            show_default=True,
+            help="How long stopping users may take to finish their requests.",
+        ),
+        click.option(
+            "--trace",
+            type=click.IntRange(min=1),
+            is_flag=False,
+            flag_value=1,
+            default=None,
+            metavar="[N]",
+            help="Debug: one user runs N iterations (default 1); print every request and response.",
+        ),
         click.option("-q", "--quiet", is_flag=True, help="No live progress, only the final table."),
     ]
     for option in reversed(options):
@@ -102,7 +140,11 @@ def cli() -> None:
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
     help="Output format; json is for editors and other tools.",
 )
 def validate(files: tuple[Path, ...], fmt: str) -> None:
@@ -111,10 +153,16 @@ def validate(files: tuple[Path, ...], fmt: str) -> None:
 
     problems = validate_files(files)
     if fmt == "json":
-        click.echo(json.dumps(
-            {"valid": not problems, "files": len(files), "errors": [p.to_dict() for p in problems]},
-            indent=2,
-        ))
+        click.echo(
+            json.dumps(
+                {
+                    "valid": not problems,
+                    "files": len(files),
+                    "errors": [p.to_dict() for p in problems],
+                },
+                indent=2,
+            )
+        )
         if problems:
             sys.exit(ScenarioError.exit_code)
         return
@@ -124,8 +172,12 @@ def validate(files: tuple[Path, ...], fmt: str) -> None:
 
 
 @cli.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the schema to this file instead of standard output.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the schema to this file instead of standard output.",
+)
 def schema(output: Path | None) -> None:
     """Print the JSON Schema of the scenario format (for editors)."""
     from yamlswarm.schema import schema_text
@@ -144,15 +196,20 @@ def schema(output: Path | None) -> None:
 @cli.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @run_options
-@click.option("--processes", type=int, metavar="N",
-              help="Run N local worker processes under an in-process master (-1: one per core).")
+@click.option(
+    "--processes",
+    type=int,
+    metavar="N",
+    help="Run N local worker processes under an in-process master (-1: one per core).",
+)
 def run(scenario: Path, processes: int | None, **options) -> None:  # type: ignore[no-untyped-def]
     """Validate, compile and run SCENARIO; print live progress and the final table."""
     settings = _settings(**options)
     if processes is not None:
         if processes == 0 or processes < -1:
-            raise click.BadParameter("must be a positive number, or -1 for one per core",
-                                     param_hint="--processes")
+            raise click.BadParameter(
+                "must be a positive number, or -1 for one per core", param_hint="--processes"
+            )
         _no_trace(settings, "--processes")
         from yamlswarm.distributed.local import run_local
 
@@ -167,66 +224,148 @@ def _no_trace(settings: RunSettings, where: str) -> None:
         raise click.UsageError(f"--trace runs one local user; it cannot be combined with {where}")
 
 
-TOKEN_HELP = ("Shared secret of the master and its workers (or YAMLSWARM_TOKEN); required to bind "
-              "beyond loopback. Enforced by ZeroMQ CURVE keys derived from it.")
+TOKEN_HELP = (
+    "Shared secret of the master and its workers (or YAMLSWARM_TOKEN); required to bind "
+    "beyond loopback. Enforced by ZeroMQ CURVE keys derived from it."
+)
 
 
 @cli.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @run_options
-@click.option("--expect-workers", type=click.IntRange(min=1), required=True, metavar="N",
-              help="Start when N workers have joined.")
-@click.option("--bind", default="127.0.0.1:5557", show_default=True, metavar="HOST:PORT",
-              help="Where workers connect.")
+@click.option(
+    "--expect-workers",
+    type=click.IntRange(min=1),
+    required=True,
+    metavar="N",
+    help="Start when N workers have joined.",
+)
+@click.option(
+    "--bind",
+    default="127.0.0.1:5557",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where workers connect.",
+)
 @click.option("--token", envvar="YAMLSWARM_TOKEN", help=TOKEN_HELP)
-@click.option("--expect-timeout", type=DURATION, default="60s", show_default=True,
-              help="How long to wait for the workers; too few is exit 3.")
-@click.option("--heartbeat", type=DURATION, default="1s", show_default=True,
-              help="Heartbeat interval, both ways.")
-@click.option("--heartbeat-timeout", type=DURATION, default="10s", show_default=True,
-              help="A worker silent this long is reported lost.")
-def master(scenario: Path, expect_workers: int, bind: str, token: str | None,  # type: ignore[no-untyped-def]
-           expect_timeout: float, heartbeat: float, heartbeat_timeout: float, **options) -> None:
+@click.option(
+    "--expect-timeout",
+    type=DURATION,
+    default="60s",
+    show_default=True,
+    help="How long to wait for the workers; too few is exit 3.",
+)
+@click.option(
+    "--heartbeat",
+    type=DURATION,
+    default="1s",
+    show_default=True,
+    help="Heartbeat interval, both ways.",
+)
+@click.option(
+    "--heartbeat-timeout",
+    type=DURATION,
+    default="10s",
+    show_default=True,
+    help="A worker silent this long is reported lost.",
+)
+def master(
+    scenario: Path,
+    expect_workers: int,
+    bind: str,
+    token: str | None,  # type: ignore[no-untyped-def]
+    expect_timeout: float,
+    heartbeat: float,
+    heartbeat_timeout: float,
+    **options,
+) -> None:
     """Coordinate a distributed run of SCENARIO across workers."""
     from yamlswarm.distributed.master import run_master
 
     settings = _settings(**options)
     _no_trace(settings, "master")
-    sys.exit(run_master(scenario, settings, expect_workers=expect_workers, bind=bind, token=token,
-                        expect_timeout=expect_timeout, heartbeat=heartbeat,
-                        heartbeat_timeout=heartbeat_timeout, out=sys.stdout, err=sys.stderr))
+    sys.exit(
+        run_master(
+            scenario,
+            settings,
+            expect_workers=expect_workers,
+            bind=bind,
+            token=token,
+            expect_timeout=expect_timeout,
+            heartbeat=heartbeat,
+            heartbeat_timeout=heartbeat_timeout,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
+    )
 
 
 @cli.command()
-@click.option("--master", "master_address", required=True, metavar="HOST:PORT",
-              help="The master to join.")
-@click.option("--processes", type=int, default=1, show_default=True, metavar="N",
-              help="Worker processes on this machine (-1: one per core).")
+@click.option(
+    "--master", "master_address", required=True, metavar="HOST:PORT", help="The master to join."
+)
+@click.option(
+    "--processes",
+    type=int,
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Worker processes on this machine (-1: one per core).",
+)
 @click.option("--token", envvar="YAMLSWARM_TOKEN", help=TOKEN_HELP)
-@click.option("--connect-timeout", type=DURATION, default="60s", show_default=True,
-              help="How long to try to reach and authenticate with the master.")
+@click.option(
+    "--connect-timeout",
+    type=DURATION,
+    default="60s",
+    show_default=True,
+    help="How long to try to reach and authenticate with the master.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Less output.")
-def worker(master_address: str, processes: int, token: str | None, connect_timeout: float,
-           quiet: bool) -> None:
+def worker(
+    master_address: str, processes: int, token: str | None, connect_timeout: float, quiet: bool
+) -> None:
     """Join a master, receive the scenario bundle and generate load."""
     from yamlswarm.distributed.worker import run_worker
 
     if processes == 0 or processes < -1:
-        raise click.BadParameter("must be a positive number, or -1 for one per core",
-                                 param_hint="--processes")
-    sys.exit(run_worker(master_address, processes=processes, token=token,
-                        connect_timeout=connect_timeout, quiet=quiet, out=sys.stdout,
-                        err=sys.stderr))
+        raise click.BadParameter(
+            "must be a positive number, or -1 for one per core", param_hint="--processes"
+        )
+    sys.exit(
+        run_worker(
+            master_address,
+            processes=processes,
+            token=token,
+            connect_timeout=connect_timeout,
+            quiet=quiet,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
+    )
 
 
 @cli.command()
-@click.option("-t", "--duration", type=DURATION, default="15s", show_default=True,
-              help="How long the demo runs.")
+@click.option(
+    "-t",
+    "--duration",
+    type=DURATION,
+    default="15s",
+    show_default=True,
+    help="How long the demo runs.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No live progress, only the final table.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the result as JSON.")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a self-contained HTML report.")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the result as JSON.",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a self-contained HTML report.",
+)
 def demo(duration: float, quiet: bool, json_path: Path | None, html_path: Path | None) -> None:
     """Start the bundled demo API on a free loopback port and run the example scenario against it."""
     from yamlswarm.demo import scenario_path
@@ -236,9 +375,16 @@ def demo(duration: float, quiet: bool, json_path: Path | None, html_path: Path |
     server = start_demo_server()
     click.echo(f"demo API listening on {server.url}")
     try:
-        code = run_scenario(scenario_path(), _settings(host=server.url, duration=duration,
-                                                       quiet=quiet, json_path=json_path,
-                                                       html_path=html_path))
+        code = run_scenario(
+            scenario_path(),
+            _settings(
+                host=server.url,
+                duration=duration,
+                quiet=quiet,
+                json_path=json_path,
+                html_path=html_path,
+            ),
+        )
     finally:
         server.stop()
     sys.exit(code)
@@ -246,15 +392,31 @@ def demo(duration: float, quiet: bool, json_path: Path | None, html_path: Path |
 
 @cli.command()
 @click.argument("result", type=click.Path(path_type=Path))
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the result as a self-contained HTML report.")
-@click.option("--compare", "compare_path", type=click.Path(path_type=Path),
-              help="A baseline result to compare RESULT with, row by row.")
-@click.option("--fail-on-regression", type=float, metavar="PCT",
-              help="With --compare: exit 1 when rps, p50, p95, p99 or the error rate got worse "
-                   "by more than PCT percent.")
-def report(result: Path, html_path: Path | None, compare_path: Path | None,
-           fail_on_regression: float | None) -> None:
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the result as a self-contained HTML report.",
+)
+@click.option(
+    "--compare",
+    "compare_path",
+    type=click.Path(path_type=Path),
+    help="A baseline result to compare RESULT with, row by row.",
+)
+@click.option(
+    "--fail-on-regression",
+    type=float,
+    metavar="PCT",
+    help="With --compare: exit 1 when rps, p50, p95, p99 or the error rate got worse "
+    "by more than PCT percent.",
+)
+def report(
+    result: Path,
+    html_path: Path | None,
+    compare_path: Path | None,
+    fail_on_regression: float | None,
+) -> None:
     """Re-render a saved RESULT.json (table, --html), or compare it with a baseline."""
     from yamlswarm.report.compare import report_command
 

@@ -257,7 +257,7 @@ class Context:
         """Render a template now (folding, variables); a failure is a located problem."""
         try:
             return True, template.render(context)
-        except Exception as exc:  # noqa: BLE001 - any error of the user's expression
+        except Exception as exc:
             self.error(path, self._render_error(template, exc))
             return False, None
 

@@ -100,9 +100,7 @@ class ScenarioError(YamlswarmError):
         lines = [p.render() for p in sorted(self.problems, key=Problem.sort_key)]
         files = len({p.file for p in self.problems})
         n = len(self.problems)
-        lines.append(
-            f"{n} error{'s' if n != 1 else ''} in {files} file{'s' if files != 1 else ''}"
-        )
+        lines.append(f"{n} error{'s' if n != 1 else ''} in {files} file{'s' if files != 1 else ''}")
         return "\n".join(lines)
 
 

@@ -12,8 +12,9 @@ from yamlswarm.errors import Interrupted, UsageError
 from yamlswarm.settings import RunSettings
 
 
-def run_scenario(path: str | Path, settings: RunSettings, *, out: TextIO | None = None,
-                 err: TextIO | None = None) -> int:
+def run_scenario(
+    path: str | Path, settings: RunSettings, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     """Validate, compile and run a scenario; print and write the results; return the exit code."""
     from yamlswarm.pipeline import load_plan
 
@@ -37,18 +38,29 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
     quiet = settings.quiet or bool(settings.trace)
     live = LiveProgress(out, interactive=settings.interactive, quiet=quiet)
     runner = Runner(plan, settings, hooks=hooks, live=live, out=out, err=err, trace=trace)
-    print(f"yamlswarm: running {plan.name!r} against {plan.host} ({describe_load(plan)})",
-          file=out, flush=True)
+    print(
+        f"yamlswarm: running {plan.name!r} against {plan.host} ({describe_load(plan)})",
+        file=out,
+        flush=True,
+    )
     runner.run()
     live.finish()
     if settings.trace and plan.thresholds:
         print("(thresholds are not evaluated in --trace mode)", file=out)
         plan = dataclasses.replace(plan, thresholds=())
-    return finish_run(plan, settings, runner.stats, elapsed=runner.elapsed,
-                      interrupted=runner.interrupted, aborted=runner.aborted,
-                      on_test_stop=lambda result: hooks.call_each(hooks.on_test_stop, runner, result)
-                      if hooks.on_test_stop else None,
-                      out=out, err=err)
+    return finish_run(
+        plan,
+        settings,
+        runner.stats,
+        elapsed=runner.elapsed,
+        interrupted=runner.interrupted,
+        aborted=runner.aborted,
+        on_test_stop=lambda result: (
+            hooks.call_each(hooks.on_test_stop, runner, result) if hooks.on_test_stop else None
+        ),
+        out=out,
+        err=err,
+    )
 
 
 def warn_if_unreachable(plan: p.Plan, err: TextIO) -> None:
@@ -58,13 +70,26 @@ def warn_if_unreachable(plan: p.Plan, err: TextIO) -> None:
     if plan.host:
         problem = check_reachable(parse_origin(plan.host))
         if problem:
-            print(f"warning: {problem}; requests will fail and be reported as errors",
-                  file=err, flush=True)
+            print(
+                f"warning: {problem}; requests will fail and be reported as errors",
+                file=err,
+                flush=True,
+            )
 
 
-def finish_run(plan: p.Plan, settings: RunSettings, stats: Any, *, elapsed: float,
-               interrupted: bool, aborted: str | None, out: TextIO, err: TextIO,
-               on_test_stop: Any = None, extra: dict[str, Any] | None = None) -> int:
+def finish_run(
+    plan: p.Plan,
+    settings: RunSettings,
+    stats: Any,
+    *,
+    elapsed: float,
+    interrupted: bool,
+    aborted: str | None,
+    out: TextIO,
+    err: TextIO,
+    on_test_stop: Any = None,
+    extra: dict[str, Any] | None = None,
+) -> int:
     """Result, thresholds, table and output files of a finished run; returns the exit code.
 
     Shared by a local run and a distributed master (whose `stats` are the merged ones).
@@ -130,7 +155,9 @@ def describe_load(plan: p.Plan) -> str:
     if isinstance(load, p.ClosedLoad):
         return f"{load.users} users" + (f" for {load.duration:g}s" if load.duration else "")
     if isinstance(load, p.IterationsLoad):
-        return f"{load.iterations} iterations with {load.users} user{'s' if load.users != 1 else ''}"
+        return (
+            f"{load.iterations} iterations with {load.users} user{'s' if load.users != 1 else ''}"
+        )
     if isinstance(load, p.StagesLoad):
         return f"{len(load.stages)} stages, up to {max(s.users for s in load.stages)} users"
     if isinstance(load, p.ArrivalLoad):

@@ -37,12 +37,14 @@ def apply_overrides(plan: p.Plan, settings: RunSettings) -> p.Plan:
 def _host(plan: p.Plan, settings: RunSettings) -> str:
     host = settings.host or plan.host
     if host is None:
-        raise UsageError("no host to send requests to: set 'host:' in the scenario or pass --host URL")
+        raise UsageError(
+            "no host to send requests to: set 'host:' in the scenario or pass --host URL"
+        )
     if not host.startswith(("http://", "https://")):
         raise UsageError(f"host {host!r} must start with http:// or https://")
     parts = urlsplit(host)
     try:
-        parts.port
+        _ = parts.port  # urlsplit checks the port only when asked
     except ValueError:
         raise UsageError(f"host {host!r} has an invalid port") from None
     if not parts.hostname:
@@ -53,9 +55,16 @@ def _host(plan: p.Plan, settings: RunSettings) -> str:
 def _load_overrides(plan: p.Plan, settings: RunSettings) -> dict:
     load = plan.load
     if settings.trace:
-        return {"load": p.IterationsLoad(settings.trace, 1, source=load.source), "iterations_cap": None}
-    users, rate, duration, iterations = (settings.users, settings.spawn_rate, settings.duration,
-                                         settings.iterations)
+        return {
+            "load": p.IterationsLoad(settings.trace, 1, source=load.source),
+            "iterations_cap": None,
+        }
+    users, rate, duration, iterations = (
+        settings.users,
+        settings.spawn_rate,
+        settings.duration,
+        settings.iterations,
+    )
     if isinstance(load, p.ClosedLoad):
         load = dataclasses.replace(
             load,
@@ -65,13 +74,16 @@ def _load_overrides(plan: p.Plan, settings: RunSettings) -> dict:
         )
         return {"load": load, "iterations_cap": iterations or plan.iterations_cap}
     if isinstance(load, p.IterationsLoad):
-        load = dataclasses.replace(load, users=users or load.users,
-                                   iterations=iterations or load.iterations)
+        load = dataclasses.replace(
+            load, users=users or load.users, iterations=iterations or load.iterations
+        )
         return {"load": load}
     if users or rate:
         flag = "--users" if users else "--spawn-rate"
-        raise UsageError(f"{flag} applies to a closed or iterations model; this scenario's load "
-                         f"model is '{load.kind}' (change its {_model_key(load)} instead)")
+        raise UsageError(
+            f"{flag} applies to a closed or iterations model; this scenario's load "
+            f"model is '{load.kind}' (change its {_model_key(load)} instead)"
+        )
     return {"iterations_cap": iterations or plan.iterations_cap}
 
 

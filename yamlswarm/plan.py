@@ -15,7 +15,7 @@ a field costs anything per request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 Value = Any  # a constant, or a yamlswarm.templates.Template
 
@@ -210,7 +210,7 @@ class LogStep:
     source: Source = NOWHERE
 
 
-Step = Union[RequestStep, ThinkStep, LoopStep, IfStep, GroupStep, SetStep, CallStep, LogStep]
+Step = RequestStep | ThinkStep | LoopStep | IfStep | GroupStep | SetStep | CallStep | LogStep
 
 
 # ---------------------------------------------------------------- users and flows
@@ -305,7 +305,7 @@ class IterationsLoad:
     source: Source = NOWHERE
 
 
-Load = Union[ClosedLoad, StagesLoad, ArrivalLoad, IterationsLoad]
+Load = ClosedLoad | StagesLoad | ArrivalLoad | IterationsLoad
 
 
 # ---------------------------------------------------------------- thresholds

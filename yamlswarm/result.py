@@ -70,8 +70,11 @@ class RowResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RowResult:
-        return cls(name=str(data.get("name", "")), method=str(data.get("method", "")),
-                   **_numbers_from_dict(data))
+        return cls(
+            name=str(data.get("name", "")),
+            method=str(data.get("method", "")),
+            **_numbers_from_dict(data),
+        )
 
 
 @dataclass(slots=True)

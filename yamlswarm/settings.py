@@ -29,6 +29,10 @@ class RunSettings:
 
     @property
     def outputs(self) -> dict[str, Path]:
-        named = {"json": self.json_path, "csv": self.csv_prefix, "html": self.html_path,
-                 "junit": self.junit_path}
+        named = {
+            "json": self.json_path,
+            "csv": self.csv_prefix,
+            "html": self.html_path,
+            "junit": self.junit_path,
+        }
         return {kind: path for kind, path in named.items() if path is not None}

@@ -23,10 +23,10 @@ from jinja2.sandbox import SandboxedEnvironment
 __all__ = [
     "Template",
     "TemplateCompileError",
-    "compile_value",
-    "compile_string",
-    "has_template",
     "base_context",
+    "compile_string",
+    "compile_value",
+    "has_template",
     "template_names",
 ]
 
@@ -41,7 +41,7 @@ class TemplateCompileError(ValueError):
 class Template:
     """A compiled template value; `render(ctx)` gives its value for one user context."""
 
-    __slots__ = ("source", "render", "names")
+    __slots__ = ("names", "render", "source")
 
     def __init__(self, source: Any, render: Callable[[dict], Any], names: frozenset[str]):
         self.source = source  # the value as written (a string, or a dict/list holding templates)
@@ -146,7 +146,9 @@ def _render_list(parts: list[Any]) -> Callable[[dict], list]:
     return lambda ctx: [r(ctx) for r in renders]
 
 
-def _structure(source: Any, render: Callable[[dict], Any], parts: list[tuple[Any, Any]]) -> Template:
+def _structure(
+    source: Any, render: Callable[[dict], Any], parts: list[tuple[Any, Any]]
+) -> Template:
     names: set[str] = set()
     for key, val in parts:
         for part in (key, val):

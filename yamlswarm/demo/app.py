@@ -45,7 +45,9 @@ def _make_products() -> tuple[dict[str, Any], ...]:
     for index in range(20):
         name = f"{_ADJECTIVES[index % 5]} {_NOUNS[index // 5]}"
         price = round(rng.uniform(4, 180), 0) - 0.01
-        products.append({"id": index + 1, "name": name, "price": price, "stock": rng.randint(0, 250)})
+        products.append(
+            {"id": index + 1, "name": name, "price": price, "stock": rng.randint(0, 250)}
+        )
     return tuple(products)
 
 
@@ -134,8 +136,11 @@ class DemoApp:
         self.by_status: dict[str, int] = {}
 
     def stats(self) -> dict[str, Any]:
-        return {"requests": self.total, "by_route": dict(self.by_route),
-                "by_status": dict(self.by_status)}
+        return {
+            "requests": self.total,
+            "by_route": dict(self.by_route),
+            "by_status": dict(self.by_status),
+        }
 
     def _count(self, route: str, status: int) -> None:
         self.total += 1
@@ -151,8 +156,11 @@ class DemoApp:
             return self._control(request, start_response)
         route, handler = self._resolve(request)
         if self._latency is not None:
-            self._sleep(self._latency[0] if self._latency[0] == self._latency[1]
-                        else self._rng.uniform(*self._latency))
+            self._sleep(
+                self._latency[0]
+                if self._latency[0] == self._latency[1]
+                else self._rng.uniform(*self._latency)
+            )
         try:
             status, body = handler(request)
         except _HTTPError as error:
@@ -251,8 +259,12 @@ class DemoApp:
         if not cart:
             raise _HTTPError(400, "the cart is empty")
         view = _cart_view(cart)
-        order = {"order_id": self._next_order, "total": view["total"],
-                 "items": sum(cart.values()), "email": email}
+        order = {
+            "order_id": self._next_order,
+            "total": view["total"],
+            "items": sum(cart.values()),
+            "email": email,
+        }
         self._next_order += 1
         self.orders.setdefault(request.user or "", []).append(order)
         self.carts.pop(request.token or "", None)
@@ -275,8 +287,15 @@ def _cart_view(cart: dict[int, int]) -> dict[str, Any]:
     items = []
     for product_id, qty in cart.items():
         product = _PRODUCTS_BY_ID[product_id]
-        items.append({"product_id": product_id, "name": product["name"], "price": product["price"],
-                      "qty": qty, "subtotal": round(product["price"] * qty, 2)})
+        items.append(
+            {
+                "product_id": product_id,
+                "name": product["name"],
+                "price": product["price"],
+                "qty": qty,
+                "subtotal": round(product["price"] * qty, 2),
+            }
+        )
     return {"items": items, "total": round(sum(item["subtotal"] for item in items), 2)}
 
 
@@ -297,8 +316,9 @@ def _respond(start_response: StartResponse, status: int, body: Any) -> list[byte
         payload = body
     else:
         kind, payload = "application/json", json.dumps(body).encode()
-    start_response(_STATUS_LINES[status],
-                   [("Content-Type", kind), ("Content-Length", str(len(payload)))])
+    start_response(
+        _STATUS_LINES[status], [("Content-Type", kind), ("Content-Length", str(len(payload)))]
+    )
     return [payload]
 
 

@@ -35,7 +35,7 @@ class DemoServer:
         """Block (cooperatively) until the server is stopped."""
         self._server.serve_forever()
 
-    def __enter__(self) -> DemoServer:  # noqa: PYI034 - typing.Self needs 3.11
+    def __enter__(self) -> DemoServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -108,9 +108,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         description="Run the yamlswarm demo shop API in the foreground (loopback only).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one (default 8080)")
     parser.add_argument(
-        "--latency", type=_parse_latency_ms, default=DEFAULT_LATENCY, metavar="MS|LOW,HIGH",
+        "--port", type=int, default=8080, help="port; 0 picks a free one (default 8080)"
+    )
+    parser.add_argument(
+        "--latency",
+        type=_parse_latency_ms,
+        default=DEFAULT_LATENCY,
+        metavar="MS|LOW,HIGH",
         help="simulated work per request in ms: a constant or a range (default 2,30; 0 = none)",
     )
     return parser.parse_args(argv)

@@ -97,14 +97,17 @@ def make_bundle(plan: p.Plan, *, limit: int = MAX_BUNDLE_BYTES) -> Bundle:
     data = buffer.getvalue()
     if len(data) > limit:
         raise BundleError(_too_large(len(data), limit))
-    return Bundle(data, hashlib.sha256(data).hexdigest(), names[files[0]],
-                  tuple(sorted(names.values())))
+    return Bundle(
+        data, hashlib.sha256(data).hexdigest(), names[files[0]], tuple(sorted(names.values()))
+    )
 
 
 def _too_large(size: int, limit: int) -> str:
-    return (f"the scenario bundle (scenario, hook files and data files) is {_size(size)}, "
-            f"over the {_size(limit)} limit for shipping it to workers; "
-            f"make the data files smaller")
+    return (
+        f"the scenario bundle (scenario, hook files and data files) is {_size(size)}, "
+        f"over the {_size(limit)} limit for shipping it to workers; "
+        f"make the data files smaller"
+    )
 
 
 def _size(n: int) -> str:
@@ -115,8 +118,9 @@ def unpack(data: bytes, expected_hash: str, directory: str | Path | None = None)
     """Check the hash, unzip into `directory` (default: a fresh temp dir); returns the directory."""
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected_hash:
-        raise BundleError(f"the bundle received is corrupt (hash {actual[:12]}, "
-                          f"expected {expected_hash[:12]})")
+        raise BundleError(
+            f"the bundle received is corrupt (hash {actual[:12]}, expected {expected_hash[:12]})"
+        )
     target = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="yamlswarm-bundle-"))
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:

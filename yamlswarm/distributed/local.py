@@ -30,19 +30,30 @@ def resolve_processes(processes: int) -> int:
     if processes == -1:
         return os.cpu_count() or 1
     if processes < 1:
-        raise UsageError(f"--processes must be at least 1 (or -1 for one per core), not {processes}")
+        raise UsageError(
+            f"--processes must be at least 1 (or -1 for one per core), not {processes}"
+        )
     return processes
 
 
-def spawn_workers(master: str, count: int, *, token: str | None, connect_timeout: float = 60.0,
-                  quiet: bool = True) -> list[subprocess.Popen[bytes]]:
+def spawn_workers(
+    master: str, count: int, *, token: str | None, connect_timeout: float = 60.0, quiet: bool = True
+) -> list[subprocess.Popen[bytes]]:
     """Start `count` worker processes joining `master`."""
     env = dict(os.environ)
     env.pop(TOKEN_ENV, None)
     if token is not None:
         env[TOKEN_ENV] = token
-    command = [sys.executable, "-m", "yamlswarm", "worker", "--master", master,
-               "--connect-timeout", str(connect_timeout)]
+    command = [
+        sys.executable,
+        "-m",
+        "yamlswarm",
+        "worker",
+        "--master",
+        master,
+        "--connect-timeout",
+        str(connect_timeout),
+    ]
     if quiet:
         command.append("--quiet")
     return [subprocess.Popen(command, env=env) for _ in range(count)]
@@ -60,12 +71,20 @@ def stop_processes(processes: list[subprocess.Popen[bytes]], timeout: float = 10
     return codes
 
 
-def run_worker_processes(master: str, processes: int, *, token: str | None,
-                         connect_timeout: float, quiet: bool, err: TextIO) -> int:
+def run_worker_processes(
+    master: str,
+    processes: int,
+    *,
+    token: str | None,
+    connect_timeout: float,
+    quiet: bool,
+    err: TextIO,
+) -> int:
     """`worker --processes N`: N independent workers; the worst exit code wins."""
     count = resolve_processes(processes)
-    children = spawn_workers(master, count, token=token, connect_timeout=connect_timeout,
-                             quiet=quiet)
+    children = spawn_workers(
+        master, count, token=token, connect_timeout=connect_timeout, quiet=quiet
+    )
     try:
         codes = [proc.wait() for proc in children]
     except KeyboardInterrupt:
@@ -75,8 +94,9 @@ def run_worker_processes(master: str, processes: int, *, token: str | None,
     return max(codes, key=lambda code: (code != 0, abs(code)))
 
 
-def run_local(scenario: Path, settings: RunSettings, *, processes: int, out: TextIO,
-              err: TextIO) -> int:
+def run_local(
+    scenario: Path, settings: RunSettings, *, processes: int, out: TextIO, err: TextIO
+) -> int:
     """`run --processes N`: an in-process master and N local worker processes."""
     from yamlswarm.distributed.bundle import make_bundle
     from yamlswarm.distributed.master import Master
@@ -85,8 +105,16 @@ def run_local(scenario: Path, settings: RunSettings, *, processes: int, out: Tex
     count = resolve_processes(processes)
     plan = load_plan(scenario, settings)
     token = secrets.token_hex(16)
-    master = Master(plan, settings, make_bundle(plan), expect_workers=count, token=token,
-                    out=out, err=err, quiet_joins=True)
+    master = Master(
+        plan,
+        settings,
+        make_bundle(plan),
+        expect_workers=count,
+        token=token,
+        out=out,
+        err=err,
+        quiet_joins=True,
+    )
     children: list[subprocess.Popen[bytes]] = []
     try:
         port = master.bind("127.0.0.1", 0)

@@ -62,10 +62,21 @@ class _Run:
 class Master:
     """Coordinates one distributed run of `plan` (see `run_master`)."""
 
-    def __init__(self, plan: p.Plan, settings: RunSettings, bundle: Bundle, *, expect_workers: int,
-                 token: str | None, expect_timeout: float = 60.0, heartbeat: float = 1.0,
-                 heartbeat_timeout: float = 10.0, out: TextIO, err: TextIO,
-                 quiet_joins: bool = False) -> None:
+    def __init__(
+        self,
+        plan: p.Plan,
+        settings: RunSettings,
+        bundle: Bundle,
+        *,
+        expect_workers: int,
+        token: str | None,
+        expect_timeout: float = 60.0,
+        heartbeat: float = 1.0,
+        heartbeat_timeout: float = 10.0,
+        out: TextIO,
+        err: TextIO,
+        quiet_joins: bool = False,
+    ) -> None:
         self.plan = plan
         self.settings = settings
         self.bundle = bundle
@@ -109,9 +120,11 @@ class Master:
             sock.curve_server = True
             sock.curve_publickey, sock.curve_secretkey = public, secret
             sock.zap_domain = auth.ZAP_DOMAIN
-            monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH
-                                              | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                                              | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            monitor = sock.get_monitor_socket(
+                zmq.EVENT_HANDSHAKE_FAILED_AUTH
+                | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+            )
             self._greenlets.append(gevent.spawn(self._watch_handshakes, monitor))
         try:
             if port == 0:
@@ -145,14 +158,19 @@ class Master:
         now = time.monotonic()
         if now - self._last_refusal >= 5.0:  # a refused peer retries: say it now and then
             self._last_refusal = now
-            self._say(f"refused a connection{f' from {address}' if address else ''}: "
-                      f"the handshake failed (wrong or missing token)")
+            self._say(
+                f"refused a connection{f' from {address}' if address else ''}: "
+                f"the handshake failed (wrong or missing token)"
+            )
 
     def _watch_handshakes(self, monitor: Any) -> None:
         from zmq.utils.monitor import recv_monitor_message
 
-        failed = {zmq.EVENT_HANDSHAKE_FAILED_AUTH, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
-                  zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL}
+        failed = {
+            zmq.EVENT_HANDSHAKE_FAILED_AUTH,
+            zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+            zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+        }
         while True:
             if recv_monitor_message(monitor)["event"] in failed:
                 self._refused_auth()
@@ -168,8 +186,13 @@ class Master:
             try:
                 message = m.decode(frames[-1])
             except m.ProtocolError as exc:
-                self.send(identity, m.Refused(f"the master speaks yamlswarm protocol {m.PROTOCOL}, "
-                                              f"this worker does not: {exc}"))
+                self.send(
+                    identity,
+                    m.Refused(
+                        f"the master speaks yamlswarm protocol {m.PROTOCOL}, "
+                        f"this worker does not: {exc}"
+                    ),
+                )
                 continue
             if worker is not None:
                 worker.last_seen = time.monotonic()
@@ -188,14 +211,25 @@ class Master:
             self.workers[identity] = worker
         if not self.quiet_joins:
             self._say(f"worker {worker.worker_id} joined ({msg.name})")
-        self.send(worker, m.Welcome(worker.worker_id, self.bundle.data, self.bundle.sha256,
-                                    self.bundle.scenario, settings_to_wire(self.settings),
-                                    self.heartbeat, self.heartbeat_timeout))
+        self.send(
+            worker,
+            m.Welcome(
+                worker.worker_id,
+                self.bundle.data,
+                self.bundle.sha256,
+                self.bundle.scenario,
+                settings_to_wire(self.settings),
+                self.heartbeat,
+                self.heartbeat_timeout,
+            ),
+        )
 
     def _refusal(self, msg: m.Hello) -> str:
         if msg.version != yamlswarm.__version__:
-            return (f"the worker runs yamlswarm {msg.version} and the master {yamlswarm.__version__};"
-                    f" install the same version everywhere")
+            return (
+                f"the worker runs yamlswarm {msg.version} and the master {yamlswarm.__version__};"
+                f" install the same version everywhere"
+            )
         if self.run_state is not None or self._count("ready") >= self.expect_workers:
             return f"this run already has its {self.expect_workers} worker(s)"
         return ""
@@ -205,12 +239,19 @@ class Master:
             return
         if msg.bundle_hash != self.bundle.sha256:
             self._say(f"refused worker {worker.worker_id}: its bundle differs")
-            self.send(worker, m.Refused(f"the bundle this worker compiled ({msg.bundle_hash[:12]}) "
-                                        f"differs from the master's ({self.bundle.sha256[:12]})"))
+            self.send(
+                worker,
+                m.Refused(
+                    f"the bundle this worker compiled ({msg.bundle_hash[:12]}) "
+                    f"differs from the master's ({self.bundle.sha256[:12]})"
+                ),
+            )
             worker.state = "refused"
             return
         if self.run_state is not None or self._count("ready") >= self.expect_workers:
-            self.send(worker, m.Refused(f"this run already has its {self.expect_workers} worker(s)"))
+            self.send(
+                worker, m.Refused(f"this run already has its {self.expect_workers} worker(s)")
+            )
             worker.state = "refused"
             return
         worker.state = "ready"
@@ -274,8 +315,9 @@ class Master:
         worker.state, worker.lost_reason, worker.users = "lost", reason, 0
         if running:
             left = len(self._running())
-            self._say(f"worker {worker.worker_id} lost ({reason}); "
-                      f"the run goes on with {left} worker(s)")
+            self._say(
+                f"worker {worker.worker_id} lost ({reason}); the run goes on with {left} worker(s)"
+            )
             self._check_finished()
 
     def _check_finished(self) -> None:
@@ -305,9 +347,11 @@ class Master:
             for worker in self.workers.values():
                 self.send(worker, m.Quit("too few workers"))
             gevent.sleep(0.1)
-            raise ClusterError(f"only {len(ready)} of {self.expect_workers} worker(s) arrived "
-                               f"within {self.expect_timeout:g}s (--expect-workers "
-                               f"{self.expect_workers})")
+            raise ClusterError(
+                f"only {len(ready)} of {self.expect_workers} worker(s) arrived "
+                f"within {self.expect_timeout:g}s (--expect-workers "
+                f"{self.expect_workers})"
+            )
         return ready[: self.expect_workers]
 
     def run(self) -> int:
@@ -321,9 +365,12 @@ class Master:
         for index, worker in enumerate(workers):
             worker.state, worker.index = "running", index
             self.send(worker, m.Start(index, len(workers), self.settings.seed))
-        print(f"yamlswarm: running {self.plan.name!r} against {self.plan.host} "
-              f"({describe_load(self.plan)}) on {len(workers)} worker(s)",
-              file=self.out, flush=True)
+        print(
+            f"yamlswarm: running {self.plan.name!r} against {self.plan.host} "
+            f"({describe_load(self.plan)}) on {len(workers)} worker(s)",
+            file=self.out,
+            flush=True,
+        )
         ticker = start_ticker(self, state)
         handlers = _install_signals(lambda: self._interrupt(state))
         try:
@@ -357,10 +404,19 @@ def _install_signals(callback: Callable[[], None]) -> list[Any]:
     return handlers
 
 
-def run_master(scenario: Path, settings: RunSettings, *, expect_workers: int,
-               bind: str = DEFAULT_BIND, token: str | None = None, expect_timeout: float = 60.0,
-               heartbeat: float = 1.0, heartbeat_timeout: float = 10.0,
-               out: TextIO | None = None, err: TextIO | None = None) -> int:
+def run_master(
+    scenario: Path,
+    settings: RunSettings,
+    *,
+    expect_workers: int,
+    bind: str = DEFAULT_BIND,
+    token: str | None = None,
+    expect_timeout: float = 60.0,
+    heartbeat: float = 1.0,
+    heartbeat_timeout: float = 10.0,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
     """Run SCENARIO on `expect_workers` workers; returns the exit code (raises YamlswarmError)."""
     from yamlswarm.pipeline import load_plan
 
@@ -371,15 +427,25 @@ def run_master(scenario: Path, settings: RunSettings, *, expect_workers: int,
     if expect_workers < 1:
         raise ClusterError("--expect-workers must be at least 1")
     plan = load_plan(scenario, settings)
-    master = Master(plan, settings, make_bundle(plan), expect_workers=expect_workers, token=token,
-                    expect_timeout=expect_timeout, heartbeat=heartbeat,
-                    heartbeat_timeout=heartbeat_timeout, out=out, err=err)
+    master = Master(
+        plan,
+        settings,
+        make_bundle(plan),
+        expect_workers=expect_workers,
+        token=token,
+        expect_timeout=expect_timeout,
+        heartbeat=heartbeat,
+        heartbeat_timeout=heartbeat_timeout,
+        out=out,
+        err=err,
+    )
     try:
         port = master.bind(host, port)
-        print(f"yamlswarm master listening on {host}:{port}"
-              f"{' (token required)' if token else ''}", file=err, flush=True)
+        print(
+            f"yamlswarm master listening on {host}:{port}{' (token required)' if token else ''}",
+            file=err,
+            flush=True,
+        )
         return master.run()
     finally:
         master.close()
-
-

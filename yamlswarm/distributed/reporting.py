@@ -24,8 +24,11 @@ def start_ticker(master: Master, state: _Run) -> gevent.Greenlet:
     live = LiveProgress(master.out, interactive=settings.interactive, quiet=settings.quiet)
     master.live = live
     aborting = tuple(t for t in master.plan.thresholds if t.abort)
-    duration = settings.duration if settings.duration is not None else getattr(
-        master.plan.load, "duration", None)
+    duration = (
+        settings.duration
+        if settings.duration is not None
+        else getattr(master.plan.load, "duration", None)
+    )
     state.stats.start()
 
     def tick() -> None:
@@ -65,16 +68,30 @@ def finish(master: Master, state: _Run) -> int:
     summary = lost_summary(master)
     extra: dict[str, Any] = {
         "workers": len(assigned),
-        "lost_workers": [{"worker": w.worker_id, "name": w.name, "reason": w.lost_reason}
-                         for w in assigned if w.state == "lost"],
+        "lost_workers": [
+            {"worker": w.worker_id, "name": w.name, "reason": w.lost_reason}
+            for w in assigned
+            if w.state == "lost"
+        ],
     }
-    code = finish_run(master.plan, master.settings, state.stats, elapsed=elapsed,
-                      interrupted=state.interrupted, aborted=state.aborted,
-                      out=master.out, err=master.err, extra=extra)
+    code = finish_run(
+        master.plan,
+        master.settings,
+        state.stats,
+        elapsed=elapsed,
+        interrupted=state.interrupted,
+        aborted=state.aborted,
+        out=master.out,
+        err=master.err,
+        extra=extra,
+    )
     if summary:
         print(summary, file=master.out, flush=True)
     if assigned and all(w.state == "lost" for w in assigned):
-        print("error: every worker was lost; the numbers above are what they reported before",
-              file=master.err, flush=True)
+        print(
+            "error: every worker was lost; the numbers above are what they reported before",
+            file=master.err,
+            flush=True,
+        )
         return ClusterError.exit_code
     return code

@@ -53,7 +53,9 @@ def settings_to_wire(settings: RunSettings) -> dict[str, Any]:
 
 
 def settings_from_wire(wire: dict[str, Any]) -> RunSettings:
-    known: dict[str, Any] = {name: wire.get(name) for name in _WIRE_FIELDS if wire.get(name) is not None}
+    known: dict[str, Any] = {
+        name: wire.get(name) for name in _WIRE_FIELDS if wire.get(name) is not None
+    }
     return RunSettings(env=dict(wire.get("env") or {}), quiet=True, **known)
 
 
@@ -74,8 +76,12 @@ def split_plan(plan: p.Plan, settings: RunSettings, index: int, count: int) -> S
         cap = share.settings.iterations  # the runtime reads the cap from the plan
     return dataclasses.replace(
         share,
-        plan=dataclasses.replace(share.plan, thresholds=(), iterations_cap=cap,
-                                 data=_partition_data(plan.data, share.index, share.count)),
+        plan=dataclasses.replace(
+            share.plan,
+            thresholds=(),
+            iterations_cap=cap,
+            data=_partition_data(plan.data, share.index, share.count),
+        ),
         settings=dataclasses.replace(share.settings, seed=_worker_seed(settings.seed, index)),
     )
 
@@ -96,8 +102,14 @@ def _idle(plan: p.Plan, settings: RunSettings, index: int, count: int) -> Share:
     return Share(plan, settings, index, count, idle=True)
 
 
-def _split_closed(plan: p.Plan, settings: RunSettings, load: p.ClosedLoad | p.IterationsLoad,
-                  budget: int | None, index: int, count: int) -> Share:
+def _split_closed(
+    plan: p.Plan,
+    settings: RunSettings,
+    load: p.ClosedLoad | p.IterationsLoad,
+    budget: int | None,
+    index: int,
+    count: int,
+) -> Share:
     from yamlswarm.runtime.runner import distribute
 
     users = settings.users or load.users
@@ -106,72 +118,106 @@ def _split_closed(plan: p.Plan, settings: RunSettings, load: p.ClosedLoad | p.It
         return _idle(plan, settings, index, active)
     mine = Counter(distribute(plan.users, users)[index::active])
     local_users = sum(mine.values())
-    kinds = tuple(dataclasses.replace(kind, count=mine.get(i, 0), weight=None)
-                  for i, kind in enumerate(plan.users))
+    kinds = tuple(
+        dataclasses.replace(kind, count=mine.get(i, 0), weight=None)
+        for i, kind in enumerate(plan.users)
+    )
     iterations = share_of(budget, index, active) if budget is not None else None
     spawn_rate = settings.spawn_rate
     if isinstance(load, p.ClosedLoad):
         rate = settings.spawn_rate or load.spawn_rate
-        new_load: p.Load = dataclasses.replace(load, users=local_users,
-                                               spawn_rate=rate * local_users / users)
+        new_load: p.Load = dataclasses.replace(
+            load, users=local_users, spawn_rate=rate * local_users / users
+        )
         spawn_rate = None
     else:
         new_load = dataclasses.replace(load, users=local_users, iterations=iterations or 0)
         if spawn_rate:
             spawn_rate = spawn_rate * local_users / users
-    worker_settings = dataclasses.replace(settings, users=None, spawn_rate=spawn_rate,
-                                          iterations=iterations)
-    return Share(dataclasses.replace(plan, load=new_load, users=kinds), worker_settings,
-                 index, active)
+    worker_settings = dataclasses.replace(
+        settings, users=None, spawn_rate=spawn_rate, iterations=iterations
+    )
+    return Share(
+        dataclasses.replace(plan, load=new_load, users=kinds), worker_settings, index, active
+    )
 
 
 def _split_counts(plan: p.Plan, index: int, count: int) -> tuple[p.UserType, ...]:
     """Fixed counts dealt out (the remainder rotated by type, so it spreads); weights kept."""
     return tuple(
-        kind if kind.count is None
+        kind
+        if kind.count is None
         else dataclasses.replace(kind, count=share_of(kind.count, (index + i) % count, count))
         for i, kind in enumerate(plan.users)
     )
 
 
-def _split_stages(plan: p.Plan, settings: RunSettings, load: p.StagesLoad, budget: int | None,
-                  index: int, count: int) -> Share:
+def _split_stages(
+    plan: p.Plan,
+    settings: RunSettings,
+    load: p.StagesLoad,
+    budget: int | None,
+    index: int,
+    count: int,
+) -> Share:
     active = _active(count, max(s.users for s in load.stages), budget)
     if index >= active:
         return _idle(plan, settings, index, active)
     stages = tuple(
         dataclasses.replace(
-            stage, users=share_of(stage.users, index, active),
-            spawn_rate=None if stage.spawn_rate is None else stage.spawn_rate / active)
+            stage,
+            users=share_of(stage.users, index, active),
+            spawn_rate=None if stage.spawn_rate is None else stage.spawn_rate / active,
+        )
         for stage in load.stages
     )
     iterations = share_of(budget, index, active) if budget is not None else None
     return Share(
-        dataclasses.replace(plan, load=dataclasses.replace(load, stages=stages),
-                            users=_split_counts(plan, index, active)),
-        dataclasses.replace(settings, iterations=iterations), index, active)
+        dataclasses.replace(
+            plan,
+            load=dataclasses.replace(load, stages=stages),
+            users=_split_counts(plan, index, active),
+        ),
+        dataclasses.replace(settings, iterations=iterations),
+        index,
+        active,
+    )
 
 
-def _split_open(plan: p.Plan, settings: RunSettings, load: p.ArrivalLoad, budget: int | None,
-                index: int, count: int) -> Share:
+def _split_open(
+    plan: p.Plan,
+    settings: RunSettings,
+    load: p.ArrivalLoad,
+    budget: int | None,
+    index: int,
+    count: int,
+) -> Share:
     active = _active(count, load.max_users, budget)
     if index >= active:
         return _idle(plan, settings, index, active)
     phases = tuple(
         dataclasses.replace(
-            phase, rate=phase.rate / active,
-            ramp_to=None if phase.ramp_to is None else phase.ramp_to / active)
+            phase,
+            rate=phase.rate / active,
+            ramp_to=None if phase.ramp_to is None else phase.ramp_to / active,
+        )
         for phase in load.phases
     )
-    new_load = dataclasses.replace(load, phases=phases,
-                                   max_users=share_of(load.max_users, index, active))
+    new_load = dataclasses.replace(
+        load, phases=phases, max_users=share_of(load.max_users, index, active)
+    )
     iterations = share_of(budget, index, active) if budget is not None else None
     return Share(
         dataclasses.replace(plan, load=new_load, users=_split_counts(plan, index, active)),
-        dataclasses.replace(settings, iterations=iterations), index, active)
+        dataclasses.replace(settings, iterations=iterations),
+        index,
+        active,
+    )
 
 
-def _partition_data(feeds: tuple[p.DataFeed, ...], index: int, count: int) -> tuple[p.DataFeed, ...]:
+def _partition_data(
+    feeds: tuple[p.DataFeed, ...], index: int, count: int
+) -> tuple[p.DataFeed, ...]:
     """`order: unique` feeds keep rows index, index+count, ...; other feeds keep every row."""
     return tuple(
         dataclasses.replace(feed, rows=feed.rows[index::count]) if feed.order == "unique" else feed

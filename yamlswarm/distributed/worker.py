@@ -30,8 +30,11 @@ from yamlswarm.errors import ClusterError, Interrupted, YamlswarmError
 __all__ = ["Worker", "run_worker"]
 
 # a wrong server key shows as "no detail", a missing or unwanted key as "protocol"
-_AUTH_FAILED = {zmq.EVENT_HANDSHAKE_FAILED_AUTH, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
-                zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL}
+_AUTH_FAILED = {
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH,
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+}
 _LOST, _AUTH = "master lost", "auth failed"
 REPORT_INTERVAL = 1.0
 
@@ -39,8 +42,16 @@ REPORT_INTERVAL = 1.0
 class Worker:
     """One worker process's life: handshake, bundle, share, run, reports (see `run_worker`)."""
 
-    def __init__(self, master: str, *, token: str | None, connect_timeout: float = 60.0,
-                 quiet: bool = False, out: TextIO, err: TextIO) -> None:
+    def __init__(
+        self,
+        master: str,
+        *,
+        token: str | None,
+        connect_timeout: float = 60.0,
+        quiet: bool = False,
+        out: TextIO,
+        err: TextIO,
+    ) -> None:
         self.address = master
         self.host, self.port = auth.parse_address(master, option="--master")
         self.token = token
@@ -59,8 +70,12 @@ class Worker:
         self.directory: Path | None = None
         self._greenlets: list[gevent.Greenlet] = []
         self._handlers: dict[type[m.Message], Callable[[Any], None]] = {
-            m.Welcome: self._to_control, m.Refused: self._on_refused, m.Start: self._to_control,
-            m.Quit: self._on_quit, m.Stop: self._on_stop, m.Heartbeat: lambda msg: None,
+            m.Welcome: self._to_control,
+            m.Refused: self._on_refused,
+            m.Start: self._to_control,
+            m.Quit: self._on_quit,
+            m.Stop: self._on_stop,
+            m.Heartbeat: lambda msg: None,
         }
 
     # ------------------------------------------------------------------ wire
@@ -141,8 +156,9 @@ class Worker:
         except Empty:
             return None
         if item == _AUTH:
-            raise ClusterError(f"could not authenticate with the master at {self.address} "
-                               f"(wrong --token?)")
+            raise ClusterError(
+                f"could not authenticate with the master at {self.address} (wrong --token?)"
+            )
         if item == _LOST:
             raise ClusterError(self._lost_text())
         if isinstance(item, m.Refused):
@@ -150,8 +166,10 @@ class Worker:
         return item
 
     def _lost_text(self) -> str:
-        return (f"lost the master at {self.address} (no heartbeat for "
-                f"{self.heartbeat_timeout:g}s); stopped the users")
+        return (
+            f"lost the master at {self.address} (no heartbeat for "
+            f"{self.heartbeat_timeout:g}s); stopped the users"
+        )
 
     def _say(self, text: str) -> None:
         if not self.quiet:
@@ -160,8 +178,9 @@ class Worker:
     # ------------------------------------------------------------------ phases
 
     def handshake(self) -> m.Welcome:
-        self.send(m.Hello(self.name, yamlswarm.__version__, m.PROTOCOL, socket.gethostname(),
-                          os.getpid()))
+        self.send(
+            m.Hello(self.name, yamlswarm.__version__, m.PROTOCOL, socket.gethostname(), os.getpid())
+        )
         deadline = time.monotonic() + self.connect_timeout
         while True:
             item = self._next_control(max(0.0, deadline - time.monotonic()))
@@ -174,12 +193,16 @@ class Worker:
 
     def _timeout_text(self) -> str:
         if not self.connected:
-            return (f"could not reach the master at {self.address} within "
-                    f"{self.connect_timeout:g}s (is it running?)")
+            return (
+                f"could not reach the master at {self.address} within "
+                f"{self.connect_timeout:g}s (is it running?)"
+            )
         if self.token is not None:
             return f"could not authenticate with the master at {self.address} (wrong --token?)"
-        return (f"the master at {self.address} did not answer within {self.connect_timeout:g}s "
-                f"(does it need --token?)")
+        return (
+            f"the master at {self.address} did not answer within {self.connect_timeout:g}s "
+            f"(does it need --token?)"
+        )
 
     def load(self, welcome: m.Welcome) -> Any:
         """Unpack and compile the bundle; tell the master (Ready, or Failed and raise)."""
@@ -215,16 +238,26 @@ class Worker:
         from yamlswarm.runtime.runner import Runner
 
         hooks = HookRunner(load_hooks(share.plan.hooks) if share.plan.hooks else None, err=self.err)
-        self.runner = runner = Runner(share.plan, share.settings, hooks=hooks, stats=Stats(),
-                                      live=None, out=self.out, err=self.err)
+        self.runner = runner = Runner(
+            share.plan,
+            share.settings,
+            hooks=hooks,
+            stats=Stats(),
+            live=None,
+            out=self.out,
+            err=self.err,
+        )
         self._say(f"running share {start.index + 1} of {start.count}")
         reporter = gevent.spawn(self._report_loop, runner)
         try:
             runner.run()
         finally:
             reporter.kill(block=True)
-        self.send(m.Done(interval_export(runner.stats), runner.stop_reason or "finished",
-                         runner.interrupted))
+        self.send(
+            m.Done(
+                interval_export(runner.stats), runner.stop_reason or "finished", runner.interrupted
+            )
+        )
         if self.master_lost:
             raise ClusterError(self._lost_text())
         return Interrupted.exit_code if runner.interrupted else 0
@@ -286,18 +319,26 @@ def interval_export(stats: Any) -> dict[str, Any]:
     return data
 
 
-def run_worker(master: str, *, processes: int = 1, token: str | None = None,
-               connect_timeout: float = 60.0, quiet: bool = False,
-               out: TextIO | None = None, err: TextIO | None = None) -> int:
+def run_worker(
+    master: str,
+    *,
+    processes: int = 1,
+    token: str | None = None,
+    connect_timeout: float = 60.0,
+    quiet: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
     """Join the master at HOST:PORT and run its scenario; `processes` > 1 starts that many."""
     out, err = out or sys.stdout, err or sys.stderr
     token = auth.resolve_token(token)
     if processes != 1:
         from yamlswarm.distributed.local import run_worker_processes
 
-        return run_worker_processes(master, processes, token=token,
-                                    connect_timeout=connect_timeout, quiet=quiet, err=err)
-    worker = Worker(master, token=token, connect_timeout=connect_timeout, quiet=quiet,
-                    out=out, err=err)
+        return run_worker_processes(
+            master, processes, token=token, connect_timeout=connect_timeout, quiet=quiet, err=err
+        )
+    worker = Worker(
+        master, token=token, connect_timeout=connect_timeout, quiet=quiet, out=out, err=err
+    )
     return worker.run()
-

@@ -239,7 +239,7 @@ def _timeline_charts(timeline: Sequence[TimelineRow]) -> str:
     busy = [r.rps > 0 for r in rows]
 
     def lat(key: str) -> list[float | None]:
-        return [getattr(r, key) if b else None for r, b in zip(rows, busy)]
+        return [getattr(r, key) if b else None for r, b in zip(rows, busy, strict=True)]
 
     charts = [
         ("Requests per second", "req/s", [Series("req/s", PALETTE[0], [r.rps for r in rows])]),
@@ -378,7 +378,7 @@ def line_chart(
 
 def _series_paths(s: Series, xs, px, py, *, area: bool, points: bool) -> list[str]:
     segments: list[list[tuple[float, float]]] = [[]]
-    for x, v in zip(xs, s.values):
+    for x, v in zip(xs, s.values, strict=True):
         if v is None:
             if segments[-1]:
                 segments.append([])

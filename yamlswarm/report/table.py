@@ -109,8 +109,14 @@ _EXAMPLE_WIDTH = 60
 
 def _errors_table(result: RunResult) -> str:
     rows = [
-        [f"{e.method} {e.name}".strip(), e.error, str(e.count), _seen(e.first_seen),
-         _seen(e.last_seen), _example(e.example)]
+        [
+            f"{e.method} {e.name}".strip(),
+            e.error,
+            str(e.count),
+            _seen(e.first_seen),
+            _seen(e.last_seen),
+            _example(e.example),
+        ]
         for e in result.errors
     ]
     return tabulate(

@@ -52,7 +52,7 @@ _Test = Callable[[Response, dict], "Failure | None"]
 class Checker:
     """All checks of one request step; call it with a response and the user context."""
 
-    __slots__ = ("descriptions", "_tests")
+    __slots__ = ("_tests", "descriptions")
 
     def __init__(self, tests: list[_Test], descriptions: tuple[str, ...]) -> None:
         self._tests = tuple(tests)
@@ -189,7 +189,7 @@ def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     def test(result: Any, expected: Any) -> bool:
         # exact types: JSON gives int/float/str, and a bool (type bool) is not a number here
         kind, other = type(result), type(expected)
-        if kind in _NUMBERS and other in _NUMBERS or kind is str and other is str:
+        if (kind in _NUMBERS and other in _NUMBERS) or (kind is str and other is str):
             return compare(result, expected)
         return False
 

@@ -46,7 +46,7 @@ from typing import Any
 from yamlswarm import plan
 from yamlswarm.runtime.signals import StopTest, StopUser
 
-__all__ = ["FeedState", "NoRowError", "RESERVED_FEED_NAMES", "Row", "UserData"]
+__all__ = ["RESERVED_FEED_NAMES", "FeedState", "NoRowError", "Row", "UserData"]
 
 RESERVED_FEED_NAMES = frozenset({"start_user", "start_iteration", "stop", "feeds"})
 
@@ -73,17 +73,17 @@ class FeedState:
     """The process-wide state of one data feed (see the module docstring)."""
 
     __slots__ = (
-        "feed",
-        "_rng",
-        "_rows",
-        "_indexes",
-        "_partition",
-        "_order",
-        "_recycle",
-        "_stop_test",
         "_cursor",
         "_free",
+        "_indexes",
         "_leased",
+        "_order",
+        "_partition",
+        "_recycle",
+        "_rng",
+        "_rows",
+        "_stop_test",
+        "feed",
     )
 
     def __init__(
@@ -159,7 +159,7 @@ class FeedState:
 class UserData:
     """One user's `data` object: its current row of each feed (see the module docstring)."""
 
-    __slots__ = ("feeds", "_rows", "_held")
+    __slots__ = ("_held", "_rows", "feeds")
 
     def __init__(self, feeds: dict[str, FeedState]) -> None:
         self.feeds = feeds

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 class HookRequest:
     """The request a `before_request(request, user)` hook may change."""
 
-    __slots__ = ("method", "url", "headers", "body")
+    __slots__ = ("body", "headers", "method", "url")
 
     def __init__(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> None:
         self.method = method
@@ -35,7 +35,9 @@ class HookRunner:
         self.modules = modules
         self.err = err or sys.stderr
         self._reported: set[str] = set()
-        get = (lambda name: list(getattr(modules, name, []) or [])) if modules else (lambda name: [])
+        get = (
+            (lambda name: list(getattr(modules, name, []) or [])) if modules else (lambda name: [])
+        )
         self.before_request: list[Callable] = get("before_request")
         self.after_response: list[Callable] = get("after_response")
         self.on_user_start: list[Callable] = get("on_user_start")
@@ -50,8 +52,10 @@ class HookRunner:
     def function(self, name: str) -> Callable:
         fn = self.modules.function(name) if self.modules else None
         if fn is None:  # validation reports this before a run; keep the failure as data anyway
+
             def missing(user: Any) -> None:
                 raise LookupError(f"hook function {name!r} not found")
+
             return missing
         return fn
 
@@ -64,8 +68,9 @@ class HookRunner:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         print(f"hook {where} raised (shown once):\n{text}", file=self.err, flush=True)
 
-    def run_before_request(self, user: VirtualUser, method: str, url: str,
-                           headers: list[tuple[str, str]], body: bytes) -> HookRequest:
+    def run_before_request(
+        self, user: VirtualUser, method: str, url: str, headers: list[tuple[str, str]], body: bytes
+    ) -> HookRequest:
         request = HookRequest(method, url, headers, body)
         for hook in self.before_request:
             try:

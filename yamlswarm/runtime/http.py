@@ -142,8 +142,9 @@ class Session:
 
     __slots__ = ("_conns", "base", "connect_timeout", "jar", "verify_tls")
 
-    def __init__(self, base: Origin | None, *, verify_tls: bool = True,
-                 connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self, base: Origin | None, *, verify_tls: bool = True, connect_timeout: float = 10.0
+    ) -> None:
         self.base = base
         self.jar = CookieJar()
         self._conns: dict[tuple[str, str, int], Connection] = {}
@@ -153,8 +154,9 @@ class Session:
     # -- connections -------------------------------------------------------
 
     def _connect(self, origin: Origin, timeout: float, verify_tls: bool) -> Connection:
-        sock = gsocket.create_connection((origin.host, origin.port),
-                                         timeout=min(timeout, self.connect_timeout))
+        sock = gsocket.create_connection(
+            (origin.host, origin.port), timeout=min(timeout, self.connect_timeout)
+        )
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if origin.tls:
@@ -173,8 +175,16 @@ class Session:
 
     # -- one exchange --------------------------------------------------------
 
-    def exchange(self, origin: Origin, head: bytes, body: bytes, method: str, timeout: float,
-                 keep: int, verify_tls: bool = True) -> Response:
+    def exchange(
+        self,
+        origin: Origin,
+        head: bytes,
+        body: bytes,
+        method: str,
+        timeout: float,
+        keep: int,
+        verify_tls: bool = True,
+    ) -> Response:
         """Send a prebuilt request head (without its final CRLF) and body; read the response.
 
         `head` holds the request line and headers, each line ending in CRLF;
@@ -189,8 +199,15 @@ class Session:
         data = head + extra.encode("latin-1") + b"\r\n" + body
         return self.send_raw(origin, data, method, timeout, keep, verify_tls)
 
-    def send_raw(self, origin: Origin, data: bytes, method: str, timeout: float, keep: int,
-                 verify_tls: bool = True) -> Response:
+    def send_raw(
+        self,
+        origin: Origin,
+        data: bytes,
+        method: str,
+        timeout: float,
+        keep: int,
+        verify_tls: bool = True,
+    ) -> Response:
         """Send complete request bytes; retry once when a reused keep-alive connection was stale."""
         for attempt in (0, 1):
             conn = self._conns.get(origin.key)
@@ -217,8 +234,9 @@ class Session:
         if conn is not None:
             conn.close()
 
-    def _roundtrip(self, origin: Origin, conn: Connection, data: bytes, method: str, keep: int,
-                   may_retry: bool) -> Response:
+    def _roundtrip(
+        self, origin: Origin, conn: Connection, data: bytes, method: str, keep: int, may_retry: bool
+    ) -> Response:
         timer = conn.timer
         if timer is not None:
             timer.start()
@@ -232,8 +250,9 @@ class Session:
             if timer is not None:
                 timer.cancel()
 
-    def _exchange(self, origin: Origin, conn: Connection, data: bytes, method: str, keep: int,
-                  may_retry: bool) -> Response:
+    def _exchange(
+        self, origin: Origin, conn: Connection, data: bytes, method: str, keep: int, may_retry: bool
+    ) -> Response:
         try:
             conn.send(data)
             first = conn.recv()
@@ -248,12 +267,19 @@ class Session:
             return self._read_simple(origin, conn, first, simple, method, keep)
         return self._read_parsed(origin, conn, first, method, keep)
 
-    def _read_simple(self, origin: Origin, conn: Connection, first: bytes, head: SimpleHead,
-                     method: str, keep: int) -> Response:
+    def _read_simple(
+        self,
+        origin: Origin,
+        conn: Connection,
+        first: bytes,
+        head: SimpleHead,
+        method: str,
+        keep: int,
+    ) -> Response:
         """The common response: the whole head in the first read and a Content-Length body."""
         status, headers, start, length, close = head
         limit = min(keep, length)
-        kept = [first[start:start + limit]] if limit else []
+        kept = [first[start : start + limit]] if limit else []
         kept_size = len(kept[0]) if kept else 0
         got = len(first) - start
         while got < length:
@@ -262,7 +288,7 @@ class Session:
                 raise Failure("IncompleteResponse")
             got += len(chunk)
             if kept_size < limit:
-                piece = chunk[:limit - kept_size]
+                piece = chunk[: limit - kept_size]
                 kept.append(piece)
                 kept_size += len(piece)
         if close or got != length:  # bytes beyond the body: the connection cannot be trusted
@@ -272,8 +298,9 @@ class Session:
         response.received_at = conn.received_at()
         return response
 
-    def _read_parsed(self, origin: Origin, conn: Connection, first: bytes, method: str,
-                     keep: int) -> Response:
+    def _read_parsed(
+        self, origin: Origin, conn: Connection, first: bytes, method: str, keep: int
+    ) -> Response:
         """Everything else (chunked, 1xx, HEAD, split heads, ...) goes through the C parser."""
         parser = Parser(keep, method == "HEAD")
         reusable = True
@@ -301,13 +328,21 @@ class Session:
         if not (reusable and parser.should_keep_alive()):
             self._drop(origin)
         body = b"".join(parser.parts) if parser.parts else b""
-        response = self._response(origin, method, parser.get_code(), parser.headers, body,
-                                  parser.truncated)
+        response = self._response(
+            origin, method, parser.get_code(), parser.headers, body, parser.truncated
+        )
         response.received_at = conn.received_at()
         return response
 
-    def _response(self, origin: Origin, method: str, status: int,
-                  header_items: list[tuple[str, str]], body: bytes, truncated: bool) -> Response:
+    def _response(
+        self,
+        origin: Origin,
+        method: str,
+        status: int,
+        header_items: list[tuple[str, str]],
+        body: bytes,
+        truncated: bool,
+    ) -> Response:
         headers = Headers(header_items)
         response = Response(method, "", status, headers, body, truncated=truncated)
         if body:

@@ -41,7 +41,7 @@ def stage_target(stages: tuple[p.Stage, ...], t: float) -> int:
                     return int(min(stage.users, start_users + step))
                 return math.ceil(max(stage.users, start_users - step))
             fraction = into / stage.duration if stage.duration else 1.0
-            return int(round(start_users + (stage.users - start_users) * fraction))
+            return round(start_users + (stage.users - start_users) * fraction)
         start_users, start = float(stage.users), end
     return int(stages[-1].users) if stages else 0
 
@@ -107,7 +107,9 @@ def run_closed(runner: Runner, load: p.Load) -> None:
     assert isinstance(load, (p.ClosedLoad, p.IterationsLoad))
     users = load.users
     # an iterations run starts its K users at once (unless -r says otherwise): they share the work
-    rate = runner.settings.spawn_rate or (load.spawn_rate if isinstance(load, p.ClosedLoad) else 0.0)
+    rate = runner.settings.spawn_rate or (
+        load.spawn_rate if isinstance(load, p.ClosedLoad) else 0.0
+    )
     interval = 1.0 / rate if rate > 0 else 0.0
     start = time.perf_counter()
     for n in range(users):

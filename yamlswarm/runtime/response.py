@@ -11,7 +11,7 @@ _UNSET = object()
 class Headers:
     """Case-insensitive, multi-valued response headers."""
 
-    __slots__ = ("_items", "_index")
+    __slots__ = ("_index", "_items")
 
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
         self._items = items or []
@@ -54,8 +54,18 @@ class Response:
     """
 
     __slots__ = (
-        "method", "url", "status", "headers", "body", "elapsed", "error",
-        "truncated", "cookies", "failure", "received_at", "_json",
+        "_json",
+        "body",
+        "cookies",
+        "elapsed",
+        "error",
+        "failure",
+        "headers",
+        "method",
+        "received_at",
+        "status",
+        "truncated",
+        "url",
     )
 
     def __init__(

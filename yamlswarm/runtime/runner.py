@@ -20,8 +20,8 @@ from yamlswarm import plan as p
 from yamlswarm.runtime.data import FeedState, UserData
 from yamlswarm.runtime.fake import make_faker
 from yamlswarm.runtime.hooks import HookRunner
-from yamlswarm.runtime.models import CONTROLLERS, model_duration, peak_users
 from yamlswarm.runtime.http import Origin, parse_origin
+from yamlswarm.runtime.models import CONTROLLERS, model_duration, peak_users
 from yamlswarm.runtime.slo import first_abort
 from yamlswarm.runtime.stats import Stats
 from yamlswarm.runtime.steps import BuildEnv, Executor, build_steps
@@ -108,10 +108,19 @@ def distribute(user_types: tuple[p.UserType, ...], total: int) -> list[int]:
 class Runner:
     """Runs one compiled plan in this process."""
 
-    def __init__(self, plan: p.Plan, settings: RunSettings, *, hooks: HookRunner | None = None,
-                 stats: Stats | None = None, out: TextIO | None = None, err: TextIO | None = None,
-                 live: Any = None, partition: tuple[int, int] = (0, 1),
-                 trace: Callable[..., None] | None = None) -> None:
+    def __init__(
+        self,
+        plan: p.Plan,
+        settings: RunSettings,
+        *,
+        hooks: HookRunner | None = None,
+        stats: Stats | None = None,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        live: Any = None,
+        partition: tuple[int, int] = (0, 1),
+        trace: Callable[..., None] | None = None,
+    ) -> None:
         """`partition` (index, count): this process's share of `order: unique` data rows;
         `trace`: called after every request with (user, step, response, error) (--trace)."""
         self.plan = plan
@@ -124,12 +133,15 @@ class Runner:
         self.base: Origin | None = parse_origin(plan.host) if plan.host else None
         self.rng = random.Random(settings.seed)
         self.faker = make_faker(plan.faker_locale, settings.seed)
-        self.feeds = {feed.name: FeedState(feed, random.Random(self.rng.random()), partition)
-                      for feed in plan.data}
+        self.feeds = {
+            feed.name: FeedState(feed, random.Random(self.rng.random()), partition)
+            for feed in plan.data
+        }
         self.env = ChainMap(dict(settings.env), _EnvView())
         self.template_functions = self.hooks.template_functions
-        build_env = BuildEnv(stats=self.stats, base=self.base, hooks=self.hooks,
-                             trace=trace, log=self._log)
+        build_env = BuildEnv(
+            stats=self.stats, base=self.base, hooks=self.hooks, trace=trace, log=self._log
+        )
         self.build_env = build_env
         self.user_types = tuple(self._compile_user_type(t) for t in plan.users)
         self.users: list[VirtualUser] = []  # running closed-model users, in spawn order
@@ -155,12 +167,20 @@ class Runner:
     # -- building ----------------------------------------------------------------
 
     def _compile_user_type(self, kind: p.UserType) -> CompiledUserType:
-        flows = tuple(CompiledFlow(f.name, build_steps(f.steps, self.build_env), f.stop_on_failure,
-                                   self.stats.row(f.name, "FLOW"))
-                      for f in kind.flows)
+        flows = tuple(
+            CompiledFlow(
+                f.name,
+                build_steps(f.steps, self.build_env),
+                f.stop_on_failure,
+                self.stats.row(f.name, "FLOW"),
+            )
+            for f in kind.flows
+        )
         cumulative = tuple(itertools.accumulate(f.weight for f in kind.flows))
         return CompiledUserType(
-            name=kind.name, flows=flows, cumulative=cumulative,
+            name=kind.name,
+            flows=flows,
+            cumulative=cumulative,
             on_start=build_steps(kind.on_start, self.build_env),
             on_stop=build_steps(kind.on_stop, self.build_env),
             wait=wait_function(kind.wait),
@@ -173,8 +193,13 @@ class Runner:
         ctx = base_context()
         ctx.update(self.template_functions)
         ctx.update(self.plan.variables)
-        ctx.update(faker=self.faker, env=self.env, user=UserInfo(user.id, user.name),
-                   data=user.data, iteration=0)
+        ctx.update(
+            faker=self.faker,
+            env=self.env,
+            user=UserInfo(user.id, user.name),
+            data=user.data,
+            iteration=0,
+        )
         return ctx
 
     def _log(self, line: str) -> None:
@@ -209,8 +234,12 @@ class Runner:
         position = len(self._spawned)
         if position >= len(self._order):  # stages ramping up again after a ramp down
             self._order.extend(self._order or distribute(self.plan.users, 1))
-        user = VirtualUser(self, self.user_types[self._order[position]], next(self._next_id),
-                           self.rng.getrandbits(64))
+        user = VirtualUser(
+            self,
+            self.user_types[self._order[position]],
+            next(self._next_id),
+            self.rng.getrandbits(64),
+        )
         self._spawned.append(user)
         return user
 
@@ -354,7 +383,11 @@ class Runner:
         self.started_wall = time.time()
         self.stats.start()
         handlers = _install_signals(self.interrupt)
-        failure = self.hooks.call_each(self.hooks.on_test_start, self) if self.hooks.on_test_start else None
+        failure = (
+            self.hooks.call_each(self.hooks.on_test_start, self)
+            if self.hooks.on_test_start
+            else None
+        )
         if failure:
             print(f"on_test_start failed: {failure}", file=self.err)
         control = gevent.spawn(self._control)

@@ -48,7 +48,10 @@ def evaluate(threshold: p.Threshold, stats: Stats, elapsed_s: float) -> Threshol
 def first_abort(thresholds: tuple[p.Threshold, ...], stats: Stats, elapsed_s: float) -> str | None:
     """The expression of the first aborting threshold that fails now (after its `after`)."""
     for threshold in thresholds:
-        if threshold.abort and elapsed_s >= threshold.after:
-            if not evaluate(threshold, stats, elapsed_s).passed:
-                return threshold.expr
+        if (
+            threshold.abort
+            and elapsed_s >= threshold.after
+            and not evaluate(threshold, stats, elapsed_s).passed
+        ):
+            return threshold.expr
     return None

@@ -79,18 +79,18 @@ class RowStats:
         lat.n += 1
         lat.sum_us += us
         # plain `if`s, not min()/max() calls: this runs for every request
-        if us < lat.min_us:  # noqa: PLR1730
+        if us < lat.min_us:
             lat.min_us = us
-        if us > lat.max_us:  # noqa: PLR1730
+        if us > lat.max_us:
             lat.max_us = us
         sec = self._sec
         if sec is not None:
             sec.counts[i] += 1
             sec.n += 1
             sec.sum_us += us
-            if us < sec.min_us:  # noqa: PLR1730
+            if us < sec.min_us:
                 sec.min_us = us
-            if us > sec.max_us:  # noqa: PLR1730
+            if us > sec.max_us:
                 sec.max_us = us
         if service_s is not None:
             self._record_service(service_s)

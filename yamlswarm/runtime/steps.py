@@ -76,7 +76,9 @@ def _encode_body(body: p.Body | None, ctx: dict | None) -> tuple[bytes, str | No
         return json.dumps(value, separators=(",", ":")).encode(), "application/json"
     if body.kind == "form":
         pairs = value.items() if isinstance(value, dict) else value
-        return urlencode([(k, _text(v)) for k, v in pairs]).encode(), "application/x-www-form-urlencoded"
+        return urlencode(
+            [(k, _text(v)) for k, v in pairs]
+        ).encode(), "application/x-www-form-urlencoded"
     if body.kind == "files":
         return _multipart(value)
     data = value if isinstance(value, bytes) else _text(value).encode()
@@ -97,7 +99,9 @@ def _multipart(files: dict) -> tuple[bytes, str]:
         name = filename or str(path).rsplit("/", 1)[-1]
         parts.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{field_name}"; '
-            f'filename="{name}"\r\nContent-Type: {ctype}\r\n\r\n'.encode() + content + b"\r\n"
+            f'filename="{name}"\r\nContent-Type: {ctype}\r\n\r\n'.encode()
+            + content
+            + b"\r\n"
         )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
@@ -122,7 +126,11 @@ class _RequestParts:
         self.query = [(name, _value(v)) for name, v in step.query]
         self.auth = (_value(step.auth[0]), _value(step.auth[1])) if step.auth else None
         self.constant_body = not (step.body and isinstance(step.body.value, Template))
-        self.body_const = _encode_body(step.body, None) if self.constant_body and step.body and step.body.kind != "files" else None
+        self.body_const = (
+            _encode_body(step.body, None)
+            if self.constant_body and step.body and step.body.kind != "files"
+            else None
+        )
 
     def url_text(self, ctx: dict) -> str:
         url = _text(self.url(ctx))
@@ -204,10 +212,21 @@ def build_request(step: p.RequestStep, env: BuildEnv) -> Executor:
                 req_method = method
                 if hooks.before_request:
                     request = hooks.run_before_request(user, req_method, url, headers, body)
-                    req_method, url, headers, body = request.method, request.url, request.header_items(), request.body
+                    req_method, url, headers, body = (
+                        request.method,
+                        request.url,
+                        request.header_items(),
+                        request.body,
+                    )
                 response = user.session.request(
-                    req_method, url, headers=headers, body=body, timeout=timeout,
-                    follow_redirects=False, keep=keep, verify_tls=verify,
+                    req_method,
+                    url,
+                    headers=headers,
+                    body=body,
+                    timeout=timeout,
+                    follow_redirects=False,
+                    keep=keep,
+                    verify_tls=verify,
                 )
         except StopUser:
             raise
@@ -220,7 +239,9 @@ def build_request(step: p.RequestStep, env: BuildEnv) -> Executor:
         finally:
             user.busy = False
         if follow and response.status in _REDIRECTS:
-            response = _follow(user, response, url or _url_of(prebuilt), method, timeout, keep, verify)
+            response = _follow(
+                user, response, url or _url_of(prebuilt), method, timeout, keep, verify
+            )
         now = time.perf_counter()
         arrived = response.received_at
         if arrived is not None and sent <= arrived < now:
@@ -266,8 +287,15 @@ def _url_of(prebuilt: tuple[Origin, bytes, bytes] | None) -> str:
     return f"{origin!r}{target}"
 
 
-def _follow(user: VirtualUser, response: Response, url: str, method: str, timeout: float,
-            keep: int, verify: bool) -> Response:
+def _follow(
+    user: VirtualUser,
+    response: Response,
+    url: str,
+    method: str,
+    timeout: float,
+    keep: int,
+    verify: bool,
+) -> Response:
     location = response.headers.get("location")
     if not location:
         return response
@@ -275,9 +303,19 @@ def _follow(user: VirtualUser, response: Response, url: str, method: str, timeou
 
     if not url.startswith(("http://", "https://")) and user.session.base is not None:
         url = f"{user.session.base!r}{url}"
-    next_method = "GET" if response.status == 303 or (response.status in (301, 302) and method == "POST") else method
-    return user.session.request(next_method, urljoin(url, location), timeout=timeout,
-                                follow_redirects=True, keep=keep, verify_tls=verify)
+    next_method = (
+        "GET"
+        if response.status == 303 or (response.status in (301, 302) and method == "POST")
+        else method
+    )
+    return user.session.request(
+        next_method,
+        urljoin(url, location),
+        timeout=timeout,
+        follow_redirects=True,
+        keep=keep,
+        verify_tls=verify,
+    )
 
 
 def _example(response: Response) -> str | None:
@@ -317,7 +355,9 @@ def build_set(step: p.SetStep, env: BuildEnv) -> Executor:
             for name, render in assignments:
                 ctx[name] = render(ctx)
         except Exception as exc:
-            env.stats.row(f"set {', '.join(n for n, _ in assignments)}", "SET").failure(0.0, _error_text(exc))
+            env.stats.row(f"set {', '.join(n for n, _ in assignments)}", "SET").failure(
+                0.0, _error_text(exc)
+            )
             return False
         return True
 
@@ -328,7 +368,9 @@ def build_if(step: p.IfStep, env: BuildEnv) -> Executor:
     condition = _value(step.condition)
     then = build_steps(step.then, env)
     otherwise = build_steps(step.else_, env)
-    row_name = f"if {step.condition.source if isinstance(step.condition, Template) else step.condition}"
+    row_name = (
+        f"if {step.condition.source if isinstance(step.condition, Template) else step.condition}"
+    )
 
     def run(user: VirtualUser) -> bool:
         try:

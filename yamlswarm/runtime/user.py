@@ -55,9 +55,17 @@ class VirtualUser:
     def api(self) -> VirtualUser:
         return self
 
-    def request(self, method: str, url: str, *, name: str | None = None,
-                headers: dict[str, str] | None = None, body: bytes | str = b"",
-                json: Any = None, timeout: float = 30.0) -> Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        name: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | str = b"",
+        json: Any = None,
+        timeout: float = 30.0,
+    ) -> Response:
         """Make a request recorded in the stats (row `name`, default the URL)."""
         import json as _json
 
@@ -69,8 +77,9 @@ class VirtualUser:
             body = body.encode()
         row = self.runner.stats.row(name or url, method.upper())
         start = time.perf_counter()
-        response = self.session.request(method, url, headers=header_items, body=body,
-                                        timeout=timeout, keep=DEFAULT_BODY_LIMIT)
+        response = self.session.request(
+            method, url, headers=header_items, body=body, timeout=timeout, keep=DEFAULT_BODY_LIMIT
+        )
         response.elapsed = time.perf_counter() - start
         error = response.error or (f"HTTP {response.status}" if response.status >= 400 else None)
         if error:

@@ -25,9 +25,12 @@ from geventhttpclient._parser import HTTPParseError, HTTPResponseParser
 RECV_SIZE = 65536
 # Kernel receive timestamps (Linux): each read also says when its data arrived, so a response
 # that waited in the socket while the event loop served other users is not counted as slower.
-_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35) if sys.platform.startswith("linux") else None
+_SO_TIMESTAMPNS = (
+    getattr(socket, "SO_TIMESTAMPNS", 35) if sys.platform.startswith("linux") else None
+)
 _ANCILLARY = socket.CMSG_SPACE(16) if hasattr(socket, "CMSG_SPACE") else 0
 _TIMESPEC = struct.Struct("qq")
+
 
 class Parser(HTTPResponseParser):
     """Collects status, headers and (a bounded prefix of) the body of one response."""
