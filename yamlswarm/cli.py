@@ -22,7 +22,7 @@ class Duration(click.ParamType):
 
     name = "duration"
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value, param, ctx):
         try:
             return parse_duration(value)
         except ValueError as exc:
@@ -34,7 +34,7 @@ class Rate(click.ParamType):
 
     name = "rate"
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value, param, ctx):
         try:
             return parse_rate(value)
         except ValueError as exc:
@@ -46,7 +46,7 @@ class KeyValue(click.ParamType):
 
     name = "KEY=VALUE"
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value, param, ctx):
         key, sep, val = value.partition("=")
         if not sep or not key:
             self.fail(f"{value!r} is not KEY=VALUE", param, ctx)
@@ -56,7 +56,7 @@ class KeyValue(click.ParamType):
 DURATION, RATE = Duration(), Rate()
 
 
-def run_options(command):  # type: ignore[no-untyped-def]
+def run_options(command):
     """The options `run` and `master` share (SPEC section 2)."""
     options = [
         click.option("-H", "--host", help="Base URL; overrides the scenario's host."),
@@ -126,7 +126,7 @@ def run_options(command):  # type: ignore[no-untyped-def]
     return command
 
 
-def _settings(**kw) -> RunSettings:  # type: ignore[no-untyped-def]
+def _settings(**kw) -> RunSettings:
     env = dict(kw.pop("env", ()) or ())
     return RunSettings(env=env, interactive=sys.stdout.isatty(), **kw)
 
@@ -202,7 +202,7 @@ def schema(output: Path | None) -> None:
     metavar="N",
     help="Run N local worker processes under an in-process master (-1: one per core).",
 )
-def run(scenario: Path, processes: int | None, **options) -> None:  # type: ignore[no-untyped-def]
+def run(scenario: Path, processes: int | None, **options) -> None:
     """Validate, compile and run SCENARIO; print live progress and the final table."""
     settings = _settings(**options)
     if processes is not None:
@@ -273,7 +273,7 @@ def master(
     scenario: Path,
     expect_workers: int,
     bind: str,
-    token: str | None,  # type: ignore[no-untyped-def]
+    token: str | None,
     expect_timeout: float,
     heartbeat: float,
     heartbeat_timeout: float,

@@ -39,7 +39,7 @@ HOOK_MODES = ("problem", "raise", "skip")
 
 def env_mapping(env: Mapping[str, str] | None = None) -> Mapping[str, str]:
     """Values for `{{ env.KEY }}`: the given ones (from -e), then the real environment."""
-    return ChainMap(dict(env or {}), os.environ)  # type: ignore[arg-type]
+    return ChainMap(dict(env or {}), os.environ)
 
 
 def compile_document(

@@ -27,6 +27,7 @@ __all__ = [
     "compile_string",
     "compile_value",
     "has_template",
+    "renderer",
     "template_names",
 ]
 
@@ -130,19 +131,24 @@ def compile_value(value: Any) -> Any:
     return value
 
 
-def _render_one(part: Any) -> Callable[[dict], Any]:
-    if isinstance(part, Template):
-        return part.render
-    return lambda ctx, _c=part: _c
+def renderer(value: Any) -> Callable[[dict], Any]:
+    """A function of the user context giving `value`: a Template's render, or the constant."""
+    if isinstance(value, Template):
+        return value.render
+
+    def constant(ctx: dict) -> Any:
+        return value
+
+    return constant
 
 
 def _render_dict(items: list[tuple[Any, Any]]) -> Callable[[dict], dict]:
-    pairs = [(_render_one(k), _render_one(v)) for k, v in items]
+    pairs = [(renderer(k), renderer(v)) for k, v in items]
     return lambda ctx: {k(ctx): v(ctx) for k, v in pairs}
 
 
 def _render_list(parts: list[Any]) -> Callable[[dict], list]:
-    renders = [_render_one(p) for p in parts]
+    renders = [renderer(p) for p in parts]
     return lambda ctx: [r(ctx) for r in renders]
 
 

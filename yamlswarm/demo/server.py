@@ -79,7 +79,7 @@ def _server_class() -> type:
 
     from gevent.pywsgi import WSGIServer
 
-    class _NoDelayServer(WSGIServer):  # type: ignore[misc]
+    class _NoDelayServer(WSGIServer):
         def handle(self, sock: Any, address: Any) -> None:
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

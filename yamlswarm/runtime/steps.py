@@ -24,7 +24,7 @@ from yamlswarm.runtime.extract import build_extractor
 from yamlswarm.runtime.http import DEFAULT_BODY_LIMIT, Origin, build_head, split_url
 from yamlswarm.runtime.response import Response
 from yamlswarm.runtime.signals import StopIterationSignal, StopUser
-from yamlswarm.templates import Template
+from yamlswarm.templates import Template, renderer
 
 if TYPE_CHECKING:
     from yamlswarm.runtime.hooks import HookRunner
@@ -48,13 +48,6 @@ class BuildEnv:
     _log_times: dict[str, float] = field(default_factory=dict)
 
 
-def _value(v: Any) -> Callable[[dict], Any]:
-    """A renderer for a plan value: the Template's render, or a constant."""
-    if isinstance(v, Template):
-        return v.render
-    return lambda ctx, _v=v: _v
-
-
 def _text(v: Any) -> str:
     return v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list)) else str(v)
 
@@ -71,7 +64,7 @@ def _encode_body(body: p.Body | None, ctx: dict | None) -> tuple[bytes, str | No
     """Body bytes and the Content-Type it implies, rendered with `ctx` (None: constant)."""
     if body is None:
         return b"", None
-    value = body.value.render(ctx) if isinstance(body.value, Template) else body.value
+    value = body.value.render(ctx or {}) if isinstance(body.value, Template) else body.value
     if body.kind == "json":
         return json.dumps(value, separators=(",", ":")).encode(), "application/json"
     if body.kind == "form":
@@ -121,10 +114,10 @@ class _RequestParts:
         self.step = step
         self.base = base
         self.method = step.method
-        self.url = _value(step.url)
-        self.headers = [(name, _value(v)) for name, v in step.headers]
-        self.query = [(name, _value(v)) for name, v in step.query]
-        self.auth = (_value(step.auth[0]), _value(step.auth[1])) if step.auth else None
+        self.url = renderer(step.url)
+        self.headers = [(name, renderer(v)) for name, v in step.headers]
+        self.query = [(name, renderer(v)) for name, v in step.query]
+        self.auth = (renderer(step.auth[0]), renderer(step.auth[1])) if step.auth else None
         self.constant_body = not (step.body and isinstance(step.body.value, Template))
         self.body_const = (
             _encode_body(step.body, None)
@@ -135,7 +128,7 @@ class _RequestParts:
     def url_text(self, ctx: dict) -> str:
         url = _text(self.url(ctx))
         if self.query:
-            query = []
+            query: list[tuple[str, str]] = []
             for name, render in self.query:
                 value = render(ctx)
                 values = value if isinstance(value, list) else [value]
@@ -347,7 +340,7 @@ def build_think(step: p.ThinkStep, env: BuildEnv) -> Executor:
 
 
 def build_set(step: p.SetStep, env: BuildEnv) -> Executor:
-    assignments = [(name, _value(v)) for name, v in step.assignments]
+    assignments = [(name, renderer(v)) for name, v in step.assignments]
 
     def run(user: VirtualUser) -> bool:
         ctx = user.vars
@@ -365,7 +358,7 @@ def build_set(step: p.SetStep, env: BuildEnv) -> Executor:
 
 
 def build_if(step: p.IfStep, env: BuildEnv) -> Executor:
-    condition = _value(step.condition)
+    condition = renderer(step.condition)
     then = build_steps(step.then, env)
     otherwise = build_steps(step.else_, env)
     row_name = (
@@ -388,40 +381,43 @@ def build_loop(step: p.LoopStep, env: BuildEnv) -> Executor:
     as_name = step.as_
     limit = step.max
     row_name = f"loop {step.source.path or ''}".strip()
+    count = renderer(step.count) if step.count is not None else None
+    over = renderer(step.over) if step.over is not None else None
+    condition = renderer(step.while_)
 
-    def iterate(user: VirtualUser) -> Any:
-        ctx = user.vars
-        if step.count is not None:
-            count = int(_value(step.count)(ctx))
-            return range(min(count, limit) if limit else count)
-        if step.over is not None:
-            items = _value(step.over)(ctx)
-            items = list(items) if not isinstance(items, (list, tuple)) else items
+    def items_of(user: VirtualUser) -> Any:
+        """The loop's items for `count`/`over`; None for a `while` loop."""
+        if count is not None:
+            n = int(count(user.vars))
+            return range(min(n, limit) if limit else n)
+        if over is not None:
+            items = over(user.vars)
+            items = items if isinstance(items, (list, tuple)) else list(items)
             return items[:limit] if limit else items
         return None
+
+    def failed(exc: Exception) -> bool:
+        env.stats.row(row_name, "LOOP").failure(0.0, _error_text(exc))
+        return False
 
     def run(user: VirtualUser) -> bool:
         ok = True
         try:
-            items = iterate(user)
+            items = items_of(user)
         except Exception as exc:
-            env.stats.row(row_name, "LOOP").failure(0.0, _error_text(exc))
-            return False
+            return failed(exc)
         if items is not None:
             for item in items:
                 user.vars[as_name] = item
                 ok = run_steps(body, user) and ok
             return ok
-        condition = _value(step.while_)
-        bound = limit or _LOOP_WHILE_MAX
-        for index in range(bound):
+        for index in range(limit or _LOOP_WHILE_MAX):
             user.vars[as_name] = index
             try:
                 if not condition(user.vars):
                     break
             except Exception as exc:
-                env.stats.row(row_name, "LOOP").failure(0.0, _error_text(exc))
-                return False
+                return failed(exc)
             ok = run_steps(body, user) and ok
         return ok
 
@@ -468,7 +464,7 @@ def build_call(step: p.CallStep, env: BuildEnv) -> Executor:
 
 
 def build_log(step: p.LogStep, env: BuildEnv) -> Executor:
-    message = _value(step.message)
+    message = renderer(step.message)
     key = f"{step.source}"
 
     def run(user: VirtualUser) -> bool:
