@@ -115,3 +115,33 @@ def test_unpack_refuses_paths_outside_the_directory(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="unsafe path"):
         unpack(data, hashlib.sha256(data).hexdigest(), tmp_path / "z")
     assert not (tmp_path / "evil.py").exists()
+
+
+def test_the_example_shop_with_its_sibling_hook_module_compiles_from_a_bundle(
+    tmp_path: Path,
+) -> None:
+    # scenarios/hooks/shop.py imports its neighbour signing.py: both must travel
+    plan = load_plan(Path("scenarios/shop.yaml"), RunSettings(host="http://127.0.0.1:9"))
+    bundle = make_bundle(plan)
+    assert {"hooks/shop.py", "hooks/signing.py", "data/accounts.csv"} <= set(bundle.files)
+    unpacked = unpack(bundle.data, bundle.sha256, tmp_path / "worker")
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from yamlswarm.pipeline import load_plan\n"
+        "from yamlswarm.settings import RunSettings\n"
+        "plan = load_plan(Path(sys.argv[1]), RunSettings(host='http://127.0.0.1:9'))\n"
+        "print(len(plan.hooks))\n"
+    )
+    import subprocess
+    import sys
+
+    # a fresh process, so the hook modules already imported here do not mask a missing file
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(unpacked / bundle.scenario)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"

@@ -3,8 +3,9 @@
 Files keep their layout relative to each other: every file is stored under
 its path relative to the deepest directory that holds them all, so the
 scenario's relative references (`csv: data/a.csv`, `hooks: ../lib/h.py`)
-resolve the same way once the bundle is unpacked anywhere. Dotted hook
-module names are not shipped: they must be installed on the workers. The
+resolve the same way once the bundle is unpacked anywhere. The Python files
+beside a hook file are shipped with it (it may import them); dotted hook module
+names are not shipped: they must be installed on the workers. The
 zip is deterministic (fixed timestamps, sorted names), so the same files
 always give the same hash.
 """
@@ -43,9 +44,15 @@ class Bundle:
 
 
 def bundle_files(plan: p.Plan) -> list[Path]:
-    """Every local file a run of `plan` needs: scenario, hook files, data CSVs, uploads."""
+    """Every local file a run of `plan` needs: scenario, hook files, data CSVs, uploads.
+
+    A hook file's directory goes on `sys.path` when it is imported, so the Python
+    files beside it (`from signing import signature`) are shipped too.
+    """
     paths = [Path(plan.file)]
-    paths += [Path(spec) for spec in plan.hooks if is_path_spec(spec)]
+    for hook in (Path(spec) for spec in plan.hooks if is_path_spec(spec)):
+        paths.append(hook)
+        paths += sorted(hook.parent.glob("*.py"))
     paths += [Path(feed.path) for feed in plan.data]
     paths += sorted(set(_upload_paths(plan)))
     seen: dict[Path, None] = {}
