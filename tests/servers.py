@@ -127,8 +127,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         started = time.perf_counter()
         owner._pattern_sleep()
-        self._route(parts.path, query, body)
         owner.handling_times.append(time.perf_counter() - started)
+        self._route(parts.path, query, body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_request
 
@@ -264,7 +264,8 @@ class CountingServer(_ServerBase):
         self.requests: collections.deque[RecordedRequest] = collections.deque(maxlen=keep)
         self.total = 0
         self.connections = 0
-        # seconds from a request read to its response written, in order: what the client should see
+        # how long each request was held before its response was written (the latency pattern's
+        # sleeps as they really took): a lower bound of what the client can measure
         self.handling_times: list[float] = []
         self._server = _HTTPServer((HOST, 0), _Handler)
         self._server.owner = self

@@ -82,8 +82,8 @@ def _nearest_rank(values, q):
 
 def test_known_latency_pattern_gives_exact_percentiles(tmp_path):
     # one user, sequential requests: the server sleeps 10, 20, ... 100 ms in turn and records how
-    # long it really took to answer each; the client's percentiles must match those within 1 %
-    # plus the transport's own overhead
+    # long each sleep really took; the client's percentiles can never be below those, and must
+    # match them within 1 % plus the transport's own overhead
     pattern = [i / 100 for i in range(1, 11)]
     scenario = write_scenario(
         tmp_path,
