@@ -39,6 +39,9 @@ def test_trace_prints_each_exchange_masked_with_one_user(tmp_path):
     out = run.stdout
     assert requests == 6  # one user, two iterations of three requests; the broken one is never sent
     assert sum(line.startswith("POST ") for line in out.splitlines()) == 2
+    assert "> Authorization: Bearer ****" in out  # sent headers are shown, credentials masked
+    assert "> Authorization: Bearer tok-123456" not in out
+    assert "> User-Agent: yamlswarm/" in out and "< Content-Length: " in out
     assert "session = 's3cr3t-cookie'" in out  # extracted values are shown...
     assert "Set-Cookie: session=s3cr3t-cookie" not in out  # ...but cookie headers are masked
     assert "'later' is undefined" in out  # the failing template is traced too

@@ -50,9 +50,9 @@ def test_prints_the_exchange_with_secrets_masked():
     TracePrinter(out)(_user(token="eyJhbGciOi"), _step(), _response(), None)
     assert out.getvalue() == (
         "POST http://127.0.0.1:8080/login -> 200 OK  12.3 ms  [user 3, iteration 2]\n"
-        "  Content-Type: application/json\n"
-        "  Set-Cookie: session=****; Path=/; HttpOnly\n"
-        "  X-Request-Id: abc-123\n"
+        "  < Content-Type: application/json\n"
+        "  < Set-Cookie: session=****; Path=/; HttpOnly\n"
+        "  < X-Request-Id: abc-123\n"
         '  body (42 bytes): {"token": "eyJhbGciOi", "user": {"id": 7}}\n'
         "  extracted:\n"
         "    token = 'eyJhbGciOi'\n"
@@ -116,3 +116,14 @@ def test_mask_header_rules():
         "id=****; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Secure"
     )
     assert mask_header("X-Api-Version", "v=2") == "v=2"
+
+
+def test_sent_headers_are_shown_before_the_received_ones_and_masked():
+    response = _response()
+    response.sent_headers = [("Authorization", "Bearer eyJ.secret"), ("X-Signature", "ab12")]
+    out = io.StringIO()
+    TracePrinter(out)(_user(), _step(), response, None)
+    lines = out.getvalue().splitlines()
+    assert lines[1:3] == ["  > Authorization: Bearer ****", "  > X-Signature: ab12"]
+    assert lines[3].startswith("  < Content-Type")
+    assert "eyJ.secret" not in out.getvalue()

@@ -61,8 +61,15 @@ class TracePrinter:
         return f"{head} -> {result}  {response.elapsed * 1000:.1f} ms  {self._paint(f'[{who}]', 'cyan')}"
 
     def _header_lines(self, response: Any) -> list[str]:
-        items = response.headers.items() if response.status else []
-        return [f"{k}: {mask_header(k, v) if self.mask else v}" for k, v in items]
+        """Headers sent (`> `, when the runtime kept them) and received (`< `), curl-style."""
+        sent = getattr(response, "sent_headers", None) or []
+        received = response.headers.items() if response.status else []
+        return [f"> {self._header(k, v)}" for k, v in sent] + [
+            f"< {self._header(k, v)}" for k, v in received
+        ]
+
+    def _header(self, name: str, value: str) -> str:
+        return f"{name}: {mask_header(name, value) if self.mask else value}"
 
     def _body_lines(self, response: Any) -> list[str]:
         body: bytes = response.body or b""

@@ -63,6 +63,7 @@ class Response:
         "headers",
         "method",
         "received_at",
+        "sent_headers",
         "status",
         "truncated",
         "url",
@@ -93,6 +94,7 @@ class Response:
         # when the last byte reached the socket (perf_counter clock), if the kernel told us;
         # latency ends here rather than when this user's greenlet next got to run
         self.received_at: float | None = None
+        self.sent_headers: list[tuple[str, str]] | None = None  # kept only when tracing
         self._json: Any = _UNSET
 
     @property

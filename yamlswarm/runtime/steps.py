@@ -193,6 +193,7 @@ def build_request(step: p.RequestStep, env: BuildEnv) -> Executor:
         sent = time.perf_counter()
         start = sent if intended is None else intended
         url = ""
+        headers: list[tuple[str, str]] = []
         user.busy = True  # a graceful stop lets this request finish
         try:
             if prebuilt is not None:
@@ -243,6 +244,7 @@ def build_request(step: p.RequestStep, env: BuildEnv) -> Executor:
         response.elapsed = latency
         if env.trace is not None:
             response.url = url or _url_of(prebuilt)
+            response.sent_headers = headers if prebuilt is None else _head_headers(prebuilt[1])
         error = response.error
         if error is None and hooks.after_response:
             error = hooks.run_after_response(user, response)
@@ -270,6 +272,14 @@ def _is_constant(step: p.RequestStep, parts: _RequestParts, hooks: HookRunner) -
     if any(isinstance(v, Template) for v in values):
         return False
     return step.body is None or parts.body_const is not None
+
+
+def _head_headers(head: bytes) -> list[tuple[str, str]]:
+    """The header lines of a prebuilt request head (for --trace)."""
+    lines = head.decode("latin-1").split("\r\n")[1:]
+    return [
+        (name, value.strip()) for name, _, value in (line.partition(":") for line in lines if line)
+    ]
 
 
 def _url_of(prebuilt: tuple[Origin, bytes, bytes] | None) -> str:
