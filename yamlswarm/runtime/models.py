@@ -144,10 +144,16 @@ def run_open(runner: Runner, load: p.Load) -> None:
     runner.prepare_pool(load.max_users)
     start = time.perf_counter()
     for offset in arrival_offsets(load.phases):
-        if runner.stopping:
-            return
         due = start + offset
-        _sleep_until(due)
+        if not runner.stopping:
+            _sleep_until(due)
+        if runner.stopping:
+            # the run ended (duration, Ctrl-C, an aborting threshold) while this arrival was
+            # due or overdue: it was not started, so it is dropped, never silently lost
+            if due <= runner.stopped_at and runner.take_iteration():
+                runner.stats.dropped += 1
+                continue
+            return
         if not runner.take_iteration():
             break
         runner.dispatch(due)

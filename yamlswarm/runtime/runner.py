@@ -153,6 +153,7 @@ class Runner:
         self.pool_size = 0
         self._all_spawned = False
         self.stopping = False
+        self.stopped_at = float("inf")  # perf_counter time of stop()
         self.stop_reason: str | None = None
         self.interrupted = False
         self.aborted: str | None = None
@@ -312,6 +313,7 @@ class Runner:
 
     def stop(self, reason: str) -> None:
         if not self.stopping:
+            self.stopped_at = time.perf_counter()
             self.stopping = True
             self.stop_reason = reason
             self._done.set()
@@ -395,6 +397,7 @@ class Runner:
         try:
             self._done.wait()
         finally:
+            control.join(timeout=2.0)  # controllers return promptly once stopping is set
             control.kill(block=True)
             self._stop_users()
             ticker.kill(block=True)
