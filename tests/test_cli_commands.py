@@ -132,8 +132,11 @@ def test_overrides_show_in_the_result_model(tmp_path):
             "-q",
         )
     assert run.returncode == 0, run.stderr
-    model = json.loads(out.read_text())["model"]
+    result = json.loads(out.read_text())
+    model = result["model"]
     assert model["kind"] == "closed" and model["users"] == 2 and model["duration_s"] == 1
+    assert result["duration_s"] < 5  # not the scenario's hour
+    assert max(row["users"] for row in result["timeline"]) == 2
 
 
 def test_demo_runs_and_writes_html(tmp_path):

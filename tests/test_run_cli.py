@@ -143,42 +143,6 @@ def test_closed_model_runs_for_its_duration(tmp_path):
     assert result["timeline"] and max(row["users"] for row in result["timeline"]) == 3
 
 
-def test_cli_overrides_users_and_duration(tmp_path):
-    scenario = write_scenario(
-        tmp_path,
-        """
-        version: 1
-        load: {users: 50, spawn_rate: 1, duration: 1h}
-        users:
-          - wait: {constant: 100ms}
-            flows:
-              - steps:
-                  - get: /echo
-    """,
-    )
-    out = tmp_path / "r.json"
-    with CountingServer() as server:
-        run = yamlswarm(
-            "run",
-            scenario,
-            "--host",
-            server.url,
-            "-u",
-            "2",
-            "-r",
-            "10/s",
-            "-t",
-            "1500ms",
-            "--json",
-            out,
-            "-q",
-        )
-    assert run.returncode == 0, run.stderr
-    result = _json(out)
-    assert result["duration_s"] < 5
-    assert max(row["users"] for row in result["timeline"]) == 2
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interruption_prints_and_writes_results_then_exits_130(tmp_path, sig):
     scenario = write_scenario(

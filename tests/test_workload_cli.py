@@ -37,8 +37,8 @@ def test_open_model_starts_rate_times_duration_iterations(tmp_path):
         )
         counted = server.count("/echo")
     assert run.returncode == 0, run.stderr
-    assert abs(counted - 120) <= 120 * 0.02
-    assert result["dropped"] == 0
+    assert counted >= 120 * 0.98  # started on schedule, within 2 %
+    assert counted + result["dropped"] == 120  # and every arrival is accounted for
     assert result["model"]["kind"] == "open"
     assert result["totals"]["requests"] == counted
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -17,26 +18,16 @@ from yamlswarm.settings import RunSettings
 from yamlswarm.units import parse_duration, parse_rate
 
 
-class Duration(click.ParamType):
-    """A duration: 500ms, 30s, 5m, 1h, 1m30s or seconds."""
+class Parsed(click.ParamType):
+    """A value read by one of `yamlswarm.units`' parsers; its ValueError becomes Click's message."""
 
-    name = "duration"
-
-    def convert(self, value, param, ctx):
-        try:
-            return parse_duration(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-class Rate(click.ParamType):
-    """A rate: 10/s, 600/m, 1/h or a number per second."""
-
-    name = "rate"
+    def __init__(self, name: str, parse: Callable[[object], float]) -> None:
+        self.name = name
+        self._parse = parse
 
     def convert(self, value, param, ctx):
         try:
-            return parse_rate(value)
+            return self._parse(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 
@@ -53,7 +44,8 @@ class KeyValue(click.ParamType):
         return key, val
 
 
-DURATION, RATE = Duration(), Rate()
+DURATION = Parsed("duration", parse_duration)  # 500ms, 30s, 5m, 1h, 1m30s or seconds
+RATE = Parsed("rate", parse_rate)  # 10/s, 600/m, 1/h or a number per second
 
 
 def run_options(command):
