@@ -389,3 +389,35 @@ def test_an_aborting_threshold_on_merged_numbers_stops_every_worker(
     assert "aborted: threshold 'requests < 10' failed" in out
     assert [_finish(w, timeout=15)[0] for w in workers] == [0, 0]
     assert time.monotonic() - started < 25  # not the scenario's 60 s
+
+
+def test_hooks_run_in_workers_and_on_test_stop_once_with_the_merged_result(
+    tmp_path: Path, server: CountingServer
+) -> None:
+    log = tmp_path / "hooks.log"
+    scenario = _scenario(
+        tmp_path, ITERATIONS.replace("name: dist\n", "name: dist\nhooks: hooks.py\n")
+    )
+    (scenario.parent / "hooks.py").write_text(
+        "import os\n"
+        "def _log(line):\n"
+        "    with open(os.environ['HOOK_LOG'], 'a') as handle:\n"
+        "        handle.write(line + '\\n')\n"
+        "def on_user_start(user):\n"
+        "    _log('user_start')\n"
+        "def on_test_stop(ctx, result):\n"
+        "    _log(f'test_stop {result.totals.requests}')\n"
+    )
+    env = {**_env(), "HOOK_LOG": str(log)}
+    proc = subprocess.Popen(
+        [PY, "-m", "yamlswarm", "run", str(scenario), "--processes", "2", "-H", server.url, "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    code, out, err = _finish(proc)
+    assert code == 0, out + err
+    lines = log.read_text().splitlines()
+    assert lines.count("user_start") == 4  # in the workers, one per user
+    assert [line for line in lines if line.startswith("test_stop")] == ["test_stop 37"]

@@ -56,6 +56,22 @@ def lost_summary(master: Master) -> str:
     return "lost workers: " + ", ".join(f"{w.worker_id} ({w.lost_reason})" for w in lost)
 
 
+def _on_test_stop(master: Master) -> Any:
+    """`on_test_stop(ctx, result)` of the hook modules, called once, here, with the merged result.
+
+    Workers report deltas and hold no whole result, so the master is the process that calls it.
+    """
+    if not master.plan.hooks:
+        return None
+    from yamlswarm.hooks import load_hooks  # already imported (and cached) by the compiler
+    from yamlswarm.runtime.hooks import HookRunner
+
+    hooks = HookRunner(load_hooks(master.plan.hooks), err=master.err)
+    if not hooks.on_test_stop:
+        return None
+    return lambda result: hooks.call_each(hooks.on_test_stop, master, result)
+
+
 def finish(master: Master, state: _Run) -> int:
     """The merged result: table, thresholds, outputs, what was lost; returns the exit code."""
     from yamlswarm.execute import finish_run
@@ -84,6 +100,7 @@ def finish(master: Master, state: _Run) -> int:
         out=master.out,
         err=master.err,
         extra=extra,
+        on_test_stop=_on_test_stop(master),
     )
     if summary:
         print(summary, file=master.out, flush=True)
