@@ -269,6 +269,7 @@ def test_failed_checks_and_extractions_are_counted_on_their_rows(tmp_path):
                         name: extracting
                         extract:
                           missing: {jmespath: "no.such.path"}
+                          also_missing: {regex: "z(z)z"}
                           fallback: {jmespath: "nothing", default: 3}
                       - get: /echo
                         name: checking
@@ -285,8 +286,13 @@ def test_failed_checks_and_extractions_are_counted_on_their_rows(tmp_path):
             server.url,
         )
     assert run.returncode == 0, run.stderr
+    rows = {r["name"]: r for r in result["requests"]}
+    assert rows["extracting"]["requests"] == 6  # each request counted once, failed or not
+    assert rows["extracting"]["failures"] == 6
+    assert result["totals"]["requests"] == 24
     errors = _errors(result)
     assert errors[("extracting", "extract missing: jmespath no.such.path matched nothing")] == 6
+    assert errors[("extracting", "extract also_missing: regex 'z(z)z' no match")] == 6
     assert errors[("checking", "check failed: jmespath method eq 'POST'")] == 6
     assert not any(name == "uses fallback" for name, _ in errors)
     undefined = [count for (name, error), count in errors.items() if name == "uses missing"]

@@ -107,6 +107,11 @@ class RowStats:
         self.failures += 1
         if self._sec is not None:
             self._stats._sec_failures += 1
+        self.note_error(error, example)
+
+    def note_error(self, error: str, example: str | None = None) -> None:
+        """Count an error in the error groups without counting a request (a second reason why
+        one failed request failed, e.g. two extractions that found nothing)."""
         now = self._stats.clock()
         group = self.errors.get(error)
         if group is None:

@@ -251,8 +251,12 @@ def build_request(step: p.RequestStep, env: BuildEnv) -> Executor:
         if error is None:
             error = checker(response, ctx)
         if extractor is not None and response.error is None:
+            # a failed extraction fails the request (once); further reasons are only noted
             for failure in extractor(response, ctx):
-                row.failure(latency, failure)
+                if error is None:
+                    error = failure
+                else:
+                    row.note_error(failure)
         service = None if intended is None else now - sent
         if env.trace is not None:
             env.trace(user, step, response, error)
