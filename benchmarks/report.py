@@ -117,6 +117,8 @@ def print_case(case: dict[str, Any]) -> None:
                     f"mean {figures.get('mean_ms')} ms, p99 {figures.get('p99_ms')} ms"
                 )
         print(tabulate(_many_users_rows(results), headers=_MANY_USERS_HEADERS))
+    elif "table" in case:
+        print(tabulate(case["table"]["rows"], headers=case["table"]["headers"]))
     else:
         print(tabulate(_throughput_rows(results), headers=_THROUGHPUT_HEADERS))
     for bar in case.get("bars", []):

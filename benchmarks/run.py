@@ -1,6 +1,6 @@
 """The benchmark suite of SPEC section 8: yamlswarm vs Locust FastHttpUser, side by side, in one run.
 
-Run with the Python that has yamlswarm installed:  python benchmarks/run.py [--cases a,b,c,d]
+Run with the Python that has yamlswarm installed:  python benchmarks/run.py [--cases a,b,c,d,e]
 The load tool is pinned to core 0 and the target (nginx, or the demo API) to core 1.
 """
 
@@ -16,19 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from cases import case_many_users, case_throughput, case_validate
+from correctness import case_correctness
 from report import print_case, print_summary, write_results
 from targets import Target, find_nginx, raise_file_limit, start_demo, start_nginx
 from tools import has_taskset
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-CASES = ("a", "b", "c", "d")
+CASES = ("a", "b", "c", "d", "e")
 
 
 def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--cases", default="a,b,c,d", help="comma-separated subset of a,b,c,d (default: all)"
+        "--cases", default="a,b,c,d,e", help="comma-separated subset of a,b,c,d,e (default: all)"
     )
     parser.add_argument(
         "--repeat",
@@ -141,7 +142,9 @@ def _cpu_model() -> str:
     return platform.processor() or "?"
 
 
-def _run_cases(args: argparse.Namespace, target: Target | None, pin: list[str]) -> dict[str, Any]:
+def _run_cases(
+    args: argparse.Namespace, target: Target | None, pin: list[str], target_pin: list[str]
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="yamlswarm-bench-") as folder:
         tmp = Path(folder)
@@ -150,6 +153,8 @@ def _run_cases(args: argparse.Namespace, target: Target | None, pin: list[str]) 
                 results[case] = case_throughput(case, target, args, pin, tmp)
             elif case == "c":
                 results[case] = case_many_users(target, args, pin, tmp)
+            elif case == "e":
+                results[case] = case_correctness(args, pin, target_pin, tmp)
             else:
                 results[case] = case_validate(args, pin, tmp)
             print_case(results[case])
@@ -168,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     if target is not None:
         print(f"target: {target.kind} at {target.url}{target.path}", file=sys.stderr)
     try:
-        results = _run_cases(args, target, tool_pin)
+        results = _run_cases(args, target, tool_pin, target_pin)
     finally:
         if target is not None:
             target.stop()

@@ -20,13 +20,14 @@ WANTED_FILES = 65536  # 10,000 users = 10,000 sockets in the tool and 10,000 in 
 NGINX_CONNECTIONS = 20000
 
 _NGINX_CONF = """\
+{main_extra}
 worker_processes 1;
 worker_rlimit_nofile {files};
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
 events {{ worker_connections {connections}; }}
 http {{
-    access_log off;
+    {access_log}
     keepalive_timeout 65;
     keepalive_requests 10000000;
     client_body_temp_path {tmp}/body;
@@ -38,6 +39,7 @@ http {{
         listen {host}:{port} backlog=4096;
         root {tmp}/www;
         location = /data.json {{ default_type application/json; }}
+        {locations}
     }}
 }}
 """
@@ -53,7 +55,9 @@ class Target:
     process: subprocess.Popen[bytes]
     workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
-    def stop(self) -> None:
+    def stop(self, keep: tuple[str, ...] = ()) -> dict[str, str]:
+        """Stop the target; returns the text of the files named in `keep` (e.g. its access log)
+        from its working directory, read after it stopped and before the directory goes."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -61,8 +65,13 @@ class Target:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        kept: dict[str, str] = {}
         if self.workdir is not None:
+            for name in keep:
+                path = Path(self.workdir.name) / name
+                kept[name] = path.read_text() if path.exists() else ""
             self.workdir.cleanup()
+        return kept
 
 
 def free_port() -> int:
@@ -93,7 +102,20 @@ def find_binary(binary: str, package: str, install: bool) -> str | None:
     found = shutil.which(binary) or _existing(f"/usr/sbin/{binary}")
     if found or not install or not shutil.which("apt-get"):
         return found
-    print(f"{binary} not found: trying `apt-get install -y {package}` ...", file=sys.stderr)
+    if not apt_install(package):
+        return None
+    return shutil.which(binary) or _existing(f"/usr/sbin/{binary}")
+
+
+def find_file(path: str, package: str, install: bool) -> str | None:
+    """A file a Debian package provides (e.g. an nginx module); installed first when missing."""
+    if Path(path).exists() or (install and shutil.which("apt-get") and apt_install(package)):
+        return _existing(path)
+    return None
+
+
+def apt_install(package: str) -> bool:
+    print(f"trying `apt-get install -y {package}` ...", file=sys.stderr)
     result = subprocess.run(
         ["apt-get", "install", "-y", "-q", package],
         check=False,
@@ -102,15 +124,23 @@ def find_binary(binary: str, package: str, install: bool) -> str | None:
     )
     if result.returncode != 0:
         print(f"apt-get install {package} failed", file=sys.stderr)
-        return None
-    return shutil.which(binary) or _existing(f"/usr/sbin/{binary}")
+        return False
+    return True
 
 
 def _existing(path: str) -> str | None:
     return path if Path(path).exists() else None
 
 
-def start_nginx(nginx: str, pin: list[str]) -> Target:
+def start_nginx(
+    nginx: str,
+    pin: list[str],
+    *,
+    main_extra: str = "",
+    access_log: str = "access_log off;",
+    locations: str = "",
+) -> Target:
+    """nginx serving /data.json; the keywords add config (a module, an access log, locations)."""
     workdir = tempfile.TemporaryDirectory(prefix="yamlswarm-bench-nginx-")
     tmp = Path(workdir.name)
     tmp.chmod(0o755)  # nginx workers drop root privileges and must read www/
@@ -120,7 +150,14 @@ def start_nginx(nginx: str, pin: list[str]) -> Target:
     conf = tmp / "nginx.conf"
     conf.write_text(
         _NGINX_CONF.format(
-            tmp=tmp, host=HOST, port=port, files=WANTED_FILES, connections=NGINX_CONNECTIONS
+            tmp=tmp,
+            host=HOST,
+            port=port,
+            files=WANTED_FILES,
+            connections=NGINX_CONNECTIONS,
+            main_extra=main_extra,
+            access_log=access_log.format(tmp=tmp),
+            locations=locations,
         )
     )
     command = [
