@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -48,3 +49,15 @@ def start_yamlswarm(*args: str, cwd: Path | None = None) -> subprocess.Popen:
         env=cli_env(),
         cwd=cwd or REPO,
     )
+
+
+def run_json(
+    tmp_path: Path, text: str, host: str, *extra: str, name: str = "scenario.yaml"
+) -> tuple[subprocess.CompletedProcess, dict | None]:
+    """Write a scenario, `yamlswarm run` it quietly against `host` with `--json`; the process
+    and the JSON result (None when none was written)."""
+    scenario = write_scenario(tmp_path, text, name)
+    out = tmp_path / "result.json"
+    out.unlink(missing_ok=True)
+    run = yamlswarm("run", scenario, "--host", host, "--json", out, "-q", *extra)
+    return run, (json.loads(out.read_text()) if out.exists() else None)

@@ -14,17 +14,10 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
-from tests.cli_helpers import write_scenario, yamlswarm
+from tests.cli_helpers import run_json, write_scenario, yamlswarm
 from tests.servers import CountingServer
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
-
-
-def _run(tmp_path, text, host, *extra, name="scenario.yaml"):
-    scenario = write_scenario(tmp_path, text, name)
-    out = tmp_path / "result.json"
-    run = yamlswarm("run", scenario, "--host", host, "--json", out, "-q", *extra)
-    return run, (json.loads(out.read_text()) if out.exists() else None)
 
 
 def _errors(result):
@@ -33,7 +26,7 @@ def _errors(result):
 
 def test_login_token_is_extracted_and_sent_back(tmp_path, demo_api):
     demo_api.reset()
-    run, result = _run(
+    run, result = run_json(
         tmp_path,
         """
         version: 1
@@ -70,7 +63,7 @@ def test_login_token_is_extracted_and_sent_back(tmp_path, demo_api):
 
 def test_json_bodies_keep_template_types_and_faker_data_is_well_formed(tmp_path):
     with CountingServer() as server:
-        run, _ = _run(
+        run, _ = run_json(
             tmp_path,
             """
             version: 1
@@ -120,7 +113,7 @@ def test_same_seed_same_fake_data(tmp_path):
     emails = []
     for seed in ("11", "11", "12"):
         with CountingServer() as server:
-            run, _ = _run(tmp_path, text, server.url, "--seed", seed)
+            run, _ = run_json(tmp_path, text, server.url, "--seed", seed)
             assert run.returncode == 0, run.stderr
             emails.append(sorted(r.json()["email"] for r in server.requests))
     assert emails[0] == emails[1] != emails[2]
@@ -130,7 +123,7 @@ def test_unique_rows_are_never_handed_out_twice(tmp_path):
     rows = "\n".join(f"user{i},pw{i}" for i in range(30))
     (tmp_path / "accounts.csv").write_text(f"username,password\n{rows}\n")
     with CountingServer() as server:
-        run, result = _run(
+        run, result = run_json(
             tmp_path,
             """
             version: 1
@@ -210,7 +203,7 @@ def test_hooks_run_the_expected_number_of_times_and_sign_requests(tmp_path, monk
     log = tmp_path / "hooks.log"
     monkeypatch.setenv("HOOK_LOG", str(log))
     with CountingServer() as server:
-        run, result = _run(
+        run, result = run_json(
             tmp_path,
             """
             version: 1
@@ -257,7 +250,7 @@ def test_hooks_run_the_expected_number_of_times_and_sign_requests(tmp_path, monk
 
 def test_failed_checks_and_extractions_are_counted_on_their_rows(tmp_path):
     with CountingServer() as server:
-        run, result = _run(
+        run, result = run_json(
             tmp_path,
             """
             version: 1
@@ -301,7 +294,7 @@ def test_failed_checks_and_extractions_are_counted_on_their_rows(tmp_path):
 
 def test_stop_on_failure_ends_the_iteration(tmp_path):
     with CountingServer() as server:
-        run, result = _run(
+        run, result = run_json(
             tmp_path,
             """
             version: 1
@@ -322,7 +315,7 @@ def test_stop_on_failure_ends_the_iteration(tmp_path):
 
 def test_control_flow_loop_if_group_set(tmp_path):
     with CountingServer() as server:
-        run, result = _run(
+        run, result = run_json(
             tmp_path,
             """
             version: 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import shutil
 import ssl
 import subprocess
@@ -12,21 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.cli_helpers import write_scenario, yamlswarm
+from tests.cli_helpers import run_json
 from tests.servers import CountingServer
-
-
-def _run(tmp_path, text, host, *extra):
-    scenario = write_scenario(tmp_path, text)
-    out = tmp_path / "r.json"
-    run = yamlswarm("run", scenario, "--host", host, "--json", out, "-q", *extra)
-    return run, (json.loads(out.read_text()) if out.exists() else None)
 
 
 def test_query_form_files_auth_and_headers_arrive_as_written(tmp_path):
     (tmp_path / "report.txt").write_text("file body\n")
     with CountingServer() as server:
-        run, result = _run(
+        run, result = run_json(
             tmp_path,
             """
             version: 1
@@ -80,7 +72,7 @@ def test_query_form_files_auth_and_headers_arrive_as_written(tmp_path):
 
 def test_redirects_follow_or_not_and_per_request_timeout(tmp_path):
     with CountingServer() as server:
-        run, result = _run(
+        run, result = run_json(
             tmp_path,
             """
             version: 1
@@ -167,9 +159,9 @@ def test_tls_verification_on_by_default_and_can_be_turned_off(tmp_path, tls_serv
                   - get: /
                     check: {jmespath: [{expr: tls, eq: true}]}
     """
-    strict, result = _run(tmp_path, text.replace("VERIFY", "true"), tls_server)
+    strict, result = run_json(tmp_path, text.replace("VERIFY", "true"), tls_server)
     assert strict.returncode == 0, strict.stderr
     assert [e["error"] for e in result["errors"]] == ["TLSCertificateInvalid"]
-    relaxed, result = _run(tmp_path, text.replace("VERIFY", "false"), tls_server)
+    relaxed, result = run_json(tmp_path, text.replace("VERIFY", "false"), tls_server)
     assert relaxed.returncode == 0, relaxed.stderr
     assert result["totals"]["requests"] == 3 and result["totals"]["failures"] == 0

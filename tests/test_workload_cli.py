@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import xml.etree.ElementTree as ET
 
-from tests.cli_helpers import write_scenario, yamlswarm
+from tests.cli_helpers import run_json
 from tests.servers import CountingServer, FaultServer
-
-
-def _run_json(tmp_path, scenario_text, host, *extra):
-    scenario = write_scenario(tmp_path, scenario_text)
-    out = tmp_path / "r.json"
-    run = yamlswarm("run", scenario, "--host", host, "--json", out, "-q", *extra)
-    result = json.loads(out.read_text()) if out.exists() else None
-    return run, result
 
 
 def test_open_model_starts_rate_times_duration_iterations(tmp_path):
     with CountingServer() as server:
-        run, result = _run_json(
+        run, result = run_json(
             tmp_path,
             """
             version: 1
@@ -45,7 +36,7 @@ def test_open_model_starts_rate_times_duration_iterations(tmp_path):
 
 def test_capped_open_model_counts_every_drop(tmp_path):
     with CountingServer() as server:
-        run, result = _run_json(
+        run, result = run_json(
             tmp_path,
             """
             version: 1
@@ -70,7 +61,7 @@ def test_a_server_freeze_shows_in_p99_and_max(tmp_path):
     """No coordinated omission: latency counts from when each iteration was due."""
     with FaultServer("freeze") as server:
         threading.Timer(1.5, server.freeze, args=(1.0,)).start()
-        run, result = _run_json(
+        run, result = run_json(
             tmp_path,
             """
             version: 1
@@ -94,7 +85,7 @@ def test_a_server_freeze_shows_in_p99_and_max(tmp_path):
 
 def test_stages_timeline_follows_the_stages(tmp_path):
     with CountingServer() as server:
-        run, result = _run_json(
+        run, result = run_json(
             tmp_path,
             """
             version: 1
@@ -139,10 +130,10 @@ thresholds:
 
 def test_passing_thresholds_exit_0_and_failing_ones_exit_1(tmp_path):
     with CountingServer() as server:
-        passing, result = _run_json(tmp_path, THRESHOLDS.replace("{limit}", "2s"), server.url)
+        passing, result = run_json(tmp_path, THRESHOLDS.replace("{limit}", "2s"), server.url)
         assert passing.returncode == 0, passing.stderr
         assert all(t["passed"] for t in result["thresholds"]) and len(result["thresholds"]) == 4
-        failing, result = _run_json(
+        failing, result = run_json(
             tmp_path,
             THRESHOLDS.replace("{limit}", "0.001ms"),
             server.url,
@@ -164,7 +155,7 @@ def test_passing_thresholds_exit_0_and_failing_ones_exit_1(tmp_path):
 def test_an_aborting_threshold_ends_a_long_run_early(tmp_path):
     with CountingServer() as server:
         started = time.monotonic()
-        run, result = _run_json(
+        run, result = run_json(
             tmp_path,
             """
             version: 1

@@ -44,6 +44,14 @@ class KeyValue(click.ParamType):
         return key, val
 
 
+def _output(flag: str, dest: str, help: str) -> Callable:
+    """An option naming a file to write (a result, a report)."""
+    return click.option(flag, dest, type=click.Path(dir_okay=False, path_type=Path), help=help)
+
+
+JSON_OUTPUT = _output("--json", "json_path", "Write the result as JSON.")
+HTML_OUTPUT = _output("--html", "html_path", "Write a self-contained HTML report.")
+
 DURATION = Parsed("duration", parse_duration)  # 500ms, 30s, 5m, 1h, 1m30s or seconds
 RATE = Parsed("rate", parse_rate)  # 10/s, 600/m, 1/h or a number per second
 
@@ -71,29 +79,17 @@ def run_options(command):
             help="A value for {{ env.KEY }} (repeatable); real environment variables are the fallback.",
         ),
         click.option("--seed", type=int, help="Seed for Faker and every random choice."),
-        click.option(
-            "--json",
-            "json_path",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Write the result as JSON.",
-        ),
-        click.option(
+        JSON_OUTPUT,
+        _output(
             "--csv",
             "csv_prefix",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Write PREFIX_stats.csv, PREFIX_failures.csv, PREFIX_history.csv.",
+            "Write PREFIX_stats.csv, PREFIX_failures.csv, PREFIX_history.csv.",
         ),
-        click.option(
-            "--html",
-            "html_path",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Write a self-contained HTML report.",
-        ),
-        click.option(
+        HTML_OUTPUT,
+        _output(
             "--junit",
             "junit_path",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Write a JUnit XML file (one test case per threshold and check).",
+            "Write a JUnit XML file (one test case per threshold and check).",
         ),
         click.option(
             "--stop-timeout",
@@ -346,18 +342,8 @@ def worker(
     help="How long the demo runs.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No live progress, only the final table.")
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the result as JSON.",
-)
-@click.option(
-    "--html",
-    "html_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a self-contained HTML report.",
-)
+@JSON_OUTPUT
+@HTML_OUTPUT
 def demo(duration: float, quiet: bool, json_path: Path | None, html_path: Path | None) -> None:
     """Start the bundled demo API on a free loopback port and run the example scenario against it."""
     from yamlswarm.demo import scenario_path
@@ -384,12 +370,7 @@ def demo(duration: float, quiet: bool, json_path: Path | None, html_path: Path |
 
 @cli.command()
 @click.argument("result", type=click.Path(path_type=Path))
-@click.option(
-    "--html",
-    "html_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the result as a self-contained HTML report.",
-)
+@HTML_OUTPUT
 @click.option(
     "--compare",
     "compare_path",

@@ -37,12 +37,13 @@ USER_AGENT = f"yamlswarm/{__version__}"
 MAX_REDIRECTS = 10
 DEFAULT_BODY_LIMIT = 10 * 1024 * 1024  # bytes kept for checks/extraction; the rest is drained
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # always send a Content-Length, even 0
 
 
 class Origin:
     """scheme://host:port, with the Host header value and the socket address precomputed."""
 
-    __slots__ = ("host", "host_header", "key", "port", "scheme", "tls")
+    __slots__ = ("host", "host_header", "host_line", "key", "port", "scheme", "tls")
 
     def __init__(self, scheme: str, host: str, port: int | None) -> None:
         self.scheme = scheme
@@ -52,6 +53,7 @@ class Origin:
         default = 443 if self.tls else 80
         shown = f"[{host}]" if ":" in host else host
         self.host_header = shown if self.port == default else f"{shown}:{self.port}"
+        self.host_line = f"Host: {self.host_header}\r\n".encode("latin-1")  # once, not per request
         self.key = (scheme, host, self.port)
 
     def __repr__(self) -> str:
@@ -190,14 +192,15 @@ class Session:
         `head` holds the request line and headers, each line ending in CRLF;
         the Host, Cookie and Content-Length lines are added here.
         """
-        cookie = self.jar.header(origin.host) if self.jar._by_host else None
-        extra = f"Host: {origin.host_header}\r\n"
+        parts = [head, origin.host_line]
+        cookie = self.jar.header(origin.host)
         if cookie:
-            extra += f"Cookie: {cookie}\r\n"
-        if body or method in ("POST", "PUT", "PATCH"):
-            extra += f"Content-Length: {len(body)}\r\n"
-        data = head + extra.encode("latin-1") + b"\r\n" + body
-        return self.send_raw(origin, data, method, timeout, keep, verify_tls)
+            parts.append(f"Cookie: {cookie}\r\n".encode("latin-1"))
+        if body or method in _BODY_METHODS:
+            parts.append(b"Content-Length: %d\r\n" % len(body))
+        parts.append(b"\r\n")
+        parts.append(body)
+        return self.send_raw(origin, b"".join(parts), method, timeout, keep, verify_tls)
 
     def send_raw(
         self,
