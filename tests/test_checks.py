@@ -8,7 +8,7 @@ import pytest
 
 from yamlswarm import plan
 from yamlswarm.runtime.checks import build_checker
-from yamlswarm.runtime.response import Headers, Response
+from yamlswarm.runtime.http.response import Headers, Response
 from yamlswarm.templates import compile_value
 
 

@@ -8,7 +8,7 @@ import pytest
 from yamlswarm import plan as p
 from yamlswarm.compiler import compile_document
 from yamlswarm.errors import HookImportError, ScenarioError
-from yamlswarm.loader import load_file
+from yamlswarm.scenario.loader import load_file
 from yamlswarm.templates import Template
 
 FLOW = "users:\n  - flows:\n      - steps:\n"

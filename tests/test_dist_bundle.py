@@ -10,7 +10,7 @@ import pytest
 
 from yamlswarm.distributed.bundle import BundleError, make_bundle, unpack
 from yamlswarm.errors import UsageError
-from yamlswarm.pipeline import load_plan
+from yamlswarm.run import load_plan
 from yamlswarm.settings import RunSettings
 
 SCENARIO = """\
@@ -128,7 +128,7 @@ def test_the_example_shop_with_its_sibling_hook_module_compiles_from_a_bundle(
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from yamlswarm.pipeline import load_plan\n"
+        "from yamlswarm.run import load_plan\n"
         "from yamlswarm.settings import RunSettings\n"
         "plan = load_plan(Path(sys.argv[1]), RunSettings(host='http://127.0.0.1:9'))\n"
         "print(len(plan.hooks))\n"

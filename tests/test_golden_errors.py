@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from yamlswarm.errors import ScenarioError
-from yamlswarm.validate import validate_files
+from yamlswarm.scenario.validate import validate_files
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "invalid"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from yamlswarm.errors import HookImportError
-from yamlswarm.hooks import failure_summary, load_hooks, resolve_spec
+from yamlswarm.hookmodules import failure_summary, load_hooks, resolve_spec
 
 
 def _write(path: Path, text: str) -> Path:

@@ -24,7 +24,7 @@ def test_compiler_needs_no_gevent_or_network():
 
 
 def test_validate_path_does_not_import_gevent():
-    loaded = _modules_after("import yamlswarm.cli, yamlswarm.validate")
+    loaded = _modules_after("import yamlswarm.cli, yamlswarm.scenario.validate")
     assert "gevent" not in loaded
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from yamlswarm.errors import ScenarioError
-from yamlswarm.loader import load_file, loads
+from yamlswarm.scenario.loader import load_file, loads
 
 
 def test_positions_of_keys_and_values():

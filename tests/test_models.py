@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from yamlswarm import plan as p
-from yamlswarm.runtime.models import arrival_offsets, model_duration, stage_target
+from yamlswarm.runtime.workload import arrival_offsets, model_duration, stage_target
 
 
 def test_constant_rate_gives_rate_times_duration_arrivals_evenly_spaced():
@@ -71,7 +71,7 @@ def test_model_durations():
 
 def test_arrivals_due_when_the_run_stops_are_counted_as_dropped():
     """An arrival the run ended before starting is dropped, never silently lost."""
-    from yamlswarm.runtime.models import run_open
+    from yamlswarm.runtime.workload import run_open
 
     class Stats:
         dropped = 0

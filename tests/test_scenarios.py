@@ -7,7 +7,7 @@ import pytest
 
 from yamlswarm import plan as p
 from yamlswarm.compiler import compile_document
-from yamlswarm.loader import load_file
+from yamlswarm.scenario.loader import load_file
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.yaml"))
@@ -76,7 +76,7 @@ def test_examples_together_use_every_feature():
 
 def test_shop_hooks_sign_requests_and_record_orders():
     plan = compile_document(load_file(SCENARIOS / "shop.yaml"), env={})
-    from yamlswarm.hooks import load_hooks
+    from yamlswarm.hookmodules import load_hooks
 
     hooks = load_hooks(plan.hooks)
     assert hooks.template_functions["sku"](7) == "SKU-00007"

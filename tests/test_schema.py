@@ -13,7 +13,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from yamlswarm.schema import is_valid, schema, schema_text
+from yamlswarm.scenario.schema import is_valid, schema, schema_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from yamlswarm.plan import Extract, RequestStep
 from yamlswarm.report.trace import TracePrinter, mask_header
-from yamlswarm.runtime.response import Headers, Response
+from yamlswarm.runtime.http.response import Headers, Response
 
 
 class TtyBuffer(io.StringIO):

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from yamlswarm.errors import Problem, ScenarioError
-from yamlswarm.loader import loads
-from yamlswarm.validate import check_document, schema_problems, validate_files
+from yamlswarm.scenario.loader import loads
+from yamlswarm.scenario.validate import check_document, schema_problems, validate_files
 
 VALID = """\
 version: 1

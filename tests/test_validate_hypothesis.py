@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from yamlswarm.errors import Problem, ScenarioError
-from yamlswarm.loader import loads
-from yamlswarm.schema import is_valid
-from yamlswarm.validate import schema_problems
+from yamlswarm.scenario.loader import loads
+from yamlswarm.scenario.schema import is_valid
+from yamlswarm.scenario.validate import schema_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 INLINE = """\
@@ -169,7 +169,7 @@ def test_mutated_scenarios_only_ever_give_located_problems(
 def test_fast_check_agrees_with_jsonschema(base: tuple[str, Any], data: Any) -> None:
     from jsonschema import Draft202012Validator
 
-    from yamlswarm.schema import schema
+    from yamlswarm.scenario.schema import schema
 
     tree = copy.deepcopy(base[1])
     tree = _mutate(tree, data.draw)

@@ -137,7 +137,7 @@ def cli() -> None:
 )
 def validate(files: tuple[Path, ...], fmt: str) -> None:
     """Validate scenario FILES fully and report every error of every file."""
-    from yamlswarm.validate import validate_files
+    from yamlswarm.scenario.validate import validate_files
 
     problems = validate_files(files)
     if fmt == "json":
@@ -168,7 +168,7 @@ def validate(files: tuple[Path, ...], fmt: str) -> None:
 )
 def schema(output: Path | None) -> None:
     """Print the JSON Schema of the scenario format (for editors)."""
-    from yamlswarm.schema import schema_text
+    from yamlswarm.scenario.schema import schema_text
 
     text = schema_text()
     if output is None:
@@ -202,7 +202,7 @@ def run(scenario: Path, processes: int | None, **options) -> None:
         from yamlswarm.distributed.local import run_local
 
         sys.exit(run_local(scenario, settings, processes=processes, out=sys.stdout, err=sys.stderr))
-    from yamlswarm.execute import run_scenario
+    from yamlswarm.run import run_scenario
 
     sys.exit(run_scenario(scenario, settings))
 
@@ -348,7 +348,7 @@ def demo(duration: float, quiet: bool, json_path: Path | None, html_path: Path |
     """Start the bundled demo API on a free loopback port and run the example scenario against it."""
     from yamlswarm.demo import scenario_path
     from yamlswarm.demo.server import start_demo_server
-    from yamlswarm.execute import run_scenario
+    from yamlswarm.run import run_scenario
 
     server = start_demo_server()
     click.echo(f"demo API listening on {server.url}")

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from yamlswarm import plan as p
 from yamlswarm.errors import UsageError
-from yamlswarm.hooks import is_path_spec
+from yamlswarm.hookmodules import is_path_spec
 
 MAX_BUNDLE_BYTES = 50 * 1024 * 1024
 _EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -100,7 +100,7 @@ def run_local(
     """`run --processes N`: an in-process master and N local worker processes."""
     from yamlswarm.distributed.bundle import make_bundle
     from yamlswarm.distributed.master import Master
-    from yamlswarm.pipeline import load_plan
+    from yamlswarm.run import load_plan
 
     count = resolve_processes(processes)
     plan = load_plan(scenario, settings)

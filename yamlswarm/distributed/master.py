@@ -357,7 +357,7 @@ class Master:
     def run(self) -> int:
         """Wait for the workers, run the load, print and write the merged results; the exit code."""
         from yamlswarm.distributed.reporting import finish, start_ticker
-        from yamlswarm.execute import describe_load
+        from yamlswarm.run import describe_load
         from yamlswarm.runtime.stats import Stats
 
         workers = self.wait_for_workers()
@@ -418,7 +418,7 @@ def run_master(
     err: TextIO | None = None,
 ) -> int:
     """Run SCENARIO on `expect_workers` workers; returns the exit code (raises YamlswarmError)."""
-    from yamlswarm.pipeline import load_plan
+    from yamlswarm.run import load_plan
 
     out, err = out or sys.stdout, err or sys.stderr
     token = auth.resolve_token(token)

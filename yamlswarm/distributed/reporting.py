@@ -63,8 +63,8 @@ def _on_test_stop(master: Master) -> Any:
     """
     if not master.plan.hooks:
         return None
-    from yamlswarm.hooks import load_hooks  # already imported (and cached) by the compiler
-    from yamlswarm.runtime.hooks import HookRunner
+    from yamlswarm.hookmodules import load_hooks  # already imported (and cached) by the compiler
+    from yamlswarm.runtime.hook_calls import HookRunner
 
     hooks = HookRunner(load_hooks(master.plan.hooks), err=master.err)
     if not hooks.on_test_stop:
@@ -74,7 +74,7 @@ def _on_test_stop(master: Master) -> Any:
 
 def finish(master: Master, state: _Run) -> int:
     """The merged result: table, thresholds, outputs, what was lost; returns the exit code."""
-    from yamlswarm.execute import finish_run
+    from yamlswarm.run import finish_run
 
     elapsed = time.perf_counter() - state.started
     state.stats.tick(0)

@@ -208,7 +208,7 @@ class Worker:
         """Unpack and compile the bundle; tell the master (Ready, or Failed and raise)."""
         from yamlswarm.distributed.bundle import unpack
         from yamlswarm.distributed.split import settings_from_wire
-        from yamlswarm.pipeline import load_plan
+        from yamlswarm.run import load_plan
 
         self.heartbeat, self.heartbeat_timeout = welcome.heartbeat, welcome.heartbeat_timeout
         self.last_seen = time.monotonic()
@@ -233,8 +233,8 @@ class Worker:
         if share.idle:
             self.send(m.Done(Stats().export(), "nothing to do: more workers than work"))
             return 0
-        from yamlswarm.hooks import load_hooks
-        from yamlswarm.runtime.hooks import HookRunner
+        from yamlswarm.hookmodules import load_hooks
+        from yamlswarm.runtime.hook_calls import HookRunner
         from yamlswarm.runtime.runner import Runner
 
         hooks = HookRunner(load_hooks(share.plan.hooks) if share.plan.hooks else None, err=self.err)

@@ -1,4 +1,4 @@
 """Runtime: turns a compiled plan into gevent virtual users and measures them.
 
-Imports nothing of YAML, jsonschema or Click (see tests/test_layering.py).
+Stage 4 of the pipeline. Imports nothing of YAML, jsonschema or Click (tests/test_layering.py).
 """

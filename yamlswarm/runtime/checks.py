@@ -37,7 +37,7 @@ from jmespath.exceptions import JMESPathError, JMESPathTypeError
 
 from yamlswarm import plan
 from yamlswarm.runtime.extract import compile_jmespath
-from yamlswarm.runtime.response import Response
+from yamlswarm.runtime.http.response import Response
 from yamlswarm.templates import Template
 
 __all__ = ["Checker", "build_checker"]

@@ -30,7 +30,7 @@ from jinja2 import Undefined, UndefinedError
 from jmespath.exceptions import JMESPathError
 
 from yamlswarm import plan
-from yamlswarm.runtime.response import Response
+from yamlswarm.runtime.http.response import Response
 from yamlswarm.templates import Template
 
 __all__ = ["Extractor", "build_extractor", "compile_jmespath"]

@@ -21,13 +21,13 @@ import gevent
 from yamlswarm import plan as p
 from yamlswarm.runtime.checks import build_checker
 from yamlswarm.runtime.extract import build_extractor
-from yamlswarm.runtime.http import DEFAULT_BODY_LIMIT, Origin, build_head, split_url
-from yamlswarm.runtime.response import Response
+from yamlswarm.runtime.http.response import Response
+from yamlswarm.runtime.http.session import DEFAULT_BODY_LIMIT, Origin, build_head, split_url
 from yamlswarm.runtime.signals import StopIterationSignal, StopUser
 from yamlswarm.templates import Template, renderer
 
 if TYPE_CHECKING:
-    from yamlswarm.runtime.hooks import HookRunner
+    from yamlswarm.runtime.hook_calls import HookRunner
     from yamlswarm.runtime.stats import Stats
     from yamlswarm.runtime.user import VirtualUser
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
-from yamlswarm.runtime.http import DEFAULT_BODY_LIMIT, Session
-from yamlswarm.runtime.response import Response
+from yamlswarm.runtime.http.response import Response
+from yamlswarm.runtime.http.session import DEFAULT_BODY_LIMIT, Session
 from yamlswarm.runtime.signals import StopIterationSignal, StopSignal, StopTest, StopUser
 from yamlswarm.runtime.steps import Executor, run_steps
 

@@ -2,7 +2,7 @@
 
 `compile_steps(ctx, steps, path, defaults)` turns the `steps:` list of a flow (or
 on_start / on_stop / a nested block) into plan steps. Requests, checks and
-extraction live in `compile_request`.
+extraction live in `compiler.requests`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from yamlswarm.compile_context import Context, JsonPath, suggest
-from yamlswarm.compile_request import METHODS, RequestDefaults, compile_request
-from yamlswarm.hooks import HookModules
+from yamlswarm.compiler.context import Context, JsonPath, suggest
+from yamlswarm.compiler.requests import METHODS, RequestDefaults, compile_request
+from yamlswarm.hookmodules import HookModules
 from yamlswarm.plan import (
     CallStep,
     GroupStep,

@@ -3,7 +3,7 @@
 `Connection` talks to the socket; `simple_head` and `Parser` read responses (the
 first the common case in Python, the second everything else through
 geventhttpclient's C parser); `error_name` is the one place where library
-exceptions become the short error names of the error table. `yamlswarm.runtime.http`
+exceptions become the short error names of the error table. `yamlswarm.runtime.http.session`
 builds sessions on top of this.
 """
 

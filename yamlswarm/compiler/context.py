@@ -20,8 +20,8 @@ from jinja2 import meta as jinja_meta
 from jmespath.exceptions import JMESPathError
 
 from yamlswarm.errors import Problem, format_path
-from yamlswarm.loader import Document
 from yamlswarm.plan import Source
+from yamlswarm.scenario.loader import Document
 from yamlswarm.templates import Template, TemplateCompileError, compile_string, compile_value
 from yamlswarm.units import parse_duration, parse_rate
 

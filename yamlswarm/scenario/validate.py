@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from yamlswarm.errors import Problem, ScenarioError
-from yamlswarm.loader import Document, load_file
-from yamlswarm.schema.messages import describe, translate
+from yamlswarm.scenario.loader import Document, load_file
+from yamlswarm.scenario.schema_errors import describe, translate
 
 __all__ = ["check_document", "schema_problems", "validate_files"]
 
@@ -100,7 +100,7 @@ def _covered(problem: Problem, by: list[Problem]) -> bool:
 
 def _quick_valid(data: Any) -> bool:
     """The fast verdict of `schema.is_valid`; jsonschema is only imported for invalid documents."""
-    from yamlswarm.schema import is_valid
+    from yamlswarm.scenario.schema import is_valid
 
     try:
         return is_valid(data)
@@ -112,7 +112,7 @@ def _quick_valid(data: Any) -> bool:
 def _validator() -> Any:
     from jsonschema import Draft202012Validator
 
-    from yamlswarm.schema import schema
+    from yamlswarm.scenario.schema import schema
 
     return Draft202012Validator(schema())
 

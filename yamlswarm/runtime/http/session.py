@@ -21,8 +21,8 @@ from gevent import socket as gsocket
 from geventhttpclient._parser import HTTPParseError
 
 from yamlswarm import __version__
-from yamlswarm.runtime.response import Headers, Response
-from yamlswarm.runtime.wire import (
+from yamlswarm.runtime.http.response import Headers, Response
+from yamlswarm.runtime.http.wire import (
     Connection,
     Failure,
     Parser,

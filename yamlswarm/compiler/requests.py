@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from yamlswarm.compile_context import Context, JsonPath
+from yamlswarm.compiler.context import Context, JsonPath
 from yamlswarm.plan import Body, Checks, Extract, HeaderCheck, JmesCheck, RequestStep, StatusCheck
 from yamlswarm.templates import Template
 

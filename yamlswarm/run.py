@@ -1,4 +1,9 @@
-"""Running a scenario end to end in this process: plan, users, live progress, results, exit code."""
+"""The `run` command's orchestration: load -> validate -> compile -> overrides -> run -> results.
+
+`load_plan` is the one-way pipeline up to a runnable plan; `run_scenario` and
+`run_plan` run it in this process; `finish_run` turns stats into the result,
+the table, the output files and the exit code (shared with a distributed master).
+"""
 
 from __future__ import annotations
 
@@ -6,26 +11,105 @@ import dataclasses
 import sys
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from yamlswarm import plan as p
 from yamlswarm.errors import Interrupted, UsageError
 from yamlswarm.settings import RunSettings
 
 
+def load_plan(path: str | Path, settings: RunSettings) -> p.Plan:
+    """A runnable plan from a scenario file, or a ScenarioError / HookImportError / UsageError."""
+    from yamlswarm.compiler import compile_document
+    from yamlswarm.errors import ScenarioError
+    from yamlswarm.scenario.loader import load_file
+    from yamlswarm.scenario.validate import document_problems, schema_problems
+
+    doc = load_file(path)
+    if schema_problems(doc):
+        raise ScenarioError(document_problems(doc))  # every mistake at once, as `validate` shows
+    plan = compile_document(doc, env=settings.env, render_variables=True, hooks="raise")
+    return apply_overrides(plan, settings)
+
+
+def apply_overrides(plan: p.Plan, settings: RunSettings) -> p.Plan:
+    """The plan as the command line changes it: host, users, spawn rate, duration, iterations, trace.
+
+    After this, the runtime reads the load model from the plan alone; `--duration`
+    on a stages or open model stays a time cap (RunSettings.duration).
+    """
+    return dataclasses.replace(plan, host=_host(plan, settings), **_load_overrides(plan, settings))
+
+
+def _host(plan: p.Plan, settings: RunSettings) -> str:
+    host = settings.host or plan.host
+    if host is None:
+        raise UsageError(
+            "no host to send requests to: set 'host:' in the scenario or pass --host URL"
+        )
+    if not host.startswith(("http://", "https://")):
+        raise UsageError(f"host {host!r} must start with http:// or https://")
+    parts = urlsplit(host)
+    try:
+        _ = parts.port  # urlsplit checks the port only when asked
+    except ValueError:
+        raise UsageError(f"host {host!r} has an invalid port") from None
+    if not parts.hostname:
+        raise UsageError(f"host {host!r} has no host name")
+    return host.rstrip("/")
+
+
+def _load_overrides(plan: p.Plan, settings: RunSettings) -> dict:
+    load = plan.load
+    if settings.trace:
+        return {
+            "load": p.IterationsLoad(settings.trace, 1, source=load.source),
+            "iterations_cap": None,
+        }
+    users, rate, duration, iterations = (
+        settings.users,
+        settings.spawn_rate,
+        settings.duration,
+        settings.iterations,
+    )
+    if isinstance(load, p.ClosedLoad):
+        load = dataclasses.replace(
+            load,
+            users=users or load.users,
+            spawn_rate=rate or load.spawn_rate,
+            duration=duration if duration is not None else load.duration,
+        )
+        return {"load": load, "iterations_cap": iterations or plan.iterations_cap}
+    if isinstance(load, p.IterationsLoad):
+        load = dataclasses.replace(
+            load, users=users or load.users, iterations=iterations or load.iterations
+        )
+        return {"load": load}
+    if users or rate:
+        flag = "--users" if users else "--spawn-rate"
+        raise UsageError(
+            f"{flag} applies to a closed or iterations model; this scenario's load "
+            f"model is '{load.kind}' (change its {_model_key(load)} instead)"
+        )
+    return {"iterations_cap": iterations or plan.iterations_cap}
+
+
+def _model_key(load: p.Load) -> str:
+    return "stages" if isinstance(load, p.StagesLoad) else "arrival phases and max_users"
+
+
 def run_scenario(
     path: str | Path, settings: RunSettings, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """Validate, compile and run a scenario; print and write the results; return the exit code."""
-    from yamlswarm.pipeline import load_plan
-
     plan = load_plan(path, settings)
     return run_plan(plan, settings, out=out or sys.stdout, err=err or sys.stderr)
 
 
 def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -> int:
-    from yamlswarm.hooks import load_hooks
+    from yamlswarm.hookmodules import load_hooks
     from yamlswarm.report.live import LiveProgress
-    from yamlswarm.runtime.hooks import HookRunner
+    from yamlswarm.runtime.hook_calls import HookRunner
     from yamlswarm.runtime.runner import Runner
 
     hooks = HookRunner(load_hooks(plan.hooks) if plan.hooks else None, err=err)
@@ -65,7 +149,7 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
 
 def warn_if_unreachable(plan: p.Plan, err: TextIO) -> None:
     """A clear message when the target refuses or cannot be resolved; the run still goes on."""
-    from yamlswarm.runtime.http import check_reachable, parse_origin
+    from yamlswarm.runtime.http.session import check_reachable, parse_origin
 
     if plan.host:
         problem = check_reachable(parse_origin(plan.host))

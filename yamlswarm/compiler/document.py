@@ -3,9 +3,9 @@
     compile_document(doc)                        # run: variables rendered, constants folded
     compile_document(doc, render_variables=False)  # validate: templates stay templates
 
-The sections are compiled by `compile_sections` (load, data, thresholds),
-`compile_steps` (steps and waits) and `compile_request` (requests, checks,
-extraction); `compile_context.Context` collects the problems and checks the
+The sections are compiled by `compiler.sections` (load, data, thresholds),
+`compiler.steps` (steps and waits) and `compiler.requests` (requests, checks,
+extraction); `compiler.context.Context` collects the problems and checks the
 names every `{{ }}` template reads.
 """
 
@@ -17,19 +17,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from yamlswarm.compile_context import BUILTIN_NAMES, Context, JsonPath
-from yamlswarm.compile_request import RequestDefaults, compile_headers
-from yamlswarm.compile_sections import (
+from yamlswarm.compiler.context import BUILTIN_NAMES, Context, JsonPath
+from yamlswarm.compiler.requests import RequestDefaults, compile_headers
+from yamlswarm.compiler.sections import (
     check_counts,
     compile_feed,
     compile_load,
     compile_thresholds,
 )
-from yamlswarm.compile_steps import StepEnv, assigned_names, compile_steps, user_wait
+from yamlswarm.compiler.steps import StepEnv, assigned_names, compile_steps, user_wait
 from yamlswarm.errors import HookImportError, ScenarioError
-from yamlswarm.hooks import HookModules, failure_summary, load_hooks, resolve_spec
-from yamlswarm.loader import Document
+from yamlswarm.hookmodules import HookModules, failure_summary, load_hooks, resolve_spec
 from yamlswarm.plan import Defaults, Flow, Plan, UserType
+from yamlswarm.scenario.loader import Document
 from yamlswarm.templates import Template, base_context
 
 __all__ = ["HOOK_MODES", "compile_document", "env_mapping"]

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from yamlswarm.hooks import HookModules
-    from yamlswarm.runtime.response import Response
+    from yamlswarm.hookmodules import HookModules
+    from yamlswarm.runtime.http.response import Response
     from yamlswarm.runtime.user import VirtualUser
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from yamlswarm.errors import Problem
-from yamlswarm.loader import Document
+from yamlswarm.scenario.loader import Document
 from yamlswarm.units import DURATION_HELP, RATE_HELP
 
 __all__ = ["describe", "translate"]

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from yamlswarm.compile_context import Context, JsonPath
+from yamlswarm.compiler.context import Context, JsonPath
 from yamlswarm.plan import (
     ArrivalLoad,
     ClosedLoad,

@@ -1,0 +1,3 @@
+"""The HTTP client of virtual users: `session` (keep-alive connections, cookies, redirects),
+`wire` (one connection's I/O and response parsing) and `response` (what steps and hooks see).
+"""
