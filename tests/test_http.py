@@ -7,7 +7,8 @@ import json
 import pytest
 
 from tests.servers import CountingServer, FaultServer, closed_port
-from yamlswarm.runtime.http.session import CookieJar, Session, build_head, parse_origin, split_url
+from yamlswarm.runtime.http.message import build_head, parse_origin, split_url
+from yamlswarm.runtime.http.session import CookieJar, Session
 
 
 def _session(server) -> Session:

@@ -149,7 +149,8 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
 
 def warn_if_unreachable(plan: p.Plan, err: TextIO) -> None:
     """A clear message when the target refuses or cannot be resolved; the run still goes on."""
-    from yamlswarm.runtime.http.session import check_reachable, parse_origin
+    from yamlswarm.runtime.http.message import parse_origin
+    from yamlswarm.runtime.http.session import check_reachable
 
     if plan.host:
         problem = check_reachable(parse_origin(plan.host))

@@ -17,13 +17,14 @@ import gevent
 from gevent.event import Event
 
 from yamlswarm import plan as p
+from yamlswarm.runtime.context import BuildEnv, Executor
 from yamlswarm.runtime.data import FeedState, UserData
 from yamlswarm.runtime.fake import make_faker
 from yamlswarm.runtime.hook_calls import HookRunner
-from yamlswarm.runtime.http.session import Origin, parse_origin
+from yamlswarm.runtime.http.message import Origin, parse_origin
 from yamlswarm.runtime.slo import first_abort
 from yamlswarm.runtime.stats import Stats
-from yamlswarm.runtime.steps import BuildEnv, Executor, build_steps
+from yamlswarm.runtime.steps import build_steps
 from yamlswarm.runtime.user import UserInfo, VirtualUser
 from yamlswarm.runtime.workload import CONTROLLERS, model_duration, peak_users
 from yamlswarm.settings import RunSettings

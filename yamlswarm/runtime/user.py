@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
+from yamlswarm.runtime.context import Executor
+from yamlswarm.runtime.http.message import DEFAULT_BODY_LIMIT
 from yamlswarm.runtime.http.response import Response
-from yamlswarm.runtime.http.session import DEFAULT_BODY_LIMIT, Session
+from yamlswarm.runtime.http.session import Session
 from yamlswarm.runtime.signals import StopIterationSignal, StopSignal, StopTest, StopUser
-from yamlswarm.runtime.steps import Executor, run_steps
+from yamlswarm.runtime.steps import run_steps
 
 if TYPE_CHECKING:
     from yamlswarm.runtime.runner import CompiledUserType, Runner
