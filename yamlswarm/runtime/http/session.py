@@ -1,9 +1,10 @@
 """A lean HTTP/1.1 client for virtual users: sessions over the connections of `runtime.wire`.
 
-Each virtual user owns one `Session`: its keep-alive connections (one per
-origin) and its cookie jar. Request heads are prebuilt where the step is
-constant (see `yamlswarm.runtime.steps`), so the hot path is: join bytes, send,
-read and split the response head. A failed request is data, never an exception
+Each virtual user owns one `Session`, the real `Transport` (runtime.http.transport):
+its keep-alive connections (one per origin) and its cookie jar. Request heads
+are prebuilt where the step is constant (`Request.prepared`, see
+`yamlswarm.runtime.request`), so the hot path is: join bytes, send, read and
+split the response head. A failed request is data, never an exception
 (STYLE 6): every library exception becomes a short error name on the returned
 `Response`, through `wire.error_name`.
 """
@@ -26,6 +27,7 @@ from yamlswarm.runtime.http.message import (
     split_url,
 )
 from yamlswarm.runtime.http.response import Headers, Response
+from yamlswarm.runtime.http.transport import Request, TransportFactory
 from yamlswarm.runtime.http.wire import (
     Connection,
     Failure,
@@ -130,6 +132,33 @@ class Session:
         for conn in self._conns.values():
             conn.close()
         self._conns.clear()
+
+    # -- the Transport interface ------------------------------------------------
+
+    def send(self, request: Request) -> Response:
+        """Send a `Request`: a prepared one's head as it is, any other through `request()`."""
+        head = request.head
+        if head is not None and request.origin is not None:
+            verify = request.verify_tls
+            return self.exchange(
+                request.origin,
+                head,
+                request.body,
+                request.method,
+                request.timeout,
+                request.keep,
+                self.verify_tls if verify is None else verify,
+            )
+        return self.request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            body=request.body,
+            timeout=request.timeout,
+            follow_redirects=request.follow_redirects,
+            keep=request.keep,
+            verify_tls=request.verify_tls,
+        )
 
     # -- one exchange --------------------------------------------------------
 
@@ -349,6 +378,15 @@ class Session:
                 header_list = [(k, v) for k, v in header_list if k.lower() != "content-type"]
         response.error = "TooManyRedirects"
         return response
+
+
+def session_factory(base: Origin | None, *, verify_tls: bool = True) -> TransportFactory:
+    """A factory of sessions for the users of one run: relative URLs against `base`."""
+
+    def new_session() -> Session:
+        return Session(base, verify_tls=verify_tls)
+
+    return new_session
 
 
 def check_reachable(origin: Origin, timeout: float = 5.0) -> str | None:
