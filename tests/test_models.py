@@ -67,38 +67,3 @@ def test_model_durations():
     assert model_duration(p.ArrivalLoad((p.Phase(2, 1), p.Phase(1, 3)), 10)) == 3
     assert model_duration(p.ClosedLoad(1, 1.0, None)) is None
     assert model_duration(p.IterationsLoad(5, 1)) is None
-
-
-def test_arrivals_due_when_the_run_stops_are_counted_as_dropped():
-    """An arrival the run ended before starting is dropped, never silently lost."""
-    from yamlswarm.runtime.workload import run_open
-
-    class Stats:
-        dropped = 0
-
-    class FakeRunner:
-        stopping = False
-        stopped_at = float("inf")
-        stats = Stats()
-        dispatched = 0
-
-        def prepare_pool(self, size):
-            pass
-
-        def take_iteration(self):
-            return True
-
-        def dispatch(self, due):
-            self.dispatched += 1
-            if self.dispatched == 5:  # the run stops (say, its duration) with arrivals overdue
-                self.stopping = True
-                self.stopped_at = due + 0.525  # midway between two arrivals: no clock edge
-
-        def all_spawned(self):
-            pass
-
-    runner = FakeRunner()
-    run_open(runner, p.ArrivalLoad((p.Phase(duration=2, rate=20),), max_users=10))
-    # 5 started; those due within the 0.5 s after the stop (0.25 .. 0.7 s) are dropped
-    assert runner.dispatched == 5
-    assert runner.stats.dropped == 10

@@ -1,28 +1,117 @@
-"""What step executors are built with: the run's stats, base origin, hooks, clock and tracing.
+"""What a run gives the code it drives: `BuildEnv` for step builders, `RunContext` for users.
 
-A leaf module: step builders (`runtime.steps`, `runtime.request`) receive a
-`BuildEnv` instead of the runner, so they know nothing of how users are driven.
+A leaf module (it imports no other part of the runtime that imports it back):
+step builders (`runtime.steps`, `runtime.request`) receive a `BuildEnv`, users
+and load controllers a `RunContext` (a `BuildEnv` with the rest of the run),
+never the runner itself. `RunState` is the part of a run that changes while it
+runs: the stop flag and the iterations budget. `StepUser` is what step
+executors may use of a virtual user.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from yamlswarm import plan as p
 from yamlswarm.runtime.clock import Clock, real_clock
 
 if TYPE_CHECKING:
+    from yamlswarm.runtime.data import FeedState
     from yamlswarm.runtime.hook_calls import HookRunner
     from yamlswarm.runtime.http.message import Origin
+    from yamlswarm.runtime.http.transport import Transport, TransportFactory
     from yamlswarm.runtime.stats import Stats
 
 Executor = Callable[[Any], bool]  # run(user) -> False when the step failed
 
 
+class StepUser(Protocol):
+    """What step executors use of a virtual user (runtime.user.VirtualUser is the real one)."""
+
+    id: int
+    name: str
+    vars: dict[str, Any]
+    rng: random.Random
+    transport: Transport
+    stop_on_failure: bool
+    in_on_stop: bool
+    busy: bool  # True while a request is in flight: a graceful stop lets it finish
+
+    @property
+    def stopping(self) -> bool: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def take_intended_start(self) -> float | None: ...
+
+
+class RunState:
+    """The shared, changing state of one run: whether it stops, and the iterations budget.
+
+    `budget` None means no limit. `take_iteration()` reserves one iteration before
+    it starts (False: the budget is spent); `iteration_finished()` stops the run
+    once `budget` iterations have finished. `now` is the run's clock (default
+    the real one); `on_stop` is called once, by the first `stop(reason)`.
+    """
+
+    __slots__ = (
+        "_finished",
+        "_left",
+        "_now",
+        "_on_stop",
+        "budget",
+        "stop_reason",
+        "stopped_at",
+        "stopping",
+    )
+
+    def __init__(
+        self,
+        budget: int | None = None,
+        now: Callable[[], float] | None = None,
+        on_stop: Callable[[], None] | None = None,
+    ) -> None:
+        self.budget = budget
+        self._left = budget
+        self._finished = 0
+        self._now = now or real_clock().now
+        self._on_stop = on_stop
+        self.stopping = False  # a plain attribute: every request reads it
+        self.stop_reason: str | None = None
+        self.stopped_at = float("inf")  # clock.now() time of stop()
+
+    def stop(self, reason: str) -> None:
+        if not self.stopping:
+            self.stopped_at = self._now()
+            self.stopping = True
+            self.stop_reason = reason
+            if self._on_stop is not None:
+                self._on_stop()
+
+    def take_iteration(self) -> bool:
+        if self._left is None:
+            return True
+        if self._left <= 0:
+            return False
+        self._left -= 1
+        return True
+
+    def iteration_finished(self) -> None:
+        self._finished += 1
+        if self.budget is not None and self._finished >= self.budget:
+            self.stop("iterations done")
+
+
+def _no_transport() -> Transport:
+    raise RuntimeError("this RunContext was built without a transport_factory")
+
+
 @dataclass
 class BuildEnv:
-    """What step builders need from the run: stats, the base origin, hooks, tracing."""
+    """What step builders need from the run: stats, the base origin, hooks, tracing, the clock."""
 
     stats: Stats
     base: Origin | None
@@ -31,3 +120,23 @@ class BuildEnv:
     log: Callable[[str], None] = print
     clock: Clock = field(default_factory=real_clock)
     _log_times: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class RunContext(BuildEnv):
+    """Everything users and load controllers get from the run (and step builders, as a BuildEnv).
+
+    `template_globals`: the names every user's template context starts with
+    (Jinja globals, hook template functions, scenario variables, faker, env);
+    `rng`: the run's seeded random source (feeds and user seeds are drawn from
+    it, in spawn order); `spawn_rate`: `-r` from the command line, which an
+    iterations model honours (a closed model has it merged in already).
+    """
+
+    state: RunState = field(default_factory=RunState)
+    feeds: dict[str, FeedState] = field(default_factory=dict)
+    defaults: p.Defaults = field(default_factory=p.Defaults)
+    transport_factory: TransportFactory = _no_transport
+    rng: random.Random = field(default_factory=random.Random)
+    template_globals: Mapping[str, Any] = field(default_factory=dict)
+    spawn_rate: float | None = None

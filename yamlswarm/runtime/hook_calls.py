@@ -1,4 +1,7 @@
-"""Calling hook functions at run time: lifecycle hooks, request rewriting, failures as data."""
+"""Calling hook functions at run time: lifecycle hooks, request rewriting, failures as data.
+
+Hooks receive the virtual user as it is (any object: this module knows nothing of users).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from yamlswarm.hookmodules import HookModules
     from yamlswarm.runtime.http.response import Response
-    from yamlswarm.runtime.user import VirtualUser
 
 
 class HookRequest:
@@ -69,7 +71,7 @@ class HookRunner:
         print(f"hook {where} raised (shown once):\n{text}", file=self.err, flush=True)
 
     def run_before_request(
-        self, user: VirtualUser, method: str, url: str, headers: list[tuple[str, str]], body: bytes
+        self, user: object, method: str, url: str, headers: list[tuple[str, str]], body: bytes
     ) -> HookRequest:
         request = HookRequest(method, url, headers, body)
         for hook in self.before_request:
@@ -82,7 +84,7 @@ class HookRunner:
             request.body = request.body.encode()
         return request
 
-    def run_after_response(self, user: VirtualUser, response: Response) -> str | None:
+    def run_after_response(self, user: object, response: Response) -> str | None:
         for hook in self.after_response:
             try:
                 hook(response, user)

@@ -2,29 +2,33 @@
 
 Everything that can be decided before the run — constant URLs, request heads,
 JSON bodies, stats rows, checkers — is decided in `build_request`, so one
-request of one user does only what its templates require.
+request of one user does only what its templates require. A constant step
+(no template, no `before_request` hook) sends one `Request` prepared at build
+time; any other step renders a new `Request` each time. Both go through the
+user's `Transport` and end in the same `_Finisher`: redirects, latency,
+hooks, checks, extraction, stats and tracing.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 from yamlswarm import plan as p
 from yamlswarm.runtime.checks import build_checker
 from yamlswarm.runtime.extract import build_extractor
-from yamlswarm.runtime.http.message import DEFAULT_BODY_LIMIT, Origin, build_head, split_url
+from yamlswarm.runtime.http.message import DEFAULT_BODY_LIMIT
 from yamlswarm.runtime.http.response import Response
+from yamlswarm.runtime.http.transport import Request
 from yamlswarm.runtime.signals import StopUser
 from yamlswarm.runtime.values import as_text, error_text
 from yamlswarm.templates import Template, renderer
 
 if TYPE_CHECKING:
-    from yamlswarm.runtime.context import BuildEnv, Executor
+    from yamlswarm.runtime.context import BuildEnv, Executor, StepUser
     from yamlswarm.runtime.hook_calls import HookRunner
-    from yamlswarm.runtime.user import VirtualUser
+    from yamlswarm.runtime.stats import RowStats
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -79,9 +83,8 @@ def _basic_auth(user: Any, password: Any) -> str:
 class _RequestParts:
     """Renders the variable parts of a request for one user: URL, headers, body."""
 
-    def __init__(self, step: p.RequestStep, base: Origin | None) -> None:
+    def __init__(self, step: p.RequestStep) -> None:
         self.step = step
-        self.base = base
         self.method = step.method
         self.url = renderer(step.url)
         self.headers = [(name, renderer(v)) for name, v in step.headers]
@@ -126,116 +129,230 @@ def _row_name(step: p.RequestStep) -> Any:
     return step.url.source if isinstance(step.url, Template) else step.url
 
 
-def build_request(step: p.RequestStep, env: BuildEnv) -> Executor:
-    parts = _RequestParts(step, env.base)
-    method = step.method
-    stats = env.stats
-    name = _row_name(step)
-    fixed_row = stats.row(name, method) if not isinstance(name, Template) else None
-    name_render = name.render if isinstance(name, Template) else None
-    checker = build_checker(step.checks)
-    extractor = build_extractor(step.extract)
-    hooks = env.hooks
-    for description in checker.descriptions:
-        if fixed_row is not None:
-            stats.register_check(name, method, description)
-    needs_body = step.checks.needs_body or bool(step.extract) or hooks.after_response or env.trace
-    keep = DEFAULT_BODY_LIMIT if needs_body else 0
-    timeout, verify, follow = step.timeout, step.verify_tls, step.follow_redirects
+class _Spec:
+    """What `build_request` decides once: the parts, the stats row, checks, extraction, options."""
 
-    # The fast path: URL, query, headers, auth and body are constant and no hook
-    # rewrites them, so the whole request head is built once, here.
-    prebuilt: tuple[Origin, bytes, bytes] | None = None
-    if _is_constant(step, parts, hooks):
+    def __init__(self, step: p.RequestStep, env: BuildEnv) -> None:
+        self.step = step
+        self.env = env
+        self.parts = _RequestParts(step)
+        self.method = step.method
+        self.stats = env.stats
+        name = _row_name(step)
+        self.fixed_row = (
+            self.stats.row(name, step.method) if not isinstance(name, Template) else None
+        )
+        self.name_render = name.render if isinstance(name, Template) else None
+        self.checker = build_checker(step.checks)
+        self.extractor = build_extractor(step.extract)
+        if self.fixed_row is not None:
+            for description in self.checker.descriptions:
+                self.stats.register_check(name, step.method, description)
+        hooks = env.hooks
+        needs_body = step.checks.needs_body or step.extract or hooks.after_response or env.trace
+        self.keep = DEFAULT_BODY_LIMIT if needs_body else 0
+        self.now = env.clock.now  # bound once: as cheap as perf_counter
+
+    def row_for(self, ctx: dict) -> RowStats:
+        return self.stats.row(as_text(self.name_render(ctx)), self.method)  # type: ignore[misc]
+
+    def prepared(self) -> Request | None:
+        """The fast path: URL, query, headers, auth and body are constant and no hook rewrites
+        them, so the whole request head is built once, here (None: render per request)."""
+        step, parts = self.step, self.parts
+        if not _is_constant(step, parts, self.env.hooks):
+            return None
+        body, ctype = parts.body_const or (b"", None)
         try:
-            origin, target = split_url(parts.url_text({}), env.base)
+            return Request.prepared(
+                step.method,
+                parts.url_text({}),
+                parts.header_list({}, ctype),
+                body,
+                self.env.base,
+                timeout=step.timeout,
+                keep=self.keep,
+                verify_tls=step.verify_tls,
+            )
         except ValueError:
-            pass  # reported per request, by the general path
-        else:
-            body, ctype = parts.body_const or (b"", None)
-            prebuilt = (origin, build_head(method, target, parts.header_list({}, ctype)), body)
+            return None  # reported per request, by the general path
 
-    def run(user: VirtualUser) -> bool:
-        ctx = user.vars
-        row = fixed_row or stats.row(as_text(name_render(ctx)), method)  # type: ignore[misc]
+    def render(self, user: StepUser, ctx: dict, url: str) -> Request:
+        """This request for this user: body, headers, then the `before_request` hooks."""
+        step, parts, hooks = self.step, self.parts, self.env.hooks
+        body, ctype = parts.body(ctx)
+        headers = parts.header_list(ctx, ctype)
+        method = step.method
+        if hooks.before_request:
+            hooked = hooks.run_before_request(user, method, url, headers, body)
+            method, url, headers, body = (
+                hooked.method,
+                hooked.url,
+                hooked.header_items(),
+                hooked.body,
+            )
+        return Request(
+            method,
+            url,
+            headers,
+            body,
+            timeout=step.timeout,
+            follow_redirects=False,
+            keep=self.keep,
+            verify_tls=step.verify_tls,
+        )
+
+    def failed(self, user: StepUser, row: RowStats, start: float, url: str, exc: Exception) -> bool:
+        """A template or hook raised before anything was sent: a failed request, as data."""
+        text = error_text(exc)
+        row.failure(self.now() - start, text)
+        trace = self.env.trace
+        if trace is not None:
+            trace(
+                user,
+                self.step,
+                Response(self.method, url or as_text(self.step.url), error=text),
+                text,
+            )
+        return _after(user, False)
+
+
+def build_request(step: p.RequestStep, env: BuildEnv) -> Executor:
+    spec = _Spec(step, env)
+    request = spec.prepared()
+    if request is not None:
+        return _prepared_executor(spec, request)
+    return _rendered_executor(spec)
+
+
+def _prepared_executor(spec: _Spec, request: Request) -> Executor:
+    """The hot path: the same prepared `Request` every time."""
+    fixed_row, row_for, now, failed = spec.fixed_row, spec.row_for, spec.now, spec.failed
+    finish = _Finisher(spec).finish
+
+    def run(user: StepUser) -> bool:
+        row = fixed_row or row_for(user.vars)
         intended = user.take_intended_start()  # open model: when the iteration was due
-        sent = time.perf_counter()
-        start = sent if intended is None else intended
-        url = ""
-        headers: list[tuple[str, str]] = []
+        sent = now()
         user.busy = True  # a graceful stop lets this request finish
         try:
-            if prebuilt is not None:
-                origin, head, body = prebuilt
-                response = user.session.exchange(origin, head, body, method, timeout, keep, verify)
-            else:
-                url = parts.url_text(ctx)
-                body, ctype = parts.body(ctx)
-                headers = parts.header_list(ctx, ctype)
-                req_method = method
-                if hooks.before_request:
-                    request = hooks.run_before_request(user, req_method, url, headers, body)
-                    req_method, url, headers, body = (
-                        request.method,
-                        request.url,
-                        request.header_items(),
-                        request.body,
-                    )
-                response = user.session.request(
-                    req_method,
-                    url,
-                    headers=headers,
-                    body=body,
-                    timeout=timeout,
-                    follow_redirects=False,
-                    keep=keep,
-                    verify_tls=verify,
-                )
+            response = user.transport.send(request)
+        except StopUser:
+            raise
+        except Exception as exc:  # a transport returns failures; anything else is data too
+            return failed(user, row, sent if intended is None else intended, "", exc)
+        finally:
+            user.busy = False
+        return finish(user, row, request, response, sent, intended)
+
+    return run
+
+
+def _rendered_executor(spec: _Spec) -> Executor:
+    """The general path: templates rendered and hooks run for each request."""
+    fixed_row, row_for, now, failed = spec.fixed_row, spec.row_for, spec.now, spec.failed
+    url_text, render = spec.parts.url_text, spec.render
+    finish = _Finisher(spec).finish
+
+    def run(user: StepUser) -> bool:
+        ctx = user.vars
+        row = fixed_row or row_for(ctx)
+        intended = user.take_intended_start()  # open model: when the iteration was due
+        sent = now()
+        url = ""
+        user.busy = True  # a graceful stop lets this request finish
+        try:
+            url = url_text(ctx)
+            request = render(user, ctx, url)
+            response = user.transport.send(request)
         except StopUser:
             raise
         except Exception as exc:  # a template or hook failed: data, not a crash
-            text = error_text(exc)
-            row.failure(time.perf_counter() - start, text)
-            if env.trace is not None:
-                env.trace(user, step, Response(method, url or as_text(step.url), error=text), text)
-            return _after(user, False)
+            return failed(user, row, sent if intended is None else intended, url, exc)
         finally:
             user.busy = False
-        if follow and response.status in _REDIRECTS:
-            response = _follow(
-                user, response, url or _url_of(prebuilt), method, timeout, keep, verify
-            )
-        now = time.perf_counter()
+        return finish(user, row, request, response, sent, intended)
+
+    return run
+
+
+class _Finisher:
+    """After the exchange: redirects, latency, hooks, checks, extraction, stats, tracing."""
+
+    def __init__(self, spec: _Spec) -> None:
+        step, env = spec.step, spec.env
+        self.step, self.base, self.hooks, self.trace = step, env.base, env.hooks, env.trace
+        self.checker, self.extractor, self.now = spec.checker, spec.extractor, spec.now
+        self.follow, self.keep = step.follow_redirects, spec.keep
+
+    def finish(
+        self,
+        user: StepUser,
+        row: RowStats,
+        request: Request,
+        response: Response,
+        sent: float,
+        intended: float | None,
+    ) -> bool:
+        if self.follow and response.status in _REDIRECTS:
+            response = self._follow(user, response, request.url)
+        now = self.now()
         arrived = response.received_at
         if arrived is not None and sent <= arrived < now:
             now = arrived  # the response was complete then; waiting for our turn is not latency
-        latency = now - start
+        latency = now - (sent if intended is None else intended)
         response.elapsed = latency
-        if env.trace is not None:
-            response.url = url or _url_of(prebuilt)
-            response.sent_headers = headers if prebuilt is None else _head_headers(prebuilt[1])
-        error = response.error
-        if error is None and hooks.after_response:
-            error = hooks.run_after_response(user, response)
-        if error is None:
-            error = checker(response, ctx)
-        if extractor is not None and response.error is None:
-            # a failed extraction fails the request (once); further reasons are only noted
-            for failure in extractor(response, ctx):
-                if error is None:
-                    error = failure
-                else:
-                    row.note_error(failure)
+        trace = self.trace
+        if trace is not None:
+            response.url = request.url
+            head = request.head
+            response.sent_headers = list(request.headers) if head is None else _head_headers(head)
+        error = self._error(user, row, response)
         service = None if intended is None else now - sent
-        if env.trace is not None:
-            env.trace(user, step, response, error)
+        if trace is not None:
+            trace(user, self.step, response, error)
         if error is None:
             row.success(latency, service)
             return _after(user, True)
         row.failure(latency, error, service, _example(response))
         return _after(user, False)
 
-    return run
+    def _error(self, user: StepUser, row: RowStats, response: Response) -> str | None:
+        """Why the request failed (None: it did not): the exchange, hooks, checks, extraction."""
+        ctx = user.vars
+        error = response.error
+        if error is None and self.hooks.after_response:
+            error = self.hooks.run_after_response(user, response)
+        if error is None:
+            error = self.checker(response, ctx)
+        if self.extractor is not None and response.error is None:
+            # a failed extraction fails the request (once); further reasons are only noted
+            for failure in self.extractor(response, ctx):
+                if error is None:
+                    error = failure
+                else:
+                    row.note_error(failure)
+        return error
+
+    def _follow(self, user: StepUser, response: Response, url: str) -> Response:
+        location = response.headers.get("location")
+        if not location:
+            return response
+        if not url.startswith(("http://", "https://")) and self.base is not None:
+            url = f"{self.base!r}{url}"
+        step = self.step
+        method = step.method
+        if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+            method = "GET"
+        follow = Request(
+            method,
+            urljoin(url, location),
+            timeout=step.timeout,
+            follow_redirects=True,
+            keep=self.keep,
+            verify_tls=step.verify_tls,
+        )
+        return user.transport.send(follow)
 
 
 def _is_constant(step: p.RequestStep, parts: _RequestParts, hooks: HookRunner) -> bool:
@@ -255,45 +372,6 @@ def _head_headers(head: bytes) -> list[tuple[str, str]]:
     ]
 
 
-def _url_of(prebuilt: tuple[Origin, bytes, bytes] | None) -> str:
-    if prebuilt is None:
-        return ""
-    origin, head, _ = prebuilt
-    target = head.split(b" ", 2)[1].decode("latin-1")
-    return f"{origin!r}{target}"
-
-
-def _follow(
-    user: VirtualUser,
-    response: Response,
-    url: str,
-    method: str,
-    timeout: float,
-    keep: int,
-    verify: bool,
-) -> Response:
-    location = response.headers.get("location")
-    if not location:
-        return response
-    from urllib.parse import urljoin
-
-    if not url.startswith(("http://", "https://")) and user.session.base is not None:
-        url = f"{user.session.base!r}{url}"
-    next_method = (
-        "GET"
-        if response.status == 303 or (response.status in (301, 302) and method == "POST")
-        else method
-    )
-    return user.session.request(
-        next_method,
-        urljoin(url, location),
-        timeout=timeout,
-        follow_redirects=True,
-        keep=keep,
-        verify_tls=verify,
-    )
-
-
 def _example(response: Response) -> str | None:
     if response.status == 0:
         return None
@@ -301,7 +379,7 @@ def _example(response: Response) -> str | None:
     return f"HTTP {response.status}: {head}" if head else f"HTTP {response.status}"
 
 
-def _after(user: VirtualUser, ok: bool) -> bool:
+def _after(user: StepUser, ok: bool) -> bool:
     """After each request: honour a graceful stop (the in-flight request has finished)."""
     if user.stopping and not user.in_on_stop:
         raise StopUser()

@@ -1,109 +1,45 @@
-"""The local runner: builds users from a plan, drives the load model, ticks stats, stops cleanly."""
+"""The local runner: builds users from a plan, drives the load model, ticks stats, stops cleanly.
+
+The runner owns the greenlets; what users and load controllers see of it is a
+`RunContext` (runtime.context) and, for controllers, the `LoadTarget`
+protocol (runtime.workload) that the runner implements. Time is the injected
+`Clock`'s, connections come from the injected transport factory.
+"""
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import random
 import signal
 import sys
-import time
 from collections import ChainMap
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import partial
 from typing import Any, TextIO
 
 import gevent
 from gevent.event import Event
 
 from yamlswarm import plan as p
-from yamlswarm.runtime.context import BuildEnv, Executor
-from yamlswarm.runtime.data import FeedState, UserData
+from yamlswarm.runtime.clock import Clock, real_clock
+from yamlswarm.runtime.context import Executor, RunContext, RunState
+from yamlswarm.runtime.data import FeedState
 from yamlswarm.runtime.fake import make_faker
 from yamlswarm.runtime.hook_calls import HookRunner
 from yamlswarm.runtime.http.message import Origin, parse_origin
+from yamlswarm.runtime.http.session import session_factory
+from yamlswarm.runtime.http.transport import TransportFactory
+from yamlswarm.runtime.signals import StopUser
 from yamlswarm.runtime.slo import first_abort
 from yamlswarm.runtime.stats import Stats
-from yamlswarm.runtime.steps import build_steps
-from yamlswarm.runtime.user import UserInfo, VirtualUser
+from yamlswarm.runtime.steps import build_steps, run_steps
+from yamlswarm.runtime.user import VirtualUser
+from yamlswarm.runtime.usertypes import CompiledFlow, CompiledUserType, distribute, wait_function
 from yamlswarm.runtime.workload import CONTROLLERS, model_duration, peak_users
 from yamlswarm.settings import RunSettings
 from yamlswarm.templates import base_context
 
-WaitFunction = Callable[[random.Random, float], float]
-
-
-@dataclass(frozen=True)
-class CompiledFlow:
-    name: str
-    steps: tuple[Executor, ...]
-    stop_on_failure: bool
-    row: Any  # RowStats of the flow: one transaction per iteration (method FLOW)
-
-
-@dataclass(frozen=True)
-class CompiledUserType:
-    """A user type with its steps built: what every user of the type runs."""
-
-    name: str
-    flows: tuple[CompiledFlow, ...]
-    cumulative: tuple[float, ...]  # cumulative flow weights, for bisect
-    on_start: tuple[Executor, ...]
-    on_stop: tuple[Executor, ...]
-    wait: WaitFunction | None
-
-    def pick(self, rng: random.Random) -> CompiledFlow:
-        if len(self.flows) == 1:
-            return self.flows[0]
-        return self.flows[bisect.bisect_right(self.cumulative, rng.random() * self.cumulative[-1])]
-
-
-def wait_function(wait: p.Wait | None) -> WaitFunction | None:
-    """Seconds to wait after an iteration that took `elapsed` seconds."""
-    if wait is None:
-        return None
-    low, high = wait.low, wait.high
-    if wait.kind == "constant":
-        return lambda rng, elapsed: low
-    if wait.kind == "between":
-        return lambda rng, elapsed: rng.uniform(low, high)
-    if wait.kind == "pacing":
-        return lambda rng, elapsed: max(0.0, low - elapsed)
-    if wait.kind == "throughput":
-        interval = 1.0 / low if low > 0 else 0.0
-        return lambda rng, elapsed: max(0.0, interval - elapsed)
-    raise ValueError(f"unknown wait kind {wait.kind!r}")
-
-
-def distribute(user_types: tuple[p.UserType, ...], total: int) -> list[int]:
-    """Spawn order of `total` users: fixed counts first honoured, the rest by weight, interleaved.
-
-    Returns the index of the user type of each user, in spawn order. Counts are
-    exact (largest remainder), and the order is a smooth weighted round robin,
-    so a ramp-up always has the same mix as the full load.
-    """
-    fixed = {i: t.count for i, t in enumerate(user_types) if t.count is not None}
-    remaining = max(total - sum(fixed.values()), 0)
-    weighted = {i: t.weight or 0.0 for i, t in enumerate(user_types) if t.count is None}
-    weight_sum = sum(weighted.values())
-    totals = dict(fixed)
-    if weighted and weight_sum > 0:
-        shares = {i: remaining * w / weight_sum for i, w in weighted.items()}
-        floor = {i: int(s) for i, s in shares.items()}
-        left = remaining - sum(floor.values())
-        for i in sorted(shares, key=lambda i: (floor[i] - shares[i], i))[:left]:
-            floor[i] += 1
-        totals.update(floor)
-    order: list[int] = []
-    current = {i: 0.0 for i in totals}
-    count = sum(totals.values())
-    for _ in range(count):
-        for i in current:
-            current[i] += totals[i]
-        chosen = max(current, key=lambda i: (current[i], -i))
-        current[chosen] -= count
-        order.append(chosen)
-    return order
+__all__ = ["Runner", "distribute", "wait_function"]
 
 
 class Runner:
@@ -121,14 +57,19 @@ class Runner:
         live: Any = None,
         partition: tuple[int, int] = (0, 1),
         trace: Callable[..., None] | None = None,
+        clock: Clock | None = None,
+        transport_factory: TransportFactory | None = None,
     ) -> None:
         """`partition` (index, count): this process's share of `order: unique` data rows;
-        `trace`: called after every request with (user, step, response, error) (--trace)."""
+        `trace`: called after every request with (user, step, response, error) (--trace);
+        `clock`: time and sleeping (default the real one); `transport_factory`: a new
+        transport for each user (default: HTTP sessions against the plan's host)."""
         self.plan = plan
         self.settings = settings
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self.stats = stats or Stats()
+        self.clock = clock or real_clock()
+        self.stats = stats or Stats(clock=self.clock.wall)
         self.hooks = hooks or HookRunner(None)
         self.live = live
         self.base: Origin | None = parse_origin(plan.host) if plan.host else None
@@ -140,10 +81,26 @@ class Runner:
         }
         self.env = ChainMap(dict(settings.env), _EnvView())
         self.template_functions = self.hooks.template_functions
-        build_env = BuildEnv(
-            stats=self.stats, base=self.base, hooks=self.hooks, trace=trace, log=self._log
+        self._done = Event()
+        load = plan.load
+        budget = load.iterations if isinstance(load, p.IterationsLoad) else plan.iterations_cap
+        self.state = RunState(budget, self.clock.now, on_stop=self._done.set)
+        self.ctx = RunContext(
+            stats=self.stats,
+            base=self.base,
+            hooks=self.hooks,
+            trace=trace,
+            log=self._log,
+            clock=self.clock,
+            state=self.state,
+            feeds=self.feeds,
+            defaults=plan.defaults,
+            transport_factory=transport_factory
+            or session_factory(self.base, verify_tls=plan.defaults.verify_tls),
+            rng=self.rng,
+            template_globals=self._template_globals(),
+            spawn_rate=settings.spawn_rate,
         )
-        self.build_env = build_env
         self.user_types = tuple(self._compile_user_type(t) for t in plan.users)
         self.users: list[VirtualUser] = []  # running closed-model users, in spawn order
         self._spawned: list[VirtualUser] = []
@@ -153,16 +110,9 @@ class Runner:
         self._busy_pool: set[VirtualUser] = set()  # open model: users inside an iteration
         self.pool_size = 0
         self._all_spawned = False
-        self.stopping = False
-        self.stopped_at = float("inf")  # perf_counter time of stop()
-        self.stop_reason: str | None = None
         self.interrupted = False
         self.aborted: str | None = None
-        self._done = Event()
         self._next_id = itertools.count(1)
-        self._budget = self._iteration_budget_of(plan)  # None: no limit on iterations
-        self._iterations_left = self._budget
-        self._iterations_finished = 0
         self.started_at = 0.0
         self.started_wall = 0.0
 
@@ -172,62 +122,57 @@ class Runner:
         flows = tuple(
             CompiledFlow(
                 f.name,
-                build_steps(f.steps, self.build_env),
+                self._block(f.steps) or _no_steps,
                 f.stop_on_failure,
                 self.stats.row(f.name, "FLOW"),
             )
             for f in kind.flows
         )
-        cumulative = tuple(itertools.accumulate(f.weight for f in kind.flows))
         return CompiledUserType(
             name=kind.name,
             flows=flows,
-            cumulative=cumulative,
-            on_start=build_steps(kind.on_start, self.build_env),
-            on_stop=build_steps(kind.on_stop, self.build_env),
+            cumulative=tuple(itertools.accumulate(f.weight for f in kind.flows)),
+            on_start=self._block(kind.on_start),
+            on_stop=self._block(kind.on_stop),
             wait=wait_function(kind.wait),
         )
 
-    def new_user_data(self) -> UserData:
-        return UserData(self.feeds)
+    def _block(self, steps: tuple[p.Step, ...]) -> Executor | None:
+        """Steps built into one executor that runs them in order (None: no steps)."""
+        if not steps:
+            return None
+        return partial(run_steps, build_steps(steps, self.ctx))
 
-    def new_context(self, user: VirtualUser) -> dict[str, Any]:
-        ctx = base_context()
-        ctx.update(self.template_functions)
-        ctx.update(self.plan.variables)
-        ctx.update(
-            faker=self.faker,
-            env=self.env,
-            user=UserInfo(user.id, user.name),
-            data=user.data,
-            iteration=0,
-        )
-        return ctx
+    def _template_globals(self) -> dict[str, Any]:
+        names = base_context()
+        names.update(self.template_functions)
+        names.update(self.plan.variables)
+        names.update(faker=self.faker, env=self.env)
+        return names
 
     def _log(self, line: str) -> None:
         print(line, file=self.err, flush=True)
 
-    # -- iterations budget ---------------------------------------------------------
+    # -- the run's state, as controllers and hooks see it --------------------------
 
-    @staticmethod
-    def _iteration_budget_of(plan: p.Plan) -> int | None:
-        if isinstance(plan.load, p.IterationsLoad):
-            return plan.load.iterations
-        return plan.iterations_cap
+    @property
+    def stopping(self) -> bool:
+        return self.state.stopping
+
+    @property
+    def stopped_at(self) -> float:
+        """clock.now() time of stop() (inf while running)."""
+        return self.state.stopped_at
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self.state.stop_reason
 
     def take_iteration(self) -> bool:
-        if self._iterations_left is None:
-            return True
-        if self._iterations_left <= 0:
-            return False
-        self._iterations_left -= 1
-        return True
+        return self.state.take_iteration()
 
-    def iteration_finished(self) -> None:
-        self._iterations_finished += 1
-        budget = self._budget
-        if budget is not None and self._iterations_finished >= budget:
-            self.stop("iterations done")
+    def count_drop(self) -> None:
+        self.stats.dropped += 1
 
     # -- users -------------------------------------------------------------------
 
@@ -237,10 +182,11 @@ class Runner:
         if position >= len(self._order):  # stages ramping up again after a ramp down
             self._order.extend(self._order or distribute(self.plan.users, 1))
         user = VirtualUser(
-            self,
+            self.ctx,
             self.user_types[self._order[position]],
             next(self._next_id),
             self.rng.getrandbits(64),
+            self.ctx.transport_factory(),
         )
         self._spawned.append(user)
         return user
@@ -260,8 +206,6 @@ class Runner:
                 self.users.remove(user)
                 self._retiring.append(user)
                 if user.greenlet is not None and not user.busy:
-                    from yamlswarm.runtime.signals import StopUser
-
                     user.greenlet.kill(StopUser, block=False)
                 return
 
@@ -287,9 +231,9 @@ class Runner:
         self.pool_size = size
 
     def dispatch(self, due: float) -> None:
-        """Open model: start one iteration due at `due` (perf_counter), or count it dropped."""
+        """Open model: start one iteration due at `due` (clock.now()), or count it dropped."""
         if not self._pool:
-            self.stats.dropped += 1
+            self.count_drop()
             return
         user = self._pool.pop()
         self._busy_pool.add(user)
@@ -313,11 +257,7 @@ class Runner:
     # -- control -------------------------------------------------------------------
 
     def stop(self, reason: str) -> None:
-        if not self.stopping:
-            self.stopped_at = time.perf_counter()
-            self.stopping = True
-            self.stop_reason = reason
-            self._done.set()
+        self.state.stop(reason)
 
     def interrupt(self) -> None:
         """Ctrl-C / SIGTERM: the first stops gracefully, the second forces."""
@@ -331,13 +271,11 @@ class Runner:
 
     def _stop_users(self) -> None:
         """Graceful stop: idle users stop at once, busy ones after their request; then a hard stop."""
-        from yamlswarm.runtime.signals import StopUser
-
         running = [*self.users, *self._retiring, *self._busy_pool]
         greenlets = [u.greenlet for u in running if u.greenlet is not None]
         for user in running:
             # a sleeping user is interrupted where it sleeps; one in a request finishes it
-            # first and then stops by itself (steps._after)
+            # first and then stops by itself (request._after)
             if user.greenlet is not None and not user.busy:
                 user.greenlet.kill(StopUser, block=False)
         gevent.joinall(greenlets, timeout=self.settings.stop_timeout)
@@ -352,7 +290,7 @@ class Runner:
     # -- the load model ---------------------------------------------------------------
 
     def _control(self) -> None:
-        CONTROLLERS[type(self.plan.load)](self, self.plan.load)
+        CONTROLLERS[type(self.plan.load)](self.plan.load, self.ctx, self)
 
     def _duration(self) -> float | None:
         if self.settings.duration is not None:
@@ -360,11 +298,13 @@ class Runner:
         return model_duration(self.plan.load)
 
     def _ticker(self) -> None:
+        """Once a second: close the stats second, update the live view, check aborts and duration."""
+        clock = self.clock
         duration = self._duration()
         aborting = tuple(t for t in self.plan.thresholds if t.abort)
         next_tick = self.started_at + 1.0
         while not self.stopping:
-            gevent.sleep(max(0.0, next_tick - time.perf_counter()))
+            clock.sleep(next_tick - clock.now())
             next_tick += 1.0
             self.stats.tick(self.active_users)
             if self.live is not None:
@@ -382,8 +322,8 @@ class Runner:
 
     def run(self) -> None:
         """Run until the model ends, the duration passes, iterations run out or Ctrl-C."""
-        self.started_at = time.perf_counter()
-        self.started_wall = time.time()
+        self.started_at = self.clock.now()
+        self.started_wall = self.clock.wall()
         self.stats.start()
         handlers = _install_signals(self.interrupt)
         failure = (
@@ -407,7 +347,11 @@ class Runner:
 
     @property
     def elapsed(self) -> float:
-        return time.perf_counter() - self.started_at
+        return self.clock.now() - self.started_at
+
+
+def _no_steps(user: Any) -> bool:
+    return True
 
 
 class _EnvView(dict):

@@ -1,22 +1,25 @@
-"""A virtual user: its variables, cookies, connections and the loop over flow iterations."""
+"""A virtual user: its variables, data rows, transport and the loop over flow iterations.
+
+A user knows the run only through its `RunContext` (stats, hooks, feeds,
+clock, the shared `RunState`), never the runner: the same loop runs under the
+real runner and in unit tests on a fake clock and a fake transport.
+"""
 
 from __future__ import annotations
 
+import json as _json
 import random
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import gevent
+from gevent import Greenlet, GreenletExit
 
-from yamlswarm.runtime.context import Executor
+from yamlswarm.runtime.context import Executor, RunContext
+from yamlswarm.runtime.data import UserData
 from yamlswarm.runtime.http.message import DEFAULT_BODY_LIMIT
 from yamlswarm.runtime.http.response import Response
-from yamlswarm.runtime.http.session import Session
+from yamlswarm.runtime.http.transport import Request, Transport
 from yamlswarm.runtime.signals import StopIterationSignal, StopSignal, StopTest, StopUser
-from yamlswarm.runtime.steps import run_steps
-
-if TYPE_CHECKING:
-    from yamlswarm.runtime.runner import CompiledUserType, Runner
+from yamlswarm.runtime.usertypes import CompiledUserType
 
 
 class UserInfo:
@@ -32,29 +35,40 @@ class UserInfo:
 class VirtualUser:
     """One simulated person. Hooks receive this object: `vars`, `id`, `name`, `request(...)`, `rng`."""
 
-    def __init__(self, runner: Runner, kind: CompiledUserType, user_id: int, seed: int) -> None:
-        self.runner = runner
+    def __init__(
+        self,
+        ctx: RunContext,
+        kind: CompiledUserType,
+        user_id: int,
+        seed: int,
+        transport: Transport,
+    ) -> None:
+        self.ctx = ctx
         self.kind = kind
         self.id = user_id
         self.name = kind.name
         self.rng = random.Random(seed)
-        self.session = Session(runner.base, verify_tls=runner.plan.defaults.verify_tls)
-        self.data = runner.new_user_data()
+        self.transport = transport
+        self.data = UserData(ctx.feeds)
         self.iteration = 0
-        self.vars: dict[str, Any] = runner.new_context(self)
+        self.vars: dict[str, Any] = dict(ctx.template_globals)
+        self.vars.update(user=UserInfo(user_id, kind.name), data=self.data, iteration=0)
         self.stop_on_failure = False
         self.in_on_stop = False
         self.busy = False
         self.retired = False  # a stages run ramping down asked this user to stop
         self.alive = True  # False once the user stopped (on_stop ran)
         self.started = False
+        self.greenlet: Greenlet | None = None
         self._intended: float | None = None
-        self.greenlet: gevent.Greenlet | None = None
+        self._state = ctx.state
+        self._now = ctx.clock.now  # bound once: as cheap as calling perf_counter
 
     # -- for hooks ------------------------------------------------------------
 
     @property
     def api(self) -> VirtualUser:
+        """The user itself; only `runtime.steps.build_call` still passes `user.api` to hooks."""
         return self
 
     def request(
@@ -69,20 +83,18 @@ class VirtualUser:
         timeout: float = 30.0,
     ) -> Response:
         """Make a request recorded in the stats (row `name`, default the URL)."""
-        import json as _json
-
+        method = method.upper()
         header_items = list((headers or {}).items())
         if json is not None:
             body = _json.dumps(json).encode()
             header_items.append(("Content-Type", "application/json"))
         elif isinstance(body, str):
             body = body.encode()
-        row = self.runner.stats.row(name or url, method.upper())
-        start = time.perf_counter()
-        response = self.session.request(
-            method, url, headers=header_items, body=body, timeout=timeout, keep=DEFAULT_BODY_LIMIT
-        )
-        response.elapsed = time.perf_counter() - start
+        row = self.ctx.stats.row(name or url, method)
+        request = Request(method, url, header_items, body, timeout=timeout, keep=DEFAULT_BODY_LIMIT)
+        start = self._now()
+        response = self.transport.send(request)
+        response.elapsed = self._now() - start
         error = response.error or (f"HTTP {response.status}" if response.status >= 400 else None)
         if error:
             row.failure(response.elapsed, error)
@@ -94,31 +106,32 @@ class VirtualUser:
 
     @property
     def stopping(self) -> bool:
-        return self.retired or self.runner.stopping
+        return self.retired or self._state.stopping
 
     def take_intended_start(self) -> float | None:
         intended, self._intended = self._intended, None
         return intended
 
     def sleep(self, seconds: float) -> None:
+        """Pause this user on the run's clock (other users run meanwhile)."""
         if seconds > 0:
-            gevent.sleep(seconds)
+            self.ctx.clock.sleep(seconds)
 
     # -- the loop ----------------------------------------------------------------
 
     def run(self) -> None:
         """Greenlet body of a closed-model user: on_start, iterations until stopped, on_stop."""
-        runner = self.runner
+        state = self._state
         try:
             self._start()
             while not self.stopping:
-                if not runner.take_iteration():
+                if not state.take_iteration():
                     break
                 self.iterate()
         except StopUser:
             pass
         except StopTest as stop:
-            runner.stop(stop.reason)
+            state.stop(stop.reason)
         finally:
             if self.started:
                 self.finish()
@@ -134,12 +147,12 @@ class VirtualUser:
             self.finish()
         except StopTest as stop:
             self.finish()
-            self.runner.stop(stop.reason)
+            self._state.stop(stop.reason)
 
     def _start(self) -> None:
         self.started = True
         self.data.start_user()
-        hooks = self.runner.hooks
+        hooks = self.ctx.hooks
         if hooks.on_user_start:
             hooks.call_each(hooks.on_user_start, self)
         self._run_block(self.kind.on_start)
@@ -147,45 +160,47 @@ class VirtualUser:
     def iterate(self, wait: bool = True) -> None:
         """One flow iteration: pick a flow by weight, run its steps, then (closed model) wait."""
         kind = self.kind
-        begin = time.perf_counter()
+        now = self._now
+        begin = now()
         self.iteration += 1
         self.vars["iteration"] = self.iteration
-        if self.runner.feeds:
+        if self.ctx.feeds:
             self.data.start_iteration()
         flow = kind.pick(self.rng)
         self.stop_on_failure = flow.stop_on_failure
         try:
-            ok = run_steps(flow.steps, self)
+            ok = flow.run(self)
         except StopIterationSignal:
             ok = False
-        took = time.perf_counter() - begin
+        took = now() - begin
         if ok:
             flow.row.success(took)
         else:
             flow.row.failure(took, "a step of the flow failed")
-        self.runner.stats.iteration_done()
-        self.runner.iteration_finished()
+        self.ctx.stats.iteration_done()
+        self._state.iteration_finished()
         if wait and kind.wait is not None and not self.stopping:
-            self.sleep(kind.wait(self.rng, time.perf_counter() - begin))
+            self.sleep(kind.wait(self.rng, now() - begin))
 
-    def _run_block(self, steps: tuple[Executor, ...]) -> None:
-        if steps:
+    def _run_block(self, block: Executor | None) -> None:
+        if block is not None:
             self.stop_on_failure = False
             try:
-                run_steps(steps, self)
+                block(self)
             except StopIterationSignal:
                 pass
 
     def finish(self) -> None:
-        runner = self.runner
+        """on_stop steps, the on_user_stop hooks, give back data rows, close connections."""
+        hooks = self.ctx.hooks
         self.alive = False
         self.in_on_stop = True
         try:
             self._run_block(self.kind.on_stop)
-        except (StopSignal, gevent.GreenletExit):
+        except (StopSignal, GreenletExit):
             pass
         finally:
-            if runner.hooks.on_user_stop:
-                runner.hooks.call_each(runner.hooks.on_user_stop, self)
+            if hooks.on_user_stop:
+                hooks.call_each(hooks.on_user_stop, self)
             self.data.stop()
-            self.session.close()
+            self.transport.close()

@@ -3,25 +3,20 @@
 Closed models keep a number of users busy (`closed`, `stages`, `iterations`);
 the open model starts flow iterations on a schedule, whatever the response
 times (`arrival`). Schedules are pure and exactly testable; controllers only
-sleep until the schedule's next point and tell the runner to add, retire or
-dispatch users.
+sleep on the run's clock until the schedule's next point and tell their
+`LoadTarget` (the runner, or a fake in tests) to add, retire or dispatch users.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
-
-import gevent
+from typing import Protocol
 
 from yamlswarm import plan as p
+from yamlswarm.runtime.clock import Clock
+from yamlswarm.runtime.context import RunContext
 
-if TYPE_CHECKING:
-    from yamlswarm.runtime.runner import Runner
-
-Controller = Callable[["Runner", p.Load], None]
 _STAGE_STEP = 0.1  # seconds between user-count adjustments in a stages run
 
 
@@ -97,67 +92,117 @@ def model_duration(load: p.Load) -> float | None:
 # ----------------------------------------------------------------------------- controllers
 
 
-def _sleep_until(due: float) -> None:
-    delay = due - time.perf_counter()
+class LoadTarget(Protocol):
+    """What a load controller may ask of the runner it drives."""
+
+    @property
+    def stopping(self) -> bool: ...
+
+    @property
+    def stopped_at(self) -> float:
+        """clock.now() time at which the run stopped (inf while it runs)."""
+        ...
+
+    @property
+    def active_users(self) -> int:
+        """Users running now: closed-model users, or open-model users inside an iteration."""
+        ...
+
+    def add_user(self) -> object:
+        """Start one more closed-model user."""
+        ...
+
+    def retire_user(self) -> None:
+        """Stop the most recently started user; it finishes its request first."""
+        ...
+
+    def all_spawned(self) -> None:
+        """The controller has started every user (or arrival) it will."""
+        ...
+
+    def prepare_pool(self, size: int) -> None:
+        """Open model: `size` users ready for arrivals."""
+        ...
+
+    def dispatch(self, due: float) -> None:
+        """Open model: start one iteration due at `due` (clock.now()), or count it dropped."""
+        ...
+
+    def count_drop(self) -> None:
+        """Count one arrival that was due but never started."""
+        ...
+
+    def take_iteration(self) -> bool:
+        """Reserve one iteration of the budget (False: spent)."""
+        ...
+
+
+Controller = Callable[[p.Load, RunContext, LoadTarget], None]
+
+
+def _sleep_until(clock: Clock, due: float) -> None:
+    delay = due - clock.now()
     if delay > 0:
-        gevent.sleep(delay)
+        clock.sleep(delay)
 
 
-def run_closed(runner: Runner, load: p.Load) -> None:
+def run_closed(load: p.Load, ctx: RunContext, target: LoadTarget) -> None:
+    """Start the users at the spawn rate (an iterations run: all at once unless -r), then hold."""
     assert isinstance(load, (p.ClosedLoad, p.IterationsLoad))
-    users = load.users
-    # an iterations run starts its K users at once (unless -r says otherwise): they share the work
-    rate = runner.settings.spawn_rate or (
-        load.spawn_rate if isinstance(load, p.ClosedLoad) else 0.0
-    )
+    clock = ctx.clock
+    rate = ctx.spawn_rate or (load.spawn_rate if isinstance(load, p.ClosedLoad) else 0.0)
     interval = 1.0 / rate if rate > 0 else 0.0
-    start = time.perf_counter()
-    for n in range(users):
-        if runner.stopping:
+    start = clock.now()
+    for n in range(load.users):
+        if target.stopping:
             return
-        _sleep_until(start + n * interval)
-        runner.add_user()
-    runner.all_spawned()
+        _sleep_until(clock, start + n * interval)
+        target.add_user()
+    target.all_spawned()
 
 
-def run_stages(runner: Runner, load: p.Load) -> None:
+def run_stages(load: p.Load, ctx: RunContext, target: LoadTarget) -> None:
+    """Every 0.1 s, add or retire users towards the stages' target count."""
     assert isinstance(load, p.StagesLoad)
-    start = time.perf_counter()
+    clock = ctx.clock
+    start = clock.now()
     end = model_duration(load) or 0.0
     tick = 0
-    while not runner.stopping:
-        t = time.perf_counter() - start
+    while not target.stopping:
+        t = clock.now() - start
         if t >= end:
             break
-        target = stage_target(load.stages, t)
-        while runner.active_users < target and not runner.stopping:
-            runner.add_user()
-        while runner.active_users > target:
-            runner.retire_user()
+        wanted = stage_target(load.stages, t)
+        while target.active_users < wanted and not target.stopping:
+            target.add_user()
+        while target.active_users > wanted:
+            target.retire_user()
         tick += 1
-        _sleep_until(start + tick * _STAGE_STEP)
-    runner.all_spawned()
+        _sleep_until(clock, start + tick * _STAGE_STEP)
+    target.all_spawned()
 
 
-def run_open(runner: Runner, load: p.Load) -> None:
+def run_open(load: p.Load, ctx: RunContext, target: LoadTarget) -> None:
+    """Dispatch each arrival when it is due; arrivals due before the run stopped count as dropped."""
     assert isinstance(load, p.ArrivalLoad)
-    runner.prepare_pool(load.max_users)
-    start = time.perf_counter()
+    clock = ctx.clock
+    target.prepare_pool(load.max_users)
+    start = clock.now()
     for offset in arrival_offsets(load.phases):
         due = start + offset
-        if not runner.stopping:
-            _sleep_until(due)
-        if runner.stopping:
+        if not target.stopping:
+            _sleep_until(clock, due)
+        if target.stopping:
             # the run ended (duration, Ctrl-C, an aborting threshold) while this arrival was
             # due or overdue: it was not started, so it is dropped, never silently lost
-            if due <= runner.stopped_at and runner.take_iteration():
-                runner.stats.dropped += 1
+            if due <= target.stopped_at and target.take_iteration():
+                target.count_drop()
                 continue
             return
-        if not runner.take_iteration():
+        if not target.take_iteration():
             break
-        runner.dispatch(due)
-    runner.all_spawned()
+        target.dispatch(due)
+    target.all_spawned()
 
 
 CONTROLLERS: dict[type, Controller] = {
