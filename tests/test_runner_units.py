@@ -1,4 +1,4 @@
-"""Pure parts of the runner: spawn distribution and wait functions."""
+"""Pure parts of the runtime's user types: spawn distribution and wait functions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from yamlswarm import plan as p
-from yamlswarm.runtime.runner import distribute, wait_function
+from yamlswarm.runtime.usertypes import distribute, wait_function
 
 
 def _types(*specs):

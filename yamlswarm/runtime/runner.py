@@ -39,7 +39,7 @@ from yamlswarm.runtime.workload import CONTROLLERS, model_duration, peak_users
 from yamlswarm.settings import RunSettings
 from yamlswarm.templates import base_context
 
-__all__ = ["Runner", "distribute", "wait_function"]
+__all__ = ["Runner"]
 
 
 class Runner:
@@ -85,22 +85,7 @@ class Runner:
         load = plan.load
         budget = load.iterations if isinstance(load, p.IterationsLoad) else plan.iterations_cap
         self.state = RunState(budget, self.clock.now, on_stop=self._done.set)
-        self.ctx = RunContext(
-            stats=self.stats,
-            base=self.base,
-            hooks=self.hooks,
-            trace=trace,
-            log=self._log,
-            clock=self.clock,
-            state=self.state,
-            feeds=self.feeds,
-            defaults=plan.defaults,
-            transport_factory=transport_factory
-            or session_factory(self.base, verify_tls=plan.defaults.verify_tls),
-            rng=self.rng,
-            template_globals=self._template_globals(),
-            spawn_rate=settings.spawn_rate,
-        )
+        self.ctx = self._context(trace, transport_factory)
         self.user_types = tuple(self._compile_user_type(t) for t in plan.users)
         self.users: list[VirtualUser] = []  # running closed-model users, in spawn order
         self._spawned: list[VirtualUser] = []
@@ -117,6 +102,28 @@ class Runner:
         self.started_wall = 0.0
 
     # -- building ----------------------------------------------------------------
+
+    def _context(
+        self, trace: Callable[..., None] | None, transport_factory: TransportFactory | None
+    ) -> RunContext:
+        """What users, controllers and step builders get of this run."""
+        defaults = self.plan.defaults
+        return RunContext(
+            stats=self.stats,
+            base=self.base,
+            hooks=self.hooks,
+            trace=trace,
+            log=self._log,
+            clock=self.clock,
+            state=self.state,
+            feeds=self.feeds,
+            defaults=defaults,
+            transport_factory=transport_factory
+            or session_factory(self.base, verify_tls=defaults.verify_tls),
+            rng=self.rng,
+            template_globals=self._template_globals(),
+            spawn_rate=self.settings.spawn_rate,
+        )
 
     def _compile_user_type(self, kind: p.UserType) -> CompiledUserType:
         flows = tuple(
