@@ -5,13 +5,14 @@ JSON bodies, stats rows, checkers — is decided in `build_request`, so one
 request of one user does only what its templates require. A constant step
 (no template, no `before_request` hook) sends one `Request` prepared at build
 time; any other step renders a new `Request` each time. Both go through the
-user's `Transport` and end in the same `_Finisher`: redirects, latency,
+user's `Transport` and end in the same `finish`: redirects, latency,
 hooks, checks, extraction, stats and tracing.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin
 
@@ -191,16 +192,8 @@ class _Spec:
                 hooked.header_items(),
                 hooked.body,
             )
-        return Request(
-            method,
-            url,
-            headers,
-            body,
-            timeout=step.timeout,
-            follow_redirects=False,
-            keep=self.keep,
-            verify_tls=step.verify_tls,
-        )
+        # positional: a keyword call costs more than the object, on every request
+        return Request(method, url, headers, body, step.timeout, False, self.keep, step.verify_tls)
 
     def failed(self, user: StepUser, row: RowStats, start: float, url: str, exc: Exception) -> bool:
         """A template or hook raised before anything was sent: a failed request, as data."""
@@ -228,7 +221,7 @@ def build_request(step: p.RequestStep, env: BuildEnv) -> Executor:
 def _prepared_executor(spec: _Spec, request: Request) -> Executor:
     """The hot path: the same prepared `Request` every time."""
     fixed_row, row_for, now, failed = spec.fixed_row, spec.row_for, spec.now, spec.failed
-    finish = _Finisher(spec).finish
+    finish = _finisher(spec)
 
     def run(user: StepUser) -> bool:
         row = fixed_row or row_for(user.vars)
@@ -252,7 +245,7 @@ def _rendered_executor(spec: _Spec) -> Executor:
     """The general path: templates rendered and hooks run for each request."""
     fixed_row, row_for, now, failed = spec.fixed_row, spec.row_for, spec.now, spec.failed
     url_text, render = spec.parts.url_text, spec.render
-    finish = _Finisher(spec).finish
+    finish = _finisher(spec)
 
     def run(user: StepUser) -> bool:
         ctx = user.vars
@@ -276,17 +269,16 @@ def _rendered_executor(spec: _Spec) -> Executor:
     return run
 
 
-class _Finisher:
-    """After the exchange: redirects, latency, hooks, checks, extraction, stats, tracing."""
+Finish = Callable[["StepUser", "RowStats", Request, Response, float, "float | None"], bool]
 
-    def __init__(self, spec: _Spec) -> None:
-        step, env = spec.step, spec.env
-        self.step, self.base, self.hooks, self.trace = step, env.base, env.hooks, env.trace
-        self.checker, self.extractor, self.now = spec.checker, spec.extractor, spec.now
-        self.follow, self.keep = step.follow_redirects, spec.keep
+
+def _finisher(spec: _Spec) -> Finish:
+    """After the exchange: redirects, latency, hooks, checks, extraction, stats, tracing."""
+    step, hooks, trace = spec.step, spec.env.hooks, spec.env.trace
+    checker, extractor, now = spec.checker, spec.extractor, spec.now
+    follow = _redirects(spec) if step.follow_redirects else None
 
     def finish(
-        self,
         user: StepUser,
         row: RowStats,
         request: Request,
@@ -294,65 +286,67 @@ class _Finisher:
         sent: float,
         intended: float | None,
     ) -> bool:
-        if self.follow and response.status in _REDIRECTS:
-            response = self._follow(user, response, request.url)
-        now = self.now()
+        if follow is not None and response.status in _REDIRECTS:
+            response = follow(user, response, request.url)
+        end = now()
         arrived = response.received_at
-        if arrived is not None and sent <= arrived < now:
-            now = arrived  # the response was complete then; waiting for our turn is not latency
-        latency = now - (sent if intended is None else intended)
+        if arrived is not None and sent <= arrived < end:
+            end = arrived  # the response was complete then; waiting for our turn is not latency
+        latency = end - (sent if intended is None else intended)
         response.elapsed = latency
-        trace = self.trace
         if trace is not None:
             response.url = request.url
             head = request.head
             response.sent_headers = list(request.headers) if head is None else _head_headers(head)
-        error = self._error(user, row, response)
-        service = None if intended is None else now - sent
+        ctx = user.vars
+        error = response.error
+        if error is None and hooks.after_response:
+            error = hooks.run_after_response(user, response)
+        if error is None:
+            error = checker(response, ctx)
+        if extractor is not None and response.error is None:
+            # a failed extraction fails the request (once); further reasons are only noted
+            for failure in extractor(response, ctx):
+                if error is None:
+                    error = failure
+                else:
+                    row.note_error(failure)
+        service = None if intended is None else end - sent
         if trace is not None:
-            trace(user, self.step, response, error)
+            trace(user, step, response, error)
         if error is None:
             row.success(latency, service)
             return _after(user, True)
         row.failure(latency, error, service, _example(response))
         return _after(user, False)
 
-    def _error(self, user: StepUser, row: RowStats, response: Response) -> str | None:
-        """Why the request failed (None: it did not): the exchange, hooks, checks, extraction."""
-        ctx = user.vars
-        error = response.error
-        if error is None and self.hooks.after_response:
-            error = self.hooks.run_after_response(user, response)
-        if error is None:
-            error = self.checker(response, ctx)
-        if self.extractor is not None and response.error is None:
-            # a failed extraction fails the request (once); further reasons are only noted
-            for failure in self.extractor(response, ctx):
-                if error is None:
-                    error = failure
-                else:
-                    row.note_error(failure)
-        return error
+    return finish
 
-    def _follow(self, user: StepUser, response: Response, url: str) -> Response:
+
+def _redirects(spec: _Spec) -> Callable[[StepUser, Response, str], Response]:
+    """Following one redirect of a step with `follow_redirects` (the transport follows the rest)."""
+    step, base, keep = spec.step, spec.env.base, spec.keep
+
+    def follow(user: StepUser, response: Response, url: str) -> Response:
         location = response.headers.get("location")
         if not location:
             return response
-        if not url.startswith(("http://", "https://")) and self.base is not None:
-            url = f"{self.base!r}{url}"
-        step = self.step
+        if not url.startswith(("http://", "https://")) and base is not None:
+            url = f"{base!r}{url}"
         method = step.method
         if response.status == 303 or (response.status in (301, 302) and method == "POST"):
             method = "GET"
-        follow = Request(
+        request = Request(
             method,
             urljoin(url, location),
             timeout=step.timeout,
             follow_redirects=True,
-            keep=self.keep,
+            keep=keep,
             verify_tls=step.verify_tls,
         )
-        return user.transport.send(follow)
+        return user.transport.send(request)
+
+    return follow
 
 
 def _is_constant(step: p.RequestStep, parts: _RequestParts, hooks: HookRunner) -> bool:

@@ -1,4 +1,4 @@
-"""HTTP messages without I/O: origins, URL splitting and request heads.
+"""HTTP messages without I/O: origins, URL splitting, request heads and framing.
 
 Pure functions and small value types shared by the request steps (which
 prebuild heads once, at build time) and the sessions that send them. Nothing
@@ -16,6 +16,7 @@ from yamlswarm import __version__
 
 USER_AGENT = f"yamlswarm/{__version__}"
 DEFAULT_BODY_LIMIT = 10 * 1024 * 1024  # bytes kept for checks/extraction; the rest is drained
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # always send a Content-Length, even 0
 
 
 class Origin:
@@ -76,3 +77,18 @@ def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> 
     if "accept-encoding" not in names:
         lines.append("Accept-Encoding: gzip, deflate\r\n")
     return "".join(lines).encode("latin-1", errors="replace")
+
+
+def frame(
+    head: bytes, origin: Origin, body: bytes, method: str, cookie: str | None = None
+) -> bytes:
+    """The whole request as sent: a head from `build_head`, then Host, Cookie, Content-Length,
+    the blank line and the body."""
+    parts = [head, origin.host_line]
+    if cookie:
+        parts.append(f"Cookie: {cookie}\r\n".encode("latin-1"))
+    if body or method in _BODY_METHODS:
+        parts.append(b"Content-Length: %d\r\n" % len(body))
+    parts.append(b"\r\n")
+    parts.append(body)
+    return b"".join(parts)

@@ -24,6 +24,7 @@ from yamlswarm.runtime.http.message import (
     DEFAULT_BODY_LIMIT,
     Origin,
     build_head,
+    frame,
     split_url,
 )
 from yamlswarm.runtime.http.response import Headers, Response
@@ -41,7 +42,6 @@ from yamlswarm.runtime.http.wire import (
 
 MAX_REDIRECTS = 10
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # always send a Content-Length, even 0
 
 
 class CookieJar:
@@ -137,27 +137,31 @@ class Session:
 
     def send(self, request: Request) -> Response:
         """Send a `Request`: a prepared one's head as it is, any other through `request()`."""
-        head = request.head
-        if head is not None and request.origin is not None:
-            verify = request.verify_tls
-            return self.exchange(
-                request.origin,
-                head,
-                request.body,
+        head, origin = request.head, request.origin
+        if head is None or origin is None:
+            return self.request(
                 request.method,
-                request.timeout,
-                request.keep,
-                self.verify_tls if verify is None else verify,
+                request.url,
+                headers=request.headers,
+                body=request.body,
+                timeout=request.timeout,
+                follow_redirects=request.follow_redirects,
+                keep=request.keep,
+                verify_tls=request.verify_tls,
             )
-        return self.request(
+        # the hot path of every constant request step: without cookies, its bytes are all built
+        cookie = self.jar.header(origin.host)
+        data = request.wire if not cookie else None
+        if data is None:
+            data = frame(head, origin, request.body, request.method, cookie)
+        verify = request.verify_tls
+        return self.send_raw(
+            origin,
+            data,
             request.method,
-            request.url,
-            headers=request.headers,
-            body=request.body,
-            timeout=request.timeout,
-            follow_redirects=request.follow_redirects,
-            keep=request.keep,
-            verify_tls=request.verify_tls,
+            request.timeout,
+            request.keep,
+            self.verify_tls if verify is None else verify,
         )
 
     # -- one exchange --------------------------------------------------------
@@ -177,15 +181,8 @@ class Session:
         `head` holds the request line and headers, each line ending in CRLF;
         the Host, Cookie and Content-Length lines are added here.
         """
-        parts = [head, origin.host_line]
-        cookie = self.jar.header(origin.host)
-        if cookie:
-            parts.append(f"Cookie: {cookie}\r\n".encode("latin-1"))
-        if body or method in _BODY_METHODS:
-            parts.append(b"Content-Length: %d\r\n" % len(body))
-        parts.append(b"\r\n")
-        parts.append(body)
-        return self.send_raw(origin, b"".join(parts), method, timeout, keep, verify_tls)
+        data = frame(head, origin, body, method, self.jar.header(origin.host))
+        return self.send_raw(origin, data, method, timeout, keep, verify_tls)
 
     def send_raw(
         self,

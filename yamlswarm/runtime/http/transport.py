@@ -6,9 +6,10 @@ name in `Response.error`, never an exception (STYLE 6). The real transport is
 `runtime.http.session.Session`; tests use `tests.fakes.FakeTransport`.
 
 A request step whose URL, headers and body are constant builds its `Request`
-once, at build time, with `Request.prepared`: it then carries its request head
-already encoded (`head`, `origin`), which the real transport sends as it is and
-a fake may ignore (it reads `method`, `url`, `headers`, `body` like any other).
+once, at build time, with `Request.prepared`: it then carries its request
+already encoded (`origin`, `head`, `wire`), which the real transport sends as
+it is and a fake may ignore (it reads `method`, `url`, `headers`, `body` like
+any other).
 Nothing here imports gevent or touches a socket.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from yamlswarm.runtime.http.message import DEFAULT_BODY_LIMIT, Origin, build_head, split_url
+from yamlswarm.runtime.http.message import DEFAULT_BODY_LIMIT, Origin, build_head, frame, split_url
 from yamlswarm.runtime.http.response import Response
 
 __all__ = ["Request", "Transport", "TransportFactory"]
@@ -29,8 +30,9 @@ class Request:
     `url` is absolute or a path relative to the transport's base origin;
     `keep` is how many body bytes to keep (the rest is read and dropped);
     `verify_tls` None means the transport's default. A prepared request
-    (`Request.prepared`) also has `origin` and `head`: the request line and
-    header lines, CRLF-terminated, without Host, Cookie and Content-Length.
+    (`Request.prepared`) also has `origin`, `head` (the request line and
+    header lines, CRLF-terminated, without Host, Cookie and Content-Length)
+    and `wire`: the whole request as sent when no cookie is due.
     """
 
     __slots__ = (
@@ -44,6 +46,7 @@ class Request:
         "timeout",
         "url",
         "verify_tls",
+        "wire",
     )
 
     def __init__(
@@ -52,7 +55,6 @@ class Request:
         url: str,
         headers: Sequence[tuple[str, str]] = (),
         body: bytes = b"",
-        *,
         timeout: float = 30.0,
         follow_redirects: bool = True,
         keep: int = DEFAULT_BODY_LIMIT,
@@ -68,6 +70,7 @@ class Request:
         self.verify_tls = verify_tls
         self.origin: Origin | None = None
         self.head: bytes | None = None
+        self.wire: bytes | None = None
 
     @classmethod
     def prepared(
@@ -96,7 +99,8 @@ class Request:
             verify_tls=verify_tls,
         )
         request.origin = origin
-        request.head = build_head(method, target, headers)
+        request.head = head = build_head(method, target, headers)
+        request.wire = frame(head, origin, body, method)  # all of it, while no cookie is due
         return request
 
     def __repr__(self) -> str:
