@@ -217,7 +217,5 @@ def describe_load(plan: p.Plan) -> str:
         )
     if isinstance(load, p.StagesLoad):
         return f"{len(load.stages)} stages, up to {max(s.users for s in load.stages)} users"
-    if isinstance(load, p.ArrivalLoad):
-        peak = max(max(ph.rate, ph.ramp_to or 0) for ph in load.phases)
-        return f"open model, up to {peak:g} iterations/s, max {load.max_users} users"
-    return load.kind
+    peak = max(max(ph.rate, ph.ramp_to or 0) for ph in load.phases)  # the open model
+    return f"open model, up to {peak:g} iterations/s, max {load.max_users} users"

@@ -81,7 +81,6 @@ def run_worker_processes(
     token: str | None,
     connect_timeout: float,
     quiet: bool,
-    err: TextIO,
 ) -> int:
     """`worker --processes N`: N independent workers; the worst exit code wins."""
     count = resolve_processes(processes)
