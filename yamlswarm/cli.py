@@ -45,6 +45,9 @@ class KeyValue(click.ParamType):
         return key, val
 
 
+_OUTPUT_DEST = "output_"  # the parameter of `--json` is `output_json`, and so on
+
+
 def output_options(*kinds: str) -> list[Callable]:
     """Options writing the outputs of `yamlswarm.report.outputs` (every one, or just `kinds`)."""
     formats = [OUTPUTS[kind] for kind in kinds] if kinds else list(OUTPUTS.values())
@@ -58,9 +61,6 @@ def output_options(*kinds: str) -> list[Callable]:
         )
         for fmt in formats
     ]
-
-
-_OUTPUT_DEST = "output_"  # the parameter of `--json` is `output_json`, and so on
 
 
 def _outputs(options: dict) -> dict[str, Path]:
