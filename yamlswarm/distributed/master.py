@@ -1,8 +1,10 @@
-"""The master of a distributed run: handshake, shares, merged statistics, thresholds, lost workers.
+"""The master of a distributed run: handshake, shares, heartbeats, lost workers.
 
 One ROUTER socket; one greenlet receives and dispatches through a handler
-table, one sends heartbeats and notices silent workers, one ticks the merged
-statistics once a second (timeline, live progress, aborting thresholds).
+table, one sends heartbeats and notices silent workers. When the load starts
+the master makes a `ClusterReport` (reporting.py), which merges what the
+workers report, ticks once a second (timeline, live progress, aborting
+thresholds) and prints and writes the result; it never imports the master.
 The caller has monkey-patched gevent (the entry point does it first).
 """
 
