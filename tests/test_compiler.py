@@ -8,6 +8,10 @@ import pytest
 from yamlswarm import plan as p
 from yamlswarm.compiler import compile_document
 from yamlswarm.errors import HookImportError, ScenarioError
+from yamlswarm.kinds.call import CallStep
+from yamlswarm.kinds.log import LogStep
+from yamlswarm.kinds.set_ import SetStep
+from yamlswarm.kinds.think import ThinkStep
 from yamlswarm.scenario.loader import load_file
 from yamlswarm.templates import Template
 
@@ -173,12 +177,12 @@ def test_every_other_step_kind(tmp_path):
     assert think.wait == p.Wait("constant", 1.5, source=think.wait.source)
     assert (between.wait.kind, between.wait.low, between.wait.high) == ("between", 1.0, 2.0)
     assert (count.count, count.as_, count.max) == (3, "n", None)
-    assert isinstance(count.steps[0], p.LogStep) and isinstance(count.steps[0].message, Template)
+    assert isinstance(count.steps[0], LogStep) and isinstance(count.steps[0].message, Template)
     assert isinstance(over.over, Template) and over.max == 5 and over.as_ == "item"
-    assert isinstance(while_.while_, Template) and isinstance(while_.steps[0], p.SetStep)
+    assert isinstance(while_.while_, Template) and isinstance(while_.steps[0], SetStep)
     assert isinstance(cond.condition, Template)
-    assert cond.then == (p.CallStep("fn", cond.then[0].source),)
-    assert isinstance(cond.else_[0], p.ThinkStep)
+    assert cond.then == (CallStep("fn", cond.then[0].source),)
+    assert isinstance(cond.else_[0], ThinkStep)
     assert group.name == "checkout" and [s.url for s in group.steps] == ["/a", "/b"]
     assert set_.assignments[0] == ("ids", [1, 2])
     assert isinstance(set_.assignments[1][1], Template)
