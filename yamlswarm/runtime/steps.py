@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
 from yamlswarm.kinds import KINDS
@@ -45,7 +44,18 @@ def run_steps(executors: tuple[Executor, ...], user: Any) -> bool:
 
 
 def _build_block(steps: Sequence[Step], env: StepBuildEnv) -> Executor:
-    return partial(run_steps, build_steps(steps, env))
+    executors = build_steps(steps, env)
+
+    def run(user: Any) -> bool:  # run_steps' loop, inlined: a nested block costs one call
+        ok = True
+        for execute in executors:
+            if not execute(user):
+                ok = False
+                if user.stop_on_failure:
+                    raise StopIterationSignal()
+        return ok
+
+    return run
 
 
 def _with_blocks(env: BuildEnv) -> StepBuildEnv:
