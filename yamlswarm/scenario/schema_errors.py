@@ -2,10 +2,11 @@
 
 One small handler per schema keyword (`_HANDLERS`); each knows the part of the
 format it failed in (the schema's `$defs` name, found by identity) and writes a
-precise message. What is said about a step kind's own `$defs` comes from the
-kind's `Hints` in the step-kind registry (`yamlswarm.kinds`). `oneOf`/`anyOf` noise never reaches the user: "exactly one of"
+precise message. `oneOf`/`anyOf` noise never reaches the user: "exactly one of"
 rules get one tailored sentence, and errors of steps whose kind is unclear are
-dropped in favour of that sentence.
+dropped in favour of that sentence. What is said about a step kind's own `$defs`
+comes from the kind's `Hints` in the step-kind registry (`yamlswarm.kinds`); the
+kinds and extractors themselves from the registries.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from yamlswarm.errors import Problem
+from yamlswarm.extractors import BY_NAME as EXTRACTORS
 from yamlswarm.kinds import KINDS, STEP_KEYS
 from yamlswarm.scenario.loader import Document
 from yamlswarm.units import DURATION_HELP, RATE_HELP
@@ -48,7 +50,7 @@ _DEF_NOUNS = {
     "flow": "a flow (a mapping with steps)",
     "check": "a mapping of checks (status, jmespath, ...)",
     "extract": "a mapping of variable names to extractors",
-    "extractor": "a mapping with one of jmespath, regex, header, cookie, status",
+    "extractor": f"a mapping with one of {', '.join(EXTRACTORS)}",
     "jmespath_check": "a mapping {expr, <comparison>: value}",
     "header_check": "a header value, {contains: text} or {matches: regex}",
     "threshold": "a threshold such as 'p95 < 500ms' or {expr: ...}",
