@@ -167,7 +167,7 @@ def test_report_command_re_renders_and_writes_html(tmp_path: Path):
     result = _save(tmp_path, "r.json", _new())
     out = io.StringIO()
     html = tmp_path / "report.html"
-    assert report_command(result, html, None, None, out) == 0
+    assert report_command(result, {"html": html}, None, None, out) == 0
     text = out.getvalue()
     assert text.splitlines()[0].split() == [
         "Name",
@@ -198,18 +198,18 @@ def test_report_command_compare_exit_codes(tmp_path: Path):
     base = _save(tmp_path, "base.json", _base())
     new = _save(tmp_path, "new.json", _new())
     out = io.StringIO()
-    assert report_command(new, None, base, 20.0, out) == 1
+    assert report_command(new, {}, base, 20.0, out) == 1
     assert "3 regression(s) beyond 20%" in out.getvalue()
-    assert report_command(new, None, base, 1000.0, io.StringIO()) == 0
-    assert report_command(new, None, base, None, io.StringIO()) == 0  # only marked, never failing
-    assert report_command(base, None, base, 0.0, io.StringIO()) == 0
+    assert report_command(new, {}, base, 1000.0, io.StringIO()) == 0
+    assert report_command(new, {}, base, None, io.StringIO()) == 0  # only marked, never failing
+    assert report_command(base, {}, base, 0.0, io.StringIO()) == 0
 
 
 def test_report_command_usage_errors(tmp_path: Path):
     new = _save(tmp_path, "new.json", _new())
     with pytest.raises(UsageError, match="needs --compare"):
-        report_command(new, None, None, 10.0, io.StringIO())
+        report_command(new, {}, None, 10.0, io.StringIO())
     with pytest.raises(UsageError, match="not a percentage"):
-        report_command(new, None, new, -1.0, io.StringIO())
+        report_command(new, {}, new, -1.0, io.StringIO())
     with pytest.raises(UsageError, match="no such file"):
-        report_command(new, None, tmp_path / "nope.json", None, io.StringIO())
+        report_command(new, {}, tmp_path / "nope.json", None, io.StringIO())

@@ -14,10 +14,11 @@ from yamlswarm.distributed.split import (
     share_of,
     split_plan,
 )
+from yamlswarm.kinds.think import ThinkStep
 from yamlswarm.runtime.runner import distribute
 from yamlswarm.settings import RunSettings
 
-FLOW = (p.Flow("f", 1.0, (p.ThinkStep(p.Wait("constant", 0.0)),)),)
+FLOW = (p.Flow("f", 1.0, (ThinkStep(p.Wait("constant", 0.0)),)),)
 
 
 def _plan(load: p.Load, users: tuple[p.UserType, ...] | None = None, **kw: object) -> p.Plan:

@@ -9,8 +9,9 @@ import pytest
 from jmespath.exceptions import JMESPathError, ParseError
 
 from yamlswarm import plan
-from yamlswarm.runtime.extract import build_extractor, compile_jmespath
+from yamlswarm.runtime.extract import build_extractor
 from yamlswarm.runtime.http.response import Headers, Response
+from yamlswarm.runtime.jmes import compile_jmespath
 from yamlswarm.templates import compile_value
 
 PRODUCTS = {"products": [{"id": 7, "name": "lamp"}, {"id": 9, "name": "desk"}], "total": 0}

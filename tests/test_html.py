@@ -60,11 +60,8 @@ def _timeline(seconds: int, rng: random.Random) -> list[TimelineRow]:
     return rows
 
 
-def sample_result(seconds: int = 180) -> RunResult:
-    """A realistic 3-minute run: ramp to 50 users, a burst of 503s at 95-105 s."""
-    rng = random.Random(7)
-    timeline = _timeline(seconds, rng)
-    requests = [
+def _sample_requests() -> list[RowResult]:
+    return [
         RowResult("/api/products", "GET", 31250, 12, 173.6, _latency(21.4)),
         RowResult("/api/products/[id]", "GET", 27980, 9, 155.4, _latency(19.8)),
         RowResult("/api/cart", "POST", 7020, 4, 39.0, _latency(27.1, 1.3)),
@@ -74,9 +71,10 @@ def sample_result(seconds: int = 180) -> RunResult:
         RowResult("buy", "FLOW", 1400, 140, 7.78, _latency(1310.0, 0.5)),
         RowResult("checkout", "GROUP", 7010, 702, 38.9, _latency(76.0, 1.5)),
     ]
-    total = sum(r.requests for r in requests if r.method in ("GET", "POST"))
-    failed = sum(r.failures for r in requests if r.method in ("GET", "POST"))
-    errors = [
+
+
+def _sample_errors() -> list[ErrorResult]:
+    return [
         ErrorResult(
             "/api/checkout",
             "POST",
@@ -99,6 +97,15 @@ def sample_result(seconds: int = 180) -> RunResult:
         ErrorResult("/api/products/[id]", "GET", "ConnectionReset", 9, 97.5, 101.0, None),
         ErrorResult("/api/cart", "POST", "HTTP 500", 4, 12.0, 150.4, "Internal Server Error"),
     ]
+
+
+def sample_result(seconds: int = 180) -> RunResult:
+    """A realistic 3-minute run: ramp to 50 users, a burst of 503s at 95-105 s."""
+    rng = random.Random(7)
+    timeline = _timeline(seconds, rng)
+    requests = _sample_requests()
+    total = sum(r.requests for r in requests if r.method in ("GET", "POST"))
+    failed = sum(r.failures for r in requests if r.method in ("GET", "POST"))
     return RunResult(
         yamlswarm_version="0.1.0",
         scenario="shop-checkout",
@@ -109,7 +116,7 @@ def sample_result(seconds: int = 180) -> RunResult:
         dropped=0,
         totals=Totals(total, failed, round(total / seconds, 3), _latency(22.7, 1.4)),
         requests=requests,
-        errors=errors,
+        errors=_sample_errors(),
         thresholds=[
             ThresholdResult("p95 < 300ms", True, 60.8),
             ThresholdResult("error_rate < 0.5%", False, failed / total),

@@ -90,7 +90,7 @@ def test_round_trip_through_json(open_model):
     result = _result(open_model)
     again = RunResult.from_dict(json.loads(json.dumps(result.to_dict())))
     assert again == result
-    assert not again.passed and again.rows_named("GET /api/items") == again.requests
+    assert not again.passed
 
 
 @pytest.mark.parametrize(

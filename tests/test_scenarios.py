@@ -7,6 +7,9 @@ import pytest
 
 from yamlswarm import plan as p
 from yamlswarm.compiler import compile_document
+from yamlswarm.extractors import EXTRACTORS
+from yamlswarm.kinds import KINDS, walk
+from yamlswarm.kinds.loop import LoopStep
 from yamlswarm.scenario.loader import load_file
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -26,13 +29,6 @@ def test_every_scenario_validates_without_rendering(file):
     compile_document(load_file(file), render_variables=False)
 
 
-def _walk(steps: tuple[p.Step, ...]):
-    for step in steps:
-        yield step
-        for inner in ("steps", "then", "else_"):
-            yield from _walk(getattr(step, inner, ()))
-
-
 def test_examples_together_use_every_feature():
     plans = [compile_document(load_file(f), env={}) for f in EXAMPLES]
     users = [u for plan in plans for u in plan.users]
@@ -40,26 +36,21 @@ def test_examples_together_use_every_feature():
         s
         for u in users
         for block in (u.on_start, u.on_stop, *(f.steps for f in u.flows))
-        for s in _walk(block)
+        for s in walk(block)
     ]
     requests = [s for s in steps if isinstance(s, p.RequestStep)]
-    assert {type(s).__name__ for s in steps} == {
-        "RequestStep", "ThinkStep", "LoopStep", "IfStep", "GroupStep", "SetStep", "CallStep",
-        "LogStep",
-    }  # fmt: skip
+    assert {type(s) for s in steps} == {kind.plan_type for kind in KINDS}
     assert {r.method for r in requests} >= {"GET", "POST", "PUT", "HEAD", "OPTIONS"}
     assert {r.body.kind for r in requests if r.body} >= {"json", "form"}
     assert any(r.query for r in requests) and any(r.auth for r in requests)
-    assert {e.kind for r in requests for e in r.extract} == {
-        "jmespath", "regex", "header", "cookie", "status"
-    }  # fmt: skip
+    assert {e.kind for r in requests for e in r.extract} == {e.name for e in EXTRACTORS}
     assert any(e.has_default for r in requests for e in r.extract)
     checks = [r.checks for r in requests]
     assert any(c.status and c.status.classes for c in checks)
     assert any(c.body_contains for c in checks) and any(c.body_matches for c in checks)
     assert any(c.headers for c in checks) and any(c.max_latency for c in checks)
     assert {j.op for c in checks for j in c.jmespath} >= {"gt", "ge", "eq", "exists"}
-    loops = [s for s in steps if isinstance(s, p.LoopStep)]
+    loops = [s for s in steps if isinstance(s, LoopStep)]
     assert any(s.count is not None for s in loops) and any(s.over is not None for s in loops)
     assert any(s.while_ is not None for s in loops)
     assert {u.wait.kind for u in users if u.wait} == {"between", "constant", "pacing", "throughput"}

@@ -14,6 +14,7 @@ import click
 
 from yamlswarm import __version__
 from yamlswarm.errors import Interrupted, ScenarioError, YamlswarmError
+from yamlswarm.report.outputs import OUTPUTS
 from yamlswarm.settings import RunSettings
 from yamlswarm.units import parse_duration, parse_rate
 
@@ -44,79 +45,91 @@ class KeyValue(click.ParamType):
         return key, val
 
 
-def _output(flag: str, dest: str, help: str) -> Callable:
-    """An option naming a file to write (a result, a report)."""
-    return click.option(flag, dest, type=click.Path(dir_okay=False, path_type=Path), help=help)
+_OUTPUT_DEST = "output_"  # the parameter of `--json` is `output_json`, and so on
 
 
-JSON_OUTPUT = _output("--json", "json_path", "Write the result as JSON.")
-HTML_OUTPUT = _output("--html", "html_path", "Write a self-contained HTML report.")
+def output_options(*kinds: str) -> list[Callable]:
+    """Options writing the outputs of `yamlswarm.report.outputs` (every one, or just `kinds`)."""
+    formats = [OUTPUTS[kind] for kind in kinds] if kinds else list(OUTPUTS.values())
+    return [
+        click.option(
+            fmt.option,
+            _OUTPUT_DEST + fmt.kind,
+            type=click.Path(dir_okay=False, path_type=Path),
+            metavar=fmt.metavar,
+            help=fmt.help,
+        )
+        for fmt in formats
+    ]
+
+
+def _outputs(options: dict) -> dict[str, Path]:
+    """Pop the output options out of a command's parameters: kind -> target, in registry order."""
+    given = {kind: options.pop(_OUTPUT_DEST + kind, None) for kind in OUTPUTS}
+    return {kind: target for kind, target in given.items() if target is not None}
+
+
+def _options(*options: Callable) -> Callable:
+    """One decorator applying `options` in order (the first is shown first in --help)."""
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
 
 DURATION = Parsed("duration", parse_duration)  # 500ms, 30s, 5m, 1h, 1m30s or seconds
 RATE = Parsed("rate", parse_rate)  # 10/s, 600/m, 1/h or a number per second
 
 
-def run_options(command):
-    """The options `run` and `master` share (SPEC section 2)."""
-    options = [
-        click.option("-H", "--host", help="Base URL; overrides the scenario's host."),
-        click.option(
-            "-u", "--users", type=click.IntRange(min=1), help="Number of users (closed model)."
-        ),
-        click.option("-r", "--spawn-rate", type=RATE, help="Users started per second."),
-        click.option("-t", "--duration", type=DURATION, help="Run time, e.g. 30s, 5m, 1h30m."),
-        click.option(
-            "--iterations",
-            type=click.IntRange(min=1),
-            help="Stop after N flow iterations in total.",
-        ),
-        click.option(
-            "-e",
-            "--env",
-            "env",
-            type=KeyValue(),
-            multiple=True,
-            help="A value for {{ env.KEY }} (repeatable); real environment variables are the fallback.",
-        ),
-        click.option("--seed", type=int, help="Seed for Faker and every random choice."),
-        JSON_OUTPUT,
-        _output(
-            "--csv",
-            "csv_prefix",
-            "Write PREFIX_stats.csv, PREFIX_failures.csv, PREFIX_history.csv.",
-        ),
-        HTML_OUTPUT,
-        _output(
-            "--junit",
-            "junit_path",
-            "Write a JUnit XML file (one test case per threshold and check).",
-        ),
-        click.option(
-            "--stop-timeout",
-            type=DURATION,
-            default="10s",
-            show_default=True,
-            help="How long stopping users may take to finish their requests.",
-        ),
-        click.option(
-            "--trace",
-            type=click.IntRange(min=1),
-            is_flag=False,
-            flag_value=1,
-            default=None,
-            metavar="[N]",
-            help="Debug: one user runs N iterations (default 1); print every request and response.",
-        ),
-        click.option("-q", "--quiet", is_flag=True, help="No live progress, only the final table."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+run_options = _options(  # the options `run` and `master` share (SPEC section 2)
+    click.option("-H", "--host", help="Base URL; overrides the scenario's host."),
+    click.option(
+        "-u", "--users", type=click.IntRange(min=1), help="Number of users (closed model)."
+    ),
+    click.option("-r", "--spawn-rate", type=RATE, help="Users started per second."),
+    click.option("-t", "--duration", type=DURATION, help="Run time, e.g. 30s, 5m, 1h30m."),
+    click.option(
+        "--iterations",
+        type=click.IntRange(min=1),
+        help="Stop after N flow iterations in total.",
+    ),
+    click.option(
+        "-e",
+        "--env",
+        "env",
+        type=KeyValue(),
+        multiple=True,
+        help="A value for {{ env.KEY }} (repeatable); real environment variables are the fallback.",
+    ),
+    click.option("--seed", type=int, help="Seed for Faker and every random choice."),
+    *output_options(),
+    click.option(
+        "--stop-timeout",
+        type=DURATION,
+        default="10s",
+        show_default=True,
+        help="How long stopping users may take to finish their requests.",
+    ),
+    click.option(
+        "--trace",
+        type=click.IntRange(min=1),
+        is_flag=False,
+        flag_value=1,
+        default=None,
+        metavar="[N]",
+        help="Debug: one user runs N iterations (default 1); print every request and response.",
+    ),
+    click.option("-q", "--quiet", is_flag=True, help="No live progress, only the final table."),
+)
 
 
 def _settings(**kw) -> RunSettings:
     env = dict(kw.pop("env", ()) or ())
-    return RunSettings(env=env, interactive=sys.stdout.isatty(), **kw)
+    outputs = _outputs(kw)
+    return RunSettings(env=env, outputs=outputs, interactive=sys.stdout.isatty(), **kw)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -194,10 +207,7 @@ def run(scenario: Path, processes: int | None, **options) -> None:
     """Validate, compile and run SCENARIO; print live progress and the final table."""
     settings = _settings(**options)
     if processes is not None:
-        if processes == 0 or processes < -1:
-            raise click.BadParameter(
-                "must be a positive number, or -1 for one per core", param_hint="--processes"
-            )
+        _check_processes(processes)
         _no_trace(settings, "--processes")
         from yamlswarm.distributed.local import run_local
 
@@ -205,6 +215,13 @@ def run(scenario: Path, processes: int | None, **options) -> None:
     from yamlswarm.run import run_scenario
 
     sys.exit(run_scenario(scenario, settings))
+
+
+def _check_processes(processes: int) -> None:
+    if processes == 0 or processes < -1:
+        raise click.BadParameter(
+            "must be a positive number, or -1 for one per core", param_hint="--processes"
+        )
 
 
 def _no_trace(settings: RunSettings, where: str) -> None:
@@ -218,45 +235,50 @@ TOKEN_HELP = (
 )
 
 
+master_options = _options(  # what `master` adds to the run options
+    click.option(
+        "--expect-workers",
+        type=click.IntRange(min=1),
+        required=True,
+        metavar="N",
+        help="Start when N workers have joined.",
+    ),
+    click.option(
+        "--bind",
+        default="127.0.0.1:5557",
+        show_default=True,
+        metavar="HOST:PORT",
+        help="Where workers connect.",
+    ),
+    click.option("--token", envvar="YAMLSWARM_TOKEN", help=TOKEN_HELP),
+    click.option(
+        "--expect-timeout",
+        type=DURATION,
+        default="60s",
+        show_default=True,
+        help="How long to wait for the workers; too few is exit 3.",
+    ),
+    click.option(
+        "--heartbeat",
+        type=DURATION,
+        default="1s",
+        show_default=True,
+        help="Heartbeat interval, both ways.",
+    ),
+    click.option(
+        "--heartbeat-timeout",
+        type=DURATION,
+        default="10s",
+        show_default=True,
+        help="A worker silent this long is reported lost.",
+    ),
+)
+
+
 @cli.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @run_options
-@click.option(
-    "--expect-workers",
-    type=click.IntRange(min=1),
-    required=True,
-    metavar="N",
-    help="Start when N workers have joined.",
-)
-@click.option(
-    "--bind",
-    default="127.0.0.1:5557",
-    show_default=True,
-    metavar="HOST:PORT",
-    help="Where workers connect.",
-)
-@click.option("--token", envvar="YAMLSWARM_TOKEN", help=TOKEN_HELP)
-@click.option(
-    "--expect-timeout",
-    type=DURATION,
-    default="60s",
-    show_default=True,
-    help="How long to wait for the workers; too few is exit 3.",
-)
-@click.option(
-    "--heartbeat",
-    type=DURATION,
-    default="1s",
-    show_default=True,
-    help="Heartbeat interval, both ways.",
-)
-@click.option(
-    "--heartbeat-timeout",
-    type=DURATION,
-    default="10s",
-    show_default=True,
-    help="A worker silent this long is reported lost.",
-)
+@master_options
 def master(
     scenario: Path,
     expect_workers: int,
@@ -315,10 +337,7 @@ def worker(
     """Join a master, receive the scenario bundle and generate load."""
     from yamlswarm.distributed.worker import run_worker
 
-    if processes == 0 or processes < -1:
-        raise click.BadParameter(
-            "must be a positive number, or -1 for one per core", param_hint="--processes"
-        )
+    _check_processes(processes)
     sys.exit(
         run_worker(
             master_address,
@@ -342,9 +361,8 @@ def worker(
     help="How long the demo runs.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No live progress, only the final table.")
-@JSON_OUTPUT
-@HTML_OUTPUT
-def demo(duration: float, quiet: bool, json_path: Path | None, html_path: Path | None) -> None:
+@_options(*output_options("json", "html"))
+def demo(duration: float, quiet: bool, **outputs: Path | None) -> None:
     """Start the bundled demo API on a free loopback port and run the example scenario against it."""
     from yamlswarm.demo import scenario_path
     from yamlswarm.demo.server import start_demo_server
@@ -355,13 +373,7 @@ def demo(duration: float, quiet: bool, json_path: Path | None, html_path: Path |
     try:
         code = run_scenario(
             scenario_path(),
-            _settings(
-                host=server.url,
-                duration=duration,
-                quiet=quiet,
-                json_path=json_path,
-                html_path=html_path,
-            ),
+            _settings(host=server.url, duration=duration, quiet=quiet, **outputs),
         )
     finally:
         server.stop()
@@ -370,7 +382,7 @@ def demo(duration: float, quiet: bool, json_path: Path | None, html_path: Path |
 
 @cli.command()
 @click.argument("result", type=click.Path(path_type=Path))
-@HTML_OUTPUT
+@_options(*output_options("html"))
 @click.option(
     "--compare",
     "compare_path",
@@ -386,14 +398,16 @@ def demo(duration: float, quiet: bool, json_path: Path | None, html_path: Path |
 )
 def report(
     result: Path,
-    html_path: Path | None,
     compare_path: Path | None,
     fail_on_regression: float | None,
+    **outputs: Path | None,
 ) -> None:
     """Re-render a saved RESULT.json (table, --html), or compare it with a baseline."""
     from yamlswarm.report.compare import report_command
 
-    sys.exit(report_command(result, html_path, compare_path, fail_on_regression, sys.stdout))
+    sys.exit(
+        report_command(result, _outputs(outputs), compare_path, fail_on_regression, sys.stdout)
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

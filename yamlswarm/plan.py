@@ -2,7 +2,8 @@
 
 Produced by `yamlswarm.compiler`, consumed by `yamlswarm.runtime`. Nothing here
 imports YAML, jsonschema, Click, gevent or the network, so compiler tests need
-none of them. Every node carries the `Source` it came from.
+none of them. Every node carries the `Source` it came from. The nodes of
+step kinds other than requests live in their kind's module (`yamlswarm.kinds`).
 
 Values that may contain templates are typed `Value`: either a plain constant
 (str, int, float, bool, None, or a dict/list of those) or a
@@ -15,7 +16,7 @@ a field costs anything per request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 Value = Any  # a constant, or a yamlswarm.templates.Template
 
@@ -139,6 +140,17 @@ class Body:
     value: Value
 
 
+class Step(Protocol):
+    """A plan step: a frozen node of one step kind (see `yamlswarm.kinds`), which knows its source.
+
+    The request kind's nodes are defined here, as the request executor, checks and
+    extraction read them; every other kind defines its node in its own module.
+    """
+
+    @property
+    def source(self) -> Source: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RequestStep:
     method: str  # upper case: GET, POST, ...
@@ -154,63 +166,6 @@ class RequestStep:
     checks: Checks = field(default_factory=Checks)
     extract: tuple[Extract, ...] = ()
     source: Source = NOWHERE
-
-
-@dataclass(frozen=True, slots=True)
-class ThinkStep:
-    wait: Wait
-    source: Source = NOWHERE
-
-
-@dataclass(frozen=True, slots=True)
-class LoopStep:
-    """Exactly one of count / over / while_ is set; `max` bounds every kind."""
-
-    steps: tuple[Step, ...]
-    count: Value | None = None
-    over: Value | None = None
-    while_: Value | None = None
-    as_: str = "item"
-    max: int | None = None
-    source: Source = NOWHERE
-
-
-@dataclass(frozen=True, slots=True)
-class IfStep:
-    condition: Value
-    then: tuple[Step, ...]
-    else_: tuple[Step, ...] = ()
-    source: Source = NOWHERE
-
-
-@dataclass(frozen=True, slots=True)
-class GroupStep:
-    """Times its steps as one transaction row named `name` (method "GROUP")."""
-
-    name: str
-    steps: tuple[Step, ...]
-    source: Source = NOWHERE
-
-
-@dataclass(frozen=True, slots=True)
-class SetStep:
-    assignments: tuple[tuple[str, Value], ...]
-    source: Source = NOWHERE
-
-
-@dataclass(frozen=True, slots=True)
-class CallStep:
-    function: str  # a function of a hook module, called as fn(user)
-    source: Source = NOWHERE
-
-
-@dataclass(frozen=True, slots=True)
-class LogStep:
-    message: Value
-    source: Source = NOWHERE
-
-
-Step = RequestStep | ThinkStep | LoopStep | IfStep | GroupStep | SetStep | CallStep | LogStep
 
 
 # ---------------------------------------------------------------- users and flows

@@ -242,10 +242,6 @@ class RunResult:
         """True when every threshold passed."""
         return all(t.passed for t in self.thresholds)
 
-    def rows_named(self, name: str) -> list[RowResult]:
-        """Rows whose name is `name`, or whose "METHOD name" label is `name`."""
-        return [r for r in self.requests if r.name == name or r.label == name]
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "yamlswarm_version": self.yamlswarm_version,

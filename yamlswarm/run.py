@@ -180,6 +180,7 @@ def finish_run(
     Shared by a local run and a distributed master (whose `stats` are the merged ones).
     """
     from yamlswarm.report import table
+    from yamlswarm.report.outputs import write_outputs
     from yamlswarm.result import describe_model
     from yamlswarm.runtime.slo import evaluate
 
@@ -200,38 +201,9 @@ def finish_run(
     print(f"\n{table.render(result)}", file=out, flush=True)
     if aborted:
         print(f"aborted: threshold {aborted!r} failed", file=out, flush=True)
-    if not write_outputs(result, settings, err) and exit_code == 0:
+    if not write_outputs(result, settings.outputs, err) and exit_code == 0:
         exit_code = UsageError.exit_code
     return exit_code
-
-
-def write_outputs(result: Any, settings: RunSettings, err: TextIO) -> bool:
-    """Write every requested output; one that fails does not stop the others. False if any failed."""
-    from yamlswarm.report import files
-
-    writers = {"json": files.write_json, "csv": files.write_csv, "junit": files.write_junit}
-    try:
-        from yamlswarm.report import html
-
-        writers["html"] = html.write_html
-    except ImportError:
-        pass
-    ok = True
-    for kind, path in settings.outputs.items():
-        writer = writers.get(kind)
-        if writer is None:
-            print(f"error: --{kind} output is not available in this version", file=err)
-            ok = False
-            continue
-        try:
-            written = writer(result, path)
-        except UsageError as exc:
-            print(exc.render(), file=err, flush=True)
-            ok = False
-            continue
-        names = ", ".join(str(p) for p in written) if isinstance(written, list) else str(path)
-        print(f"wrote {kind}: {names}", file=err, flush=True)
-    return ok
 
 
 def describe_load(plan: p.Plan) -> str:
@@ -245,7 +217,5 @@ def describe_load(plan: p.Plan) -> str:
         )
     if isinstance(load, p.StagesLoad):
         return f"{len(load.stages)} stages, up to {max(s.users for s in load.stages)} users"
-    if isinstance(load, p.ArrivalLoad):
-        peak = max(max(ph.rate, ph.ramp_to or 0) for ph in load.phases)
-        return f"open model, up to {peak:g} iterations/s, max {load.max_users} users"
-    return load.kind
+    peak = max(max(ph.rate, ph.ramp_to or 0) for ph in load.phases)  # the open model
+    return f"open model, up to {peak:g} iterations/s, max {load.max_users} users"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,18 +22,6 @@ class RunSettings:
     quiet: bool = False
     interactive: bool = False  # stdout is a terminal: live progress redrawn in place
     stop_timeout: float = 10.0
-    json_path: Path | None = None
-    csv_prefix: Path | None = None
-    html_path: Path | None = None
-    junit_path: Path | None = None
-    processes: int | None = None
-
-    @property
-    def outputs(self) -> dict[str, Path]:
-        named = {
-            "json": self.json_path,
-            "csv": self.csv_prefix,
-            "html": self.html_path,
-            "junit": self.junit_path,
-        }
-        return {kind: path for kind, path in named.items() if path is not None}
+    # output kind -> target, e.g. {"json": Path("result.json"), "csv": Path("out/run")};
+    # the kinds are those of `yamlswarm.report.outputs.OUTPUTS`
+    outputs: Mapping[str, Path] = field(default_factory=dict)

@@ -26,9 +26,7 @@ __all__ = [
     "base_context",
     "compile_string",
     "compile_value",
-    "has_template",
     "renderer",
-    "template_names",
 ]
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
@@ -51,10 +49,6 @@ class Template:
 
     def __repr__(self) -> str:
         return f"Template({self.source!r})"
-
-
-def has_template(text: str) -> bool:
-    return "{{" in text
 
 
 def _syntax_error(source: str, exc: TemplateSyntaxError) -> TemplateCompileError:
@@ -161,11 +155,6 @@ def _structure(
             if isinstance(part, Template):
                 names |= part.names
     return Template(source, render, frozenset(names))
-
-
-def template_names(value: Any) -> frozenset[str]:
-    """Free names read by a compiled value (empty for constants)."""
-    return value.names if isinstance(value, Template) else frozenset()
 
 
 def base_context() -> dict[str, Any]:

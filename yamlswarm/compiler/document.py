@@ -3,9 +3,9 @@
     compile_document(doc)                        # run: variables rendered, constants folded
     compile_document(doc, render_variables=False)  # validate: templates stay templates
 
-The sections are compiled by `compiler.sections` (load, data, thresholds),
-`compiler.steps` (steps and waits) and `compiler.requests` (requests, checks,
-extraction); `compiler.context.Context` collects the problems and checks the
+The sections are compiled by `compiler.sections` (load, data, thresholds) and
+`compiler.steps` (steps, through the step-kind registry `yamlswarm.kinds`, and
+waits); `compiler.context.Context` collects the problems and checks the
 names every `{{ }}` template reads.
 """
 
@@ -18,16 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from yamlswarm.compiler.context import BUILTIN_NAMES, Context, JsonPath
-from yamlswarm.compiler.requests import RequestDefaults, compile_headers
 from yamlswarm.compiler.sections import (
     check_counts,
     compile_feed,
     compile_load,
     compile_thresholds,
 )
-from yamlswarm.compiler.steps import StepEnv, assigned_names, compile_steps, user_wait
+from yamlswarm.compiler.steps import assigned_names, compile_steps, step_env, user_wait
 from yamlswarm.errors import HookImportError, ScenarioError
 from yamlswarm.hookmodules import HookModules, failure_summary, load_hooks, resolve_spec
+from yamlswarm.kinds.base import CompileEnv, RequestDefaults
+from yamlswarm.kinds.request import compile_headers
 from yamlswarm.plan import Defaults, Flow, Plan, UserType
 from yamlswarm.scenario.loader import Document
 from yamlswarm.templates import Template, base_context
@@ -81,9 +82,9 @@ def _compile(ctx: Context, data: dict, hook_mode: str) -> Plan:
         BUILTIN_NAMES | set(variables) | user_names | template_functions | set(base_context())
     )
     defaults, request_defaults = _defaults(ctx, data.get("defaults"))
-    step_env = StepEnv(request_defaults, hook_modules, tuple(hook_specs))
+    env = step_env(request_defaults, hook_modules, tuple(hook_specs))
     load, cap = compile_load(ctx, data.get("load"))
-    users = _users(ctx, data.get("users"), step_env)
+    users = _users(ctx, data.get("users"), env)
     check_counts(
         ctx,
         data.get("load"),
@@ -194,14 +195,14 @@ def _hooks(ctx: Context, raw: Any, mode: str) -> tuple[list[str], HookModules | 
 # ---------------------------------------------------------------- users and flows
 
 
-def _users(ctx: Context, raw: Any, env: StepEnv) -> tuple[UserType, ...]:
+def _users(ctx: Context, raw: Any, env: CompileEnv) -> tuple[UserType, ...]:
     users = ctx.sequence(("users",), raw)
     if not users:
         ctx.error(("users",), "a scenario needs at least one user type under 'users'")
     return tuple(_user(ctx, index, item, env) for index, item in enumerate(users))
 
 
-def _user(ctx: Context, index: int, raw: Any, env: StepEnv) -> UserType:
+def _user(ctx: Context, index: int, raw: Any, env: CompileEnv) -> UserType:
     path: JsonPath = ("users", index)
     user = ctx.mapping(path, raw)
     count = user.get("count")
@@ -234,7 +235,7 @@ def _weight(ctx: Context, path: JsonPath, raw: Any) -> float:
     return float(raw)
 
 
-def _flow(ctx: Context, path: JsonPath, raw: Any, env: StepEnv) -> Flow:
+def _flow(ctx: Context, path: JsonPath, raw: Any, env: CompileEnv) -> Flow:
     flow = ctx.mapping(path, raw)
     steps = compile_steps(ctx, flow.get("steps"), (*path, "steps"), env)
     if not flow.get("steps"):

@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from yamlswarm import plan as p
 from yamlswarm.errors import UsageError
 from yamlswarm.hookmodules import is_path_spec
+from yamlswarm.kinds import walk
 
 MAX_BUNDLE_BYTES = 50 * 1024 * 1024
 _EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -68,17 +69,12 @@ def _upload_paths(plan: p.Plan) -> Iterator[Path]:
 
 
 def _uploads_in(steps: Iterable[p.Step]) -> Iterator[Path]:
-    for step in steps:
-        if isinstance(step, p.RequestStep):
-            if step.body is not None and step.body.kind == "files":
-                for entry in step.body.value.values():
-                    if isinstance(entry.get("path"), str):
-                        yield Path(entry["path"])
-        elif isinstance(step, (p.LoopStep, p.GroupStep)):
-            yield from _uploads_in(step.steps)
-        elif isinstance(step, p.IfStep):
-            yield from _uploads_in(step.then)
-            yield from _uploads_in(step.else_)
+    for step in walk(steps):  # nested steps too
+        body = step.body if isinstance(step, p.RequestStep) else None
+        if body is not None and body.kind == "files":
+            for entry in body.value.values():
+                if isinstance(entry.get("path"), str):
+                    yield Path(entry["path"])
 
 
 def make_bundle(plan: p.Plan, *, limit: int = MAX_BUNDLE_BYTES) -> Bundle:

@@ -13,12 +13,15 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import gevent
 
 from yamlswarm.distributed.auth import TOKEN_ENV
 from yamlswarm.settings import RunSettings
+
+if TYPE_CHECKING:
+    from yamlswarm.distributed.master import Master
 
 __all__ = ["resolve_processes", "run_local", "run_worker_processes", "spawn_workers"]
 
@@ -78,7 +81,6 @@ def run_worker_processes(
     token: str | None,
     connect_timeout: float,
     quiet: bool,
-    err: TextIO,
 ) -> int:
     """`worker --processes N`: N independent workers; the worst exit code wins."""
     count = resolve_processes(processes)
@@ -132,12 +134,12 @@ def run_local(
         stop_processes(children, timeout=5.0)
 
 
-def _watch_children(master: object, children: list[subprocess.Popen[bytes]]) -> None:
+def _watch_children(master: Master, children: list[subprocess.Popen[bytes]]) -> None:
     """A child that dies before the run starts would make the master wait for nothing."""
-    while getattr(master, "run_state", None) is None:
+    while master.report is None:
         for proc in children:
             code = proc.poll()
             if code is not None and code != 0:
-                master.fail(f"a worker process exited with code {code} before the run started")  # type: ignore[attr-defined]
+                master.fail(f"a worker process exited with code {code} before the run started")
                 return
         gevent.sleep(0.2)

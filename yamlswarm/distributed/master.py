@@ -1,8 +1,10 @@
-"""The master of a distributed run: handshake, shares, merged statistics, thresholds, lost workers.
+"""The master of a distributed run: handshake, shares, heartbeats, lost workers.
 
 One ROUTER socket; one greenlet receives and dispatches through a handler
-table, one sends heartbeats and notices silent workers, one ticks the merged
-statistics once a second (timeline, live progress, aborting thresholds).
+table, one sends heartbeats and notices silent workers. When the load starts
+the master makes a `ClusterReport` (reporting.py), which merges what the
+workers report, ticks once a second (timeline, live progress, aborting
+thresholds) and prints and writes the result; it never imports the master.
 The caller has monkey-patched gevent (the entry point does it first).
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,6 +26,7 @@ from yamlswarm import plan as p
 from yamlswarm.distributed import auth
 from yamlswarm.distributed import messages as m
 from yamlswarm.distributed.bundle import Bundle, make_bundle
+from yamlswarm.distributed.reporting import ClusterReport, WorkerOutcome
 from yamlswarm.distributed.split import settings_to_wire
 from yamlswarm.errors import ClusterError
 from yamlswarm.settings import RunSettings
@@ -45,18 +48,6 @@ class WorkerState:
     users: int = 0
     index: int = -1
     lost_reason: str = ""
-    reason: str = ""
-
-
-@dataclass
-class _Run:
-    """The state of the load phase."""
-
-    stats: Any
-    started: float
-    aborted: str | None = None
-    interrupted: bool = False
-    finished: Event = field(default_factory=Event)
 
 
 class Master:
@@ -91,9 +82,9 @@ class Master:
         self.context = zmq.Context()
         self.socket: Any = None
         self.workers: dict[bytes, WorkerState] = {}
-        self.run_state: _Run | None = None
-        self.live: Any = None
+        self.report: ClusterReport | None = None  # set when the load starts
         self._ready = Event()
+        self._finished = Event()
         self._failure: str | None = None
         self._last_refusal = -1e9
         self._greenlets: list[gevent.Greenlet] = []
@@ -230,7 +221,7 @@ class Master:
                 f"the worker runs yamlswarm {msg.version} and the master {yamlswarm.__version__};"
                 f" install the same version everywhere"
             )
-        if self.run_state is not None or self._count("ready") >= self.expect_workers:
+        if self.report is not None or self._count("ready") >= self.expect_workers:
             return f"this run already has its {self.expect_workers} worker(s)"
         return ""
 
@@ -248,7 +239,7 @@ class Master:
             )
             worker.state = "refused"
             return
-        if self.run_state is not None or self._count("ready") >= self.expect_workers:
+        if self.report is not None or self._count("ready") >= self.expect_workers:
             self.send(
                 worker, m.Refused(f"this run already has its {self.expect_workers} worker(s)")
             )
@@ -259,20 +250,20 @@ class Master:
             self._ready.set()
 
     def _on_report(self, worker: WorkerState | None, identity: bytes, msg: m.Report) -> None:
-        if worker is None or self.run_state is None or worker.state != "running":
+        if worker is None or self.report is None or worker.state != "running":
             return
         worker.users = msg.users
-        self._merge(worker, msg.stats)
+        self.report.merge(worker.worker_id, msg.stats)
 
     def _on_heartbeat(self, worker: WorkerState | None, identity: bytes, msg: m.Heartbeat) -> None:
         if worker is not None and worker.state == "running":
             worker.users = msg.users
 
     def _on_done(self, worker: WorkerState | None, identity: bytes, msg: m.Done) -> None:
-        if worker is None or self.run_state is None or worker.state != "running":
+        if worker is None or self.report is None or worker.state != "running":
             return
-        self._merge(worker, msg.stats)
-        worker.state, worker.users, worker.reason = "done", 0, msg.reason
+        self.report.merge(worker.worker_id, msg.stats)
+        worker.state, worker.users = "done", 0
         self._check_finished()
 
     def _on_failed(self, worker: WorkerState | None, identity: bytes, msg: m.Failed) -> None:
@@ -283,12 +274,6 @@ class Master:
             worker.lost_reason = "failed"
         self._ready.set()
         self._check_finished()
-
-    def _merge(self, worker: WorkerState, data: dict[str, Any]) -> None:
-        try:
-            self.run_state.stats.merge(data)  # type: ignore[union-attr]
-        except (KeyError, TypeError, ValueError) as exc:
-            self._say(f"ignored a bad report from worker {worker.worker_id}: {exc}")
 
     # ------------------------------------------------------------------ housekeeping
 
@@ -321,8 +306,8 @@ class Master:
             self._check_finished()
 
     def _check_finished(self) -> None:
-        if self.run_state is not None and not self._running():
-            self.run_state.finished.set()
+        if self.report is not None and not self._running():
+            self._finished.set()
 
     def fail(self, text: str) -> None:
         """Give up waiting for workers (a local worker process died)."""
@@ -356,12 +341,10 @@ class Master:
 
     def run(self) -> int:
         """Wait for the workers, run the load, print and write the merged results; the exit code."""
-        from yamlswarm.distributed.reporting import finish, start_ticker
         from yamlswarm.run import describe_load
-        from yamlswarm.runtime.stats import Stats
 
         workers = self.wait_for_workers()
-        self.run_state = state = _Run(Stats(), time.perf_counter())
+        self.report = report = ClusterReport(self.plan, self.settings, out=self.out, err=self.err)
         for index, worker in enumerate(workers):
             worker.state, worker.index = "running", index
             self.send(worker, m.Start(index, len(workers), self.settings.seed))
@@ -371,23 +354,35 @@ class Master:
             file=self.out,
             flush=True,
         )
-        ticker = start_ticker(self, state)
-        handlers = _install_signals(lambda: self._interrupt(state))
+        ticker = report.start_ticker(self._running_users, self.stop_all)
+        handlers = _install_signals(self._interrupt)
         try:
-            state.finished.wait()
+            self._finished.wait()
         finally:
             for handler in handlers:
                 handler.cancel()
             ticker.kill(block=True)
         for worker in self.workers.values():
             self.send(worker, m.Quit("run finished"))
-        return finish(self, state)
+        return report.finish(self.outcomes(), hook_ctx=self)
 
-    def _interrupt(self, state: _Run) -> None:
-        if state.interrupted:
-            state.finished.set()  # a second Ctrl-C: stop waiting for the workers
+    def _running_users(self) -> int:
+        return sum(w.users for w in self._running())
+
+    def outcomes(self) -> list[WorkerOutcome]:
+        """What became of each worker that was given a share."""
+        return [
+            WorkerOutcome(w.worker_id, w.name, w.lost_reason if w.state == "lost" else None)
+            for w in self.workers.values()
+            if w.index >= 0
+        ]
+
+    def _interrupt(self) -> None:
+        assert self.report is not None
+        if self.report.interrupted:
+            self._finished.set()  # a second Ctrl-C: stop waiting for the workers
             return
-        state.interrupted = True
+        self.report.interrupted = True
         self._say("interrupted: stopping the workers (Ctrl-C again to stop waiting)")
         self.stop_all("interrupted")
 

@@ -1,114 +1,177 @@
-"""The master's view of a running cluster: the once-a-second tick and the final report."""
+"""The merged numbers of a distributed run: the once-a-second tick and the final report.
+
+`ClusterReport` knows nothing of sockets or of the master: the master makes
+one when the load starts, feeds it what the workers report (`merge`), lets
+it tick (`start_ticker`, given how to count the users and how to stop the
+workers) and, at the end, tells it what became of each worker (`finish`).
+"""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 import gevent
 
+from yamlswarm import plan as p
 from yamlswarm.errors import ClusterError
+from yamlswarm.settings import RunSettings
 
-if TYPE_CHECKING:
-    from yamlswarm.distributed.master import Master, _Run
-
-__all__ = ["finish", "lost_summary", "start_ticker"]
+__all__ = ["ClusterReport", "WorkerOutcome", "cluster_summary", "lost_summary"]
 
 
-def start_ticker(master: Master, state: _Run) -> gevent.Greenlet:
-    """Once a second: close the merged second, show progress, check aborting thresholds."""
-    from yamlswarm.report.live import LiveProgress
-    from yamlswarm.runtime.slo import first_abort
+@dataclass(frozen=True, slots=True)
+class WorkerOutcome:
+    """How a worker that was given a share ended; `lost_reason` is None unless it was lost."""
 
-    settings = master.settings
-    live = LiveProgress(master.out, interactive=settings.interactive, quiet=settings.quiet)
-    master.live = live
-    aborting = tuple(t for t in master.plan.thresholds if t.abort)
-    duration = (
-        settings.duration
-        if settings.duration is not None
-        else getattr(master.plan.load, "duration", None)
-    )
-    state.stats.start()
+    worker_id: str
+    name: str
+    lost_reason: str | None = None
 
-    def tick() -> None:
-        next_tick = state.started + 1.0
-        while True:
-            gevent.sleep(max(0.0, next_tick - time.perf_counter()))
-            next_tick += 1.0
-            users = sum(w.users for w in master._running())
-            state.stats.tick(users)
-            live.update(state.stats.live_view(users, duration))
-            if aborting and state.aborted is None:
-                failed = first_abort(aborting, state.stats, time.perf_counter() - state.started)
-                if failed is not None:
-                    state.aborted = failed
-                    master.stop_all(f"threshold failed: {failed}")
-
-    return gevent.spawn(tick)
+    @property
+    def lost(self) -> bool:
+        return self.lost_reason is not None
 
 
-def lost_summary(master: Master) -> str:
+def lost_summary(outcomes: Sequence[WorkerOutcome]) -> str:
     """`lost workers: w2 (no heartbeat for 10s)`, or "" when none was lost."""
-    lost = [w for w in master.workers.values() if w.state == "lost" and w.index >= 0]
+    lost = [w for w in outcomes if w.lost]
     if not lost:
         return ""
     return "lost workers: " + ", ".join(f"{w.worker_id} ({w.lost_reason})" for w in lost)
 
 
-def _on_test_stop(master: Master) -> Any:
-    """`on_test_stop(ctx, result)` of the hook modules, called once, here, with the merged result.
+class ClusterReport:
+    """The merged statistics of one distributed run, from its start to its final table."""
 
-    Workers report deltas and hold no whole result, so the master is the process that calls it.
-    """
-    if not master.plan.hooks:
-        return None
-    from yamlswarm.hookmodules import load_hooks  # already imported (and cached) by the compiler
-    from yamlswarm.runtime.hook_calls import HookRunner
+    def __init__(self, plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -> None:
+        from yamlswarm.runtime.stats import Stats
 
-    hooks = HookRunner(load_hooks(master.plan.hooks), err=master.err)
-    if not hooks.on_test_stop:
-        return None
-    return lambda result: hooks.call_each(hooks.on_test_stop, master, result)
+        self.plan = plan
+        self.settings = settings
+        self.out = out
+        self.err = err
+        self.stats = Stats()
+        self.started = time.perf_counter()
+        self.aborted: str | None = None  # the aborting threshold that failed
+        self.interrupted = False
+        self._aborting = tuple(t for t in plan.thresholds if t.abort)
+        self._live: Any = None
+
+    def merge(self, worker_id: str, data: dict[str, Any]) -> None:
+        """Add a worker's report; a malformed one is said and ignored."""
+        try:
+            self.stats.merge(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            print(f"ignored a bad report from worker {worker_id}: {exc}", file=self.err, flush=True)
+
+    # ------------------------------------------------------------------ once a second
+
+    def start_ticker(
+        self, users: Callable[[], int], stop_all: Callable[[str], None]
+    ) -> gevent.Greenlet:
+        """Once a second: close the merged second, show progress, check aborting thresholds.
+
+        `users()` counts the users of the running workers; `stop_all(reason)`
+        stops them when an aborting threshold fails.
+        """
+        from yamlswarm.report.live import LiveProgress
+
+        settings = self.settings
+        self._live = LiveProgress(self.out, interactive=settings.interactive, quiet=settings.quiet)
+        self.stats.start()
+        return gevent.spawn(self._tick_loop, users, stop_all)
+
+    def _tick_loop(self, users: Callable[[], int], stop_all: Callable[[str], None]) -> None:
+        next_tick = self.started + 1.0
+        while True:
+            gevent.sleep(max(0.0, next_tick - time.perf_counter()))
+            next_tick += 1.0
+            self.tick(users(), stop_all)
+
+    def tick(self, users: int, stop_all: Callable[[str], None]) -> None:
+        """One second of the run: timeline row, live view, aborting thresholds."""
+        from yamlswarm.runtime.slo import first_abort
+
+        self.stats.tick(users)
+        if self._live is not None:
+            self._live.update(self.stats.live_view(users, self._duration()))
+        if self._aborting and self.aborted is None:
+            failed = first_abort(self._aborting, self.stats, time.perf_counter() - self.started)
+            if failed is not None:
+                self.aborted = failed
+                stop_all(f"threshold failed: {failed}")
+
+    def _duration(self) -> float | None:
+        if self.settings.duration is not None:
+            return self.settings.duration
+        return getattr(self.plan.load, "duration", None)
+
+    # ------------------------------------------------------------------ the end
+
+    def finish(self, outcomes: Sequence[WorkerOutcome], *, hook_ctx: object) -> int:
+        """The merged result: table, thresholds, outputs, what was lost; returns the exit code.
+
+        `outcomes` are the workers that were given a share; `hook_ctx` is the
+        `ctx` handed to the hook modules' `on_test_stop(ctx, result)`.
+        """
+        from yamlswarm.run import finish_run
+
+        elapsed = time.perf_counter() - self.started
+        self.stats.tick(0)
+        if self._live is not None:
+            self._live.finish()
+        code = finish_run(
+            self.plan,
+            self.settings,
+            self.stats,
+            elapsed=elapsed,
+            interrupted=self.interrupted,
+            aborted=self.aborted,
+            out=self.out,
+            err=self.err,
+            extra=cluster_summary(outcomes),
+            on_test_stop=self._on_test_stop(hook_ctx),
+        )
+        summary = lost_summary(outcomes)
+        if summary:
+            print(summary, file=self.out, flush=True)
+        if outcomes and all(w.lost for w in outcomes):
+            print(
+                "error: every worker was lost; the numbers above are what they reported before",
+                file=self.err,
+                flush=True,
+            )
+            return ClusterError.exit_code
+        return code
+
+    def _on_test_stop(self, hook_ctx: object) -> Callable[[Any], Any] | None:
+        """`on_test_stop(ctx, result)` of the hook modules, called once, here, with the merged result.
+
+        Workers report deltas and hold no whole result, so the master is the process that calls it.
+        """
+        if not self.plan.hooks:
+            return None
+        from yamlswarm.hookmodules import (
+            load_hooks,
+        )  # already imported (and cached) by the compiler
+        from yamlswarm.runtime.hook_calls import HookRunner
+
+        hooks = HookRunner(load_hooks(self.plan.hooks), err=self.err)
+        if not hooks.on_test_stop:
+            return None
+        return lambda result: hooks.call_each(hooks.on_test_stop, hook_ctx, result)
 
 
-def finish(master: Master, state: _Run) -> int:
-    """The merged result: table, thresholds, outputs, what was lost; returns the exit code."""
-    from yamlswarm.run import finish_run
-
-    elapsed = time.perf_counter() - state.started
-    state.stats.tick(0)
-    if master.live is not None:
-        master.live.finish()
-    assigned = [w for w in master.workers.values() if w.index >= 0]
-    summary = lost_summary(master)
-    extra: dict[str, Any] = {
-        "workers": len(assigned),
+def cluster_summary(outcomes: Sequence[WorkerOutcome]) -> dict[str, Any]:
+    """The `cluster` object of the JSON result: how many workers, which were lost and why."""
+    return {
+        "workers": len(outcomes),
         "lost_workers": [
             {"worker": w.worker_id, "name": w.name, "reason": w.lost_reason}
-            for w in assigned
-            if w.state == "lost"
+            for w in outcomes
+            if w.lost
         ],
     }
-    code = finish_run(
-        master.plan,
-        master.settings,
-        state.stats,
-        elapsed=elapsed,
-        interrupted=state.interrupted,
-        aborted=state.aborted,
-        out=master.out,
-        err=master.err,
-        extra=extra,
-        on_test_stop=_on_test_stop(master),
-    )
-    if summary:
-        print(summary, file=master.out, flush=True)
-    if assigned and all(w.state == "lost" for w in assigned):
-        print(
-            "error: every worker was lost; the numbers above are what they reported before",
-            file=master.err,
-            flush=True,
-        )
-        return ClusterError.exit_code
-    return code

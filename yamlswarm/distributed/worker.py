@@ -336,7 +336,7 @@ def run_worker(
         from yamlswarm.distributed.local import run_worker_processes
 
         return run_worker_processes(
-            master, processes, token=token, connect_timeout=connect_timeout, quiet=quiet, err=err
+            master, processes, token=token, connect_timeout=connect_timeout, quiet=quiet
         )
     worker = Worker(
         master, token=token, connect_timeout=connect_timeout, quiet=quiet, out=out, err=err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -13,6 +13,7 @@ from typing import TextIO
 from tabulate import tabulate
 
 from yamlswarm.errors import UsageError
+from yamlswarm.report.outputs import requested, write_output
 from yamlswarm.report.table import AGGREGATED, number, render
 from yamlswarm.result import RowResult, RunResult, Totals
 
@@ -243,12 +244,15 @@ def load_result(path: str | os.PathLike[str]) -> RunResult:
 
 def report_command(
     result_path: str | os.PathLike[str],
-    html_path: str | os.PathLike[str] | None,
+    outputs: Mapping[str, Path],
     compare_path: str | os.PathLike[str] | None,
     fail_on_regression: float | None,
     out: TextIO,
 ) -> int:
-    """`yamlswarm report`: print the table (or the comparison), write HTML; the exit code."""
+    """`yamlswarm report`: print the table (or the comparison), write `outputs`; the exit code.
+
+    Unlike a run, a report stops at the first output that cannot be written (exit 2).
+    """
     if fail_on_regression is not None:
         if compare_path is None:
             raise UsageError("--fail-on-regression needs --compare BASE.json")
@@ -266,10 +270,7 @@ def report_command(
         print(render_comparison(comparison, fail_on_regression), file=out)
         if fail_on_regression is not None and regressions(comparison, fail_on_regression):
             exit_code = 1
-    if html_path is not None:
-        from yamlswarm.report.html import write_html
-
-        write_html(result, html_path)
-        print(f"wrote html: {html_path}", file=out)
+    for fmt, target in requested(outputs):
+        print(write_output(fmt, result, target), file=out)
     out.flush()
     return exit_code

@@ -36,8 +36,8 @@ from jinja2 import Undefined, UndefinedError
 from jmespath.exceptions import JMESPathError, JMESPathTypeError
 
 from yamlswarm import plan
-from yamlswarm.runtime.extract import compile_jmespath
 from yamlswarm.runtime.http.response import Response
+from yamlswarm.runtime.jmes import compile_jmespath
 from yamlswarm.templates import Template
 
 __all__ = ["Checker", "build_checker"]

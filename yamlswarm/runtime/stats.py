@@ -40,7 +40,9 @@ LIVE_TOP_ROWS = 5
 # Rows of steps that are not one request (a `group:` transaction, a hook `call:`, a failed
 # `set:`/`if:`/`loop:`): shown as rows, but not added into the totals, the timeline or the
 # live numbers, so that a request is never counted twice and a 0 s step error does not
-# drag the request percentiles down.
+# drag the request percentiles down. Every `StepKind.stats_method` of the step-kind registry
+# belongs here (tests/test_kinds.py checks it); this module cannot import the registry, whose
+# builders use the runtime that uses this module.
 STEP_METHODS = frozenset({"GROUP", "FLOW", "CALL", "SET", "IF", "LOOP", "LOG", "THINK"})
 # Transactions time several steps; their failures are the failures of those steps, which the
 # error table already shows, so they are left out of it.

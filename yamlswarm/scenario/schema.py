@@ -1,13 +1,22 @@
-"""The JSON Schema of the scenario format (draft 2020-12), shipped as package data."""
+"""The JSON Schema of the scenario format (draft 2020-12): a base file plus the registries' parts.
+
+`scenario.schema.json` (package data) holds everything but the steps and the
+extractors; `schema()` adds the `step` dispatcher and each step kind's `$defs`
+from the step-kind registry (`yamlswarm.kinds`), and the `extractor` definition
+from the extractor table (`yamlswarm.extractors`).
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from yamlswarm.extractors import COMMON_PROPERTIES, EXTRACTORS, ExtractorKind
+from yamlswarm.kinds import KINDS, StepKind
 
 __all__ = ["SCHEMA_FILE", "is_valid", "schema", "schema_text"]
 
@@ -17,7 +26,57 @@ SCHEMA_FILE = Path(__file__).with_name("scenario.schema.json")
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
     """The scenario schema as a dict (cached and shared: do not mutate it)."""
-    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    root = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    defs: dict[str, Any] = {}
+    for name, sub in root["$defs"].items():
+        defs[name] = sub
+        if name == "extract":
+            defs["extractor"] = _extractor_def(EXTRACTORS)
+        elif name == "steps":
+            defs.update(_step_defs(KINDS))
+    root["$defs"] = defs
+    return json.loads(json.dumps(root))  # plain JSON: no tuples, no dict shared by two places
+
+
+def _step_defs(kinds: Iterable[StepKind]) -> dict[str, Any]:
+    """`step` (exactly one kind key, then that kind's own schema) and every kind's `$defs`."""
+    keys = [(key, text, kind.step_def(key)) for kind in kinds for key, text in kind.keys.items()]
+    names = ", ".join(key for key, _, _ in keys)
+    step = {
+        "type": "object",
+        "description": f"One step: a mapping with exactly one kind key ({names}).",
+        "properties": {key: {"description": text} for key, text, _ in keys},
+        "oneOf": [{"required": [key]} for key, _, _ in keys],
+        "allOf": [
+            {"if": {"type": "object", "required": [key]}, "then": {"$ref": f"#/$defs/{target}"}}
+            for key, _, target in keys
+        ],
+    }
+    defs: dict[str, Any] = {"step": step}
+    for kind in kinds:
+        defs.update(kind.schema)
+    return defs
+
+
+def _extractor_def(extractors: Iterable[ExtractorKind]) -> dict[str, Any]:
+    """`extractor`: exactly one of the table's sources, plus the keys every extractor may add."""
+    extractors = list(extractors)
+    names = [e.name for e in extractors]
+    properties: dict[str, Any] = {}
+    requires: dict[str, Any] = {}
+    for extractor in extractors:
+        properties.update(extractor.properties)
+        requires.update(extractor.requires)
+    out: dict[str, Any] = {
+        "type": "object",
+        "description": f"Exactly one of {', '.join(names)}; optional default.",
+        "properties": {**properties, **COMMON_PROPERTIES},
+        "oneOf": [{"required": [name]} for name in names],
+    }
+    if requires:
+        out["dependentRequired"] = requires
+    out["additionalProperties"] = False
+    return out
 
 
 def schema_text() -> str:

@@ -4,7 +4,9 @@ One small handler per schema keyword (`_HANDLERS`); each knows the part of the
 format it failed in (the schema's `$defs` name, found by identity) and writes a
 precise message. `oneOf`/`anyOf` noise never reaches the user: "exactly one of"
 rules get one tailored sentence, and errors of steps whose kind is unclear are
-dropped in favour of that sentence.
+dropped in favour of that sentence. What is said about a step kind's own `$defs`
+comes from the kind's `Hints` in the step-kind registry (`yamlswarm.kinds`); the
+kinds and extractors themselves from the registries.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from yamlswarm.errors import Problem
+from yamlswarm.extractors import BY_NAME as EXTRACTORS
+from yamlswarm.kinds import KINDS, STEP_KEYS
 from yamlswarm.scenario.loader import Document
 from yamlswarm.units import DURATION_HELP, RATE_HELP
 
 __all__ = ["describe", "translate"]
 
-_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 _TYPE_NOUNS = {
     "integer": "an integer",
     "number": "a number",
@@ -40,46 +43,56 @@ _DEF_NOUNS = {
     "scalar": "a string, number or boolean",
     "steps": "a list of steps",
     "step": "a step (a mapping such as {get: /path})",
-    "think": "a duration or {between: [low, high]}",
     "between": "two durations [low, high]",
     "basic_auth": "[user, password]",
     "wait": "a mapping with one of between, constant, pacing, throughput",
     "user": "a user type (a mapping with flows)",
     "flow": "a flow (a mapping with steps)",
-    "loop": "a mapping {count | over | while, steps}",
-    "group": "a mapping {name, steps}",
-    "set": "a mapping of variable names to values",
     "check": "a mapping of checks (status, jmespath, ...)",
     "extract": "a mapping of variable names to extractors",
-    "extractor": "a mapping with one of jmespath, regex, header, cookie, status",
+    "extractor": f"a mapping with one of {', '.join(EXTRACTORS)}",
     "jmespath_check": "a mapping {expr, <comparison>: value}",
     "header_check": "a header value, {contains: text} or {matches: regex}",
     "threshold": "a threshold such as 'p95 < 500ms' or {expr: ...}",
     "file": "a file path or {path: ...}",
     "load": "a mapping describing the load model",
     "feed": "a mapping {csv: FILE, ...}",
+    **{name: noun for kind in KINDS for name, noun in kind.hints.nouns.items()},
 }
 # Who needs "exactly one of" the keys of a oneOf made of single `required`s.
 _ONE_OF_SUBJECTS = {
     "step": "a step",
     "wait": "a wait",
     "extractor": "an extractor",
-    "loop": "a loop",
     "jmespath_check": "a JMESPath check",
+    **{name: who for kind in KINDS for name, who in kind.hints.subjects.items()},
 }
 _STATUS_HELP = "is not a valid status: use a code (200), a list of codes, or a class like '2xx'"
 _NAME_HELP = "is not a valid name: use letters, digits and _ (not starting with a digit)"
-_METHOD_HELP = "is not an HTTP method: use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS"
-# Step kinds whose settings live inside the kind's mapping: (kind, *settings).
+# What a mismatch of a step kind's `pattern` means, e.g. an HTTP method.
+_PATTERN_HELP = {pattern: text for kind in KINDS for pattern, text in kind.hints.patterns.items()}
+# `$defs` of step kinds whose bad pattern or bound is a bad duration (think).
+_DURATION_DEFS = frozenset(name for kind in KINDS for name in kind.hints.durations)
+# `$defs` of step kinds with their own words for "too few items or keys" (set).
+_SIZE_MESSAGES = {name: text for kind in KINDS for name, text in kind.hints.sizes.items()}
+# The `$defs` of steps whose settings live inside the kind's mapping: (kind key, *settings).
 _LONG_FORM_KEYS = {
-    "request_kind_step": (
-        "request",
-        *["method", "url", "name", "headers", "query", "json", "body", "form", "files", "timeout"],
-        *["follow_redirects", "verify_tls", "check", "extract", "auth"],
-    ),
-    "loop_step": ("loop", "count", "over", "while", "as", "max", "steps"),
-    "group_step": ("group", "name", "steps"),
+    kind.step_def(key): (key, *settings)
+    for kind in KINDS
+    for key, settings in kind.hints.inside.items()
 }
+
+
+def _selectors() -> dict[str, frozenset[str]]:
+    """`$defs` name of a step -> the kind keys that select it (request_step: get, post, ...)."""
+    out: dict[str, set[str]] = {}
+    for kind in KINDS:
+        for key in kind.keys:
+            out.setdefault(kind.step_def(key), set()).add(key)
+    return {name: frozenset(keys) for name, keys in out.items()}
+
+
+_SELECTORS = _selectors()
 _BODY_KEYS = frozenset({"json", "body", "form", "files"})
 
 Error = Any  # jsonschema.ValidationError (imported lazily: it is slow to import)
@@ -200,10 +213,11 @@ def _unclear_steps(data: Any) -> set[Path_]:
     return found
 
 
-_STEP_KINDS = frozenset(
-    (*_METHODS, "request", "think", "loop", "if", "group", "set", "call", "log")
+_STEP_KINDS = frozenset(STEP_KEYS)
+# Keys that hold a list of steps: a flow's and a user's, and those of kinds with nested steps.
+_STEP_LISTS = frozenset(
+    {"steps", "on_start", "on_stop", *(path[-1] for kind in KINDS for path in kind.nested)}
 )
-_STEP_LISTS = frozenset({"steps", "on_start", "on_stop", "then", "else"})
 
 
 def _duration_message(value: Any) -> str:
@@ -246,8 +260,8 @@ def _unknown_keys(ctx: _Context, error: Error) -> Iterator[Problem]:
     schema = error.schema
     allowed = list(schema.get("properties", {}))
     patterns = list(schema.get("patternProperties", {}))
-    if ctx.def_name(error) == "request_step":
-        allowed = [k for k in allowed if k not in _METHODS or k in error.instance]
+    selectors = _SELECTORS.get(ctx.def_name(error) or "", frozenset())
+    allowed = [k for k in allowed if k not in selectors or k in error.instance]
     for key in error.instance:
         if key in schema.get("properties", {}) or any(re.search(p, key) for p in patterns):
             continue
@@ -333,10 +347,11 @@ def _dependency(ctx: _Context, error: Error) -> Iterator[Problem]:
 
 
 def _bad_pattern(ctx: _Context, error: Error) -> Iterator[Problem]:
-    if ctx.def_name(error) == "think":
+    help_text = _PATTERN_HELP.get(error.schema.get("pattern", ""))
+    if ctx.def_name(error) in _DURATION_DEFS:
         yield ctx.at(error, _duration_message(error.instance))
-    elif error.schema.get("pattern", "").startswith("^([Gg][Ee][Tt]"):
-        yield ctx.at(error, f"{_quote(error.instance)} {_METHOD_HELP}")
+    elif help_text is not None:
+        yield ctx.at(error, f"{_quote(error.instance)} {help_text}")
     else:
         yield ctx.at(error, f"{_quote(error.instance)} does not match {error.validator_value}")
 
@@ -361,7 +376,7 @@ def _bad_const(ctx: _Context, error: Error) -> Iterator[Problem]:
 
 
 def _bound(ctx: _Context, error: Error) -> Iterator[Problem]:
-    if ctx.def_name(error) == "think":
+    if ctx.def_name(error) in _DURATION_DEFS:
         yield ctx.at(error, _duration_message(error.instance))
         return
     words = {
@@ -386,8 +401,8 @@ def _size(ctx: _Context, error: Error) -> Iterator[Problem]:
         )
     elif name == "steps":
         yield ctx.at(error, "expected at least one step (got an empty list)")
-    elif name == "set":
-        yield ctx.at(error, "expected at least one variable to set")
+    elif name in _SIZE_MESSAGES:
+        yield ctx.at(error, _SIZE_MESSAGES[name])
     elif name == "header_check":
         yield ctx.at(error, "expected exactly one of contains, matches")
     elif error.validator == "minItems":
