@@ -4,6 +4,10 @@ Everything in the runtime that measures or waits goes through a `Clock`, so the
 user loop, the load controllers and the thresholds can run on a fake clock
 (tests/fakes.py) without real sleeps. Latency is measured on `now()`, a
 monotonic clock in seconds; `wall()` is only for timestamps in reports.
+
+This module imports no gevent (step builders and the compiler import it through
+`runtime.context`): the run's real clock, `runner.GeventClock`, adds gevent's
+sleep to the `SystemClock` here.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ class Clock(Protocol):
         ...
 
 
-class GeventClock:
-    """The real clock: `time.perf_counter`, `time.time` and `gevent.sleep`."""
+class SystemClock:
+    """System time: `time.perf_counter` and `time.time`; `sleep` blocks the thread (`time.sleep`),
+    right only outside gevent, e.g. for the step builders' timing, which never sleeps."""
 
     __slots__ = ()
 
@@ -39,14 +44,12 @@ class GeventClock:
     @staticmethod
     def sleep(seconds: float) -> None:
         if seconds > 0:
-            import gevent  # here, not at import time: the compiler imports no gevent
-
-            gevent.sleep(seconds)
+            time.sleep(seconds)
 
 
-_REAL = GeventClock()
+_SYSTEM = SystemClock()
 
 
-def real_clock() -> Clock:
-    """The process's real clock."""
-    return _REAL
+def system_clock() -> SystemClock:
+    """The process's system clock."""
+    return _SYSTEM

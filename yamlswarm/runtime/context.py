@@ -1,9 +1,9 @@
 """What a run gives the code it drives: `BuildEnv` for step builders, `RunContext` for users.
 
 A leaf module (it imports no other part of the runtime that imports it back):
-step builders (`runtime.steps`, `runtime.request`) receive a `BuildEnv`, users
-and load controllers a `RunContext` (a `BuildEnv` with the rest of the run),
-never the runner itself. `RunState` is the part of a run that changes while it
+step builders (`runtime.steps`, `runtime.request`, the kinds) receive a
+`BuildEnv`, users and load controllers a `RunContext` (the whole run as they
+may see it; `RunContext.build_env()` is its builders' part), never the runner. `RunState` is the part of a run that changes while it
 runs: the stop flag and the iterations budget. `StepUser` is what step
 executors may use of a virtual user.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from yamlswarm import plan as p
-from yamlswarm.runtime.clock import Clock, real_clock
+from yamlswarm.runtime.clock import Clock, system_clock
 
 if TYPE_CHECKING:
     from yamlswarm.runtime.data import FeedState
@@ -54,7 +54,7 @@ class RunState:
     `budget` None means no limit. `take_iteration()` reserves one iteration before
     it starts (False: the budget is spent); `iteration_finished()` stops the run
     once `budget` iterations have finished. `now` is the run's clock (default
-    the real one); `on_stop` is called once, by the first `stop(reason)`.
+    the system's); `on_stop` is called once, by the first `stop(reason)`.
     """
 
     __slots__ = (
@@ -77,7 +77,7 @@ class RunState:
         self.budget = budget
         self._left = budget
         self._finished = 0
-        self._now = now or real_clock().now
+        self._now = now or system_clock().now
         self._on_stop = on_stop
         self.stopping = False  # a plain attribute: every request reads it
         self.stop_reason: str | None = None
@@ -118,13 +118,14 @@ class BuildEnv:
     hooks: HookRunner
     trace: Callable[..., None] | None = None  # set by --trace: called with each exchange
     log: Callable[[str], None] = print
-    clock: Clock = field(default_factory=real_clock)
+    clock: Clock = field(default_factory=system_clock)  # builders only read clock.now
     _log_times: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)
-class RunContext(BuildEnv):
-    """Everything users and load controllers get from the run (and step builders, as a BuildEnv).
+class RunContext:
+    """Everything users and load controllers get from the run; `build_env()` is what step
+    builders get of it.
 
     `template_globals`: the names every user's template context starts with
     (Jinja globals, hook template functions, scenario variables, faker, env);
@@ -133,6 +134,10 @@ class RunContext(BuildEnv):
     iterations model honours (a closed model has it merged in already).
     """
 
+    stats: Stats
+    hooks: HookRunner
+    clock: Clock  # the run's: users sleep on it
+    base: Origin | None = None
     state: RunState = field(default_factory=RunState)
     feeds: dict[str, FeedState] = field(default_factory=dict)
     defaults: p.Defaults = field(default_factory=p.Defaults)
@@ -140,3 +145,9 @@ class RunContext(BuildEnv):
     rng: random.Random = field(default_factory=random.Random)
     template_globals: Mapping[str, Any] = field(default_factory=dict)
     spawn_rate: float | None = None
+    trace: Callable[..., None] | None = None
+    log: Callable[[str], None] = print
+
+    def build_env(self) -> BuildEnv:
+        """The part of the run step builders see (build it once: log steps share its state)."""
+        return BuildEnv(self.stats, self.base, self.hooks, self.trace, self.log, self.clock)

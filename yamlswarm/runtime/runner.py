@@ -21,7 +21,7 @@ import gevent
 from gevent.event import Event
 
 from yamlswarm import plan as p
-from yamlswarm.runtime.clock import Clock, real_clock
+from yamlswarm.runtime.clock import Clock, SystemClock
 from yamlswarm.runtime.context import Executor, RunContext, RunState
 from yamlswarm.runtime.data import FeedState
 from yamlswarm.runtime.fake import make_faker
@@ -39,7 +39,18 @@ from yamlswarm.runtime.workload import CONTROLLERS, model_duration, peak_users
 from yamlswarm.settings import RunSettings
 from yamlswarm.templates import base_context
 
-__all__ = ["Runner"]
+__all__ = ["GeventClock", "Runner"]
+
+
+class GeventClock(SystemClock):
+    """The real clock of a run: system time, and gevent's sleep (other greenlets run meanwhile)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        if seconds > 0:
+            gevent.sleep(seconds)
 
 
 class Runner:
@@ -68,7 +79,7 @@ class Runner:
         self.settings = settings
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self.clock = clock or real_clock()
+        self.clock = clock or GeventClock()
         self.stats = stats or Stats(clock=self.clock.wall)
         self.hooks = hooks or HookRunner(None)
         self.live = live
@@ -86,6 +97,7 @@ class Runner:
         budget = load.iterations if isinstance(load, p.IterationsLoad) else plan.iterations_cap
         self.state = RunState(budget, self.clock.now, on_stop=self._done.set)
         self.ctx = self._context(trace, transport_factory)
+        self.build_env = self.ctx.build_env()
         self.user_types = tuple(self._compile_user_type(t) for t in plan.users)
         self.users: list[VirtualUser] = []  # running closed-model users, in spawn order
         self._spawned: list[VirtualUser] = []
@@ -148,7 +160,7 @@ class Runner:
         """Steps built into one executor that runs them in order (None: no steps)."""
         if not steps:
             return None
-        return partial(run_steps, build_steps(steps, self.ctx))
+        return partial(run_steps, build_steps(steps, self.build_env))
 
     def _template_globals(self) -> dict[str, Any]:
         names = base_context()

@@ -66,11 +66,6 @@ class VirtualUser:
 
     # -- for hooks ------------------------------------------------------------
 
-    @property
-    def api(self) -> VirtualUser:
-        """The user itself; only `runtime.steps.build_call` still passes `user.api` to hooks."""
-        return self
-
     def request(
         self,
         method: str,
