@@ -38,7 +38,7 @@ def _slow(seconds):
 # ----------------------------------------------------------------------------- the loop alone
 
 
-def _user(clock, stats, flows, *, budget, on_start=None, on_stop=None, wait=None, hooks=None):
+def _user(clock, stats, flows, *, budget, on_start=(), on_stop=(), wait=None, hooks=None):
     ctx = RunContext(
         stats=stats,
         base=None,
@@ -72,10 +72,10 @@ def test_the_loop_runs_on_start_iterations_until_the_budget_then_on_stop():
     user, transport = _user(
         clock,
         stats,
-        [CompiledFlow("f", flow, False, stats.row("f", "FLOW"))],
+        [CompiledFlow("f", (flow,), False, stats.row("f", "FLOW"))],
         budget=3,
-        on_start=lambda u: events.append("on_start") or True,
-        on_stop=lambda u: events.append("on_stop") or True,
+        on_start=(lambda u: events.append("on_start") or True,),
+        on_stop=(lambda u: events.append("on_stop") or True,),
         hooks=hooks,
     )
     clock.run(user.run)
@@ -105,7 +105,7 @@ def test_a_failed_flow_is_a_failed_transaction_and_stop_user_ends_the_loop():
         return False
 
     user, _ = _user(
-        clock, stats, [CompiledFlow("f", flow, False, stats.row("f", "FLOW"))], budget=None
+        clock, stats, [CompiledFlow("f", (flow,), False, stats.row("f", "FLOW"))], budget=None
     )
     clock.run(user.run)
     assert calls == [1, 2, 3]
@@ -119,12 +119,12 @@ def test_flows_are_picked_by_weight_with_the_users_seeded_rng():
     picked = []
     flows = [
         CompiledFlow(
-            name, lambda user, n=name: picked.append(n) or True, False, stats.row(name, "FLOW")
+            name, (lambda user, n=name: picked.append(n) or True,), False, stats.row(name, "FLOW")
         )
         for name in ("a", "b")
     ]
     user, _ = _user(clock, stats, flows, budget=2000)
-    user.kind = CompiledUserType("t", tuple(flows), (3.0, 4.0), None, None, None)  # 3 : 1
+    user.kind = CompiledUserType("t", tuple(flows), (3.0, 4.0), (), (), None)  # 3 : 1
     clock.run(user.run)
     counts = Counter(picked)
     assert counts["a"] + counts["b"] == 2000

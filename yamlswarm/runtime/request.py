@@ -111,6 +111,8 @@ class _RequestParts:
 
     def header_list(self, ctx: dict, content_type: str | None) -> list[tuple[str, str]]:
         headers = [(name, as_text(render(ctx))) for name, render in self.headers]
+        if not (content_type or self.auth):
+            return headers
         names = {name.lower() for name, _ in headers}
         if content_type and "content-type" not in names:
             headers.append(("Content-Type", content_type))
@@ -178,23 +180,6 @@ class _Spec:
         except ValueError:
             return None  # reported per request, by the general path
 
-    def render(self, user: StepUser, ctx: dict, url: str) -> Request:
-        """This request for this user: body, headers, then the `before_request` hooks."""
-        step, parts, hooks = self.step, self.parts, self.env.hooks
-        body, ctype = parts.body(ctx)
-        headers = parts.header_list(ctx, ctype)
-        method = step.method
-        if hooks.before_request:
-            hooked = hooks.run_before_request(user, method, url, headers, body)
-            method, url, headers, body = (
-                hooked.method,
-                hooked.url,
-                hooked.header_items(),
-                hooked.body,
-            )
-        # positional: a keyword call costs more than the object, on every request
-        return Request(method, url, headers, body, step.timeout, False, self.keep, step.verify_tls)
-
     def failed(self, user: StepUser, row: RowStats, start: float, url: str, exc: Exception) -> bool:
         """A template or hook raised before anything was sent: a failed request, as data."""
         text = error_text(exc)
@@ -242,9 +227,11 @@ def _prepared_executor(spec: _Spec, request: Request) -> Executor:
 
 
 def _rendered_executor(spec: _Spec) -> Executor:
-    """The general path: templates rendered and hooks run for each request."""
+    """The general path: templates rendered and `before_request` hooks run for each request."""
     fixed_row, row_for, now, failed = spec.fixed_row, spec.row_for, spec.now, spec.failed
-    url_text, render = spec.parts.url_text, spec.render
+    parts, hooks, step, keep = spec.parts, spec.env.hooks, spec.step, spec.keep
+    url_text, body_of, header_list = parts.url_text, parts.body, parts.header_list
+    timeout, verify = step.timeout, step.verify_tls
     finish = _finisher(spec)
 
     def run(user: StepUser) -> bool:
@@ -256,7 +243,19 @@ def _rendered_executor(spec: _Spec) -> Executor:
         user.busy = True  # a graceful stop lets this request finish
         try:
             url = url_text(ctx)
-            request = render(user, ctx, url)
+            body, ctype = body_of(ctx)
+            headers = header_list(ctx, ctype)
+            method = step.method
+            if hooks.before_request:
+                hooked = hooks.run_before_request(user, method, url, headers, body)
+                method, url, headers, body = (
+                    hooked.method,
+                    hooked.url,
+                    hooked.header_items(),
+                    hooked.body,
+                )
+            # positional: a keyword call costs more than the object, on every request
+            request = Request(method, url, headers, body, timeout, False, keep, verify)
             response = user.transport.send(request)
         except StopUser:
             raise

@@ -14,7 +14,6 @@ import signal
 import sys
 from collections import ChainMap
 from collections.abc import Callable
-from functools import partial
 from typing import Any, TextIO
 
 import gevent
@@ -22,7 +21,7 @@ from gevent.event import Event
 
 from yamlswarm import plan as p
 from yamlswarm.runtime.clock import Clock, SystemClock
-from yamlswarm.runtime.context import Executor, RunContext, RunState
+from yamlswarm.runtime.context import RunContext, RunState
 from yamlswarm.runtime.data import FeedState
 from yamlswarm.runtime.fake import make_faker
 from yamlswarm.runtime.hook_calls import HookRunner
@@ -32,7 +31,7 @@ from yamlswarm.runtime.http.transport import TransportFactory
 from yamlswarm.runtime.signals import StopUser
 from yamlswarm.runtime.slo import first_abort
 from yamlswarm.runtime.stats import Stats
-from yamlswarm.runtime.steps import build_steps, run_steps
+from yamlswarm.runtime.steps import build_steps
 from yamlswarm.runtime.user import VirtualUser
 from yamlswarm.runtime.usertypes import CompiledFlow, CompiledUserType, distribute, wait_function
 from yamlswarm.runtime.workload import CONTROLLERS, model_duration, peak_users
@@ -138,10 +137,11 @@ class Runner:
         )
 
     def _compile_user_type(self, kind: p.UserType) -> CompiledUserType:
+        env = self.build_env
         flows = tuple(
             CompiledFlow(
                 f.name,
-                self._block(f.steps) or _no_steps,
+                build_steps(f.steps, env),
                 f.stop_on_failure,
                 self.stats.row(f.name, "FLOW"),
             )
@@ -151,16 +151,10 @@ class Runner:
             name=kind.name,
             flows=flows,
             cumulative=tuple(itertools.accumulate(f.weight for f in kind.flows)),
-            on_start=self._block(kind.on_start),
-            on_stop=self._block(kind.on_stop),
+            on_start=build_steps(kind.on_start, env),
+            on_stop=build_steps(kind.on_stop, env),
             wait=wait_function(kind.wait),
         )
-
-    def _block(self, steps: tuple[p.Step, ...]) -> Executor | None:
-        """Steps built into one executor that runs them in order (None: no steps)."""
-        if not steps:
-            return None
-        return partial(run_steps, build_steps(steps, self.build_env))
 
     def _template_globals(self) -> dict[str, Any]:
         names = base_context()
@@ -367,10 +361,6 @@ class Runner:
     @property
     def elapsed(self) -> float:
         return self.clock.now() - self.started_at
-
-
-def _no_steps(user: Any) -> bool:
-    return True
 
 
 class _EnvView(dict):

@@ -164,7 +164,7 @@ class VirtualUser:
         flow = kind.pick(self.rng)
         self.stop_on_failure = flow.stop_on_failure
         try:
-            ok = flow.run(self)
+            ok = _run_steps(flow.steps, self)
         except StopIterationSignal:
             ok = False
         took = now() - begin
@@ -177,11 +177,11 @@ class VirtualUser:
         if wait and kind.wait is not None and not self.stopping:
             self.sleep(kind.wait(self.rng, now() - begin))
 
-    def _run_block(self, block: Executor | None) -> None:
-        if block is not None:
+    def _run_block(self, steps: tuple[Executor, ...]) -> None:
+        if steps:
             self.stop_on_failure = False
             try:
-                block(self)
+                _run_steps(steps, self)
             except StopIterationSignal:
                 pass
 
@@ -199,3 +199,15 @@ class VirtualUser:
                 hooks.call_each(hooks.on_user_stop, self)
             self.data.stop()
             self.transport.close()
+
+
+def _run_steps(executors: tuple[Executor, ...], user: VirtualUser) -> bool:
+    """`runtime.steps.run_steps` (this module cannot import it: steps' builders type against
+    users): steps in order; in a `stop_on_failure` flow a failure ends the iteration."""
+    ok = True
+    for execute in executors:
+        if not execute(user):
+            ok = False
+            if user.stop_on_failure:
+                raise StopIterationSignal()
+    return ok

@@ -1,7 +1,7 @@
 """User types as users run them: flows picked by weight, the wait between iterations, the spawn mix.
 
 Pure data and functions: the runner fills `CompiledUserType` with step
-executors (built by `runtime.steps`), a `VirtualUser` runs it.
+executors (built by `runtime.steps`), a `VirtualUser` runs them.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ WaitFunction = Callable[[random.Random, float], float]
 
 @dataclass(frozen=True)
 class CompiledFlow:
-    """A flow ready to run: `run(user)` runs its steps in order (False: a step failed)."""
+    """A flow ready to run: its step executors, run in order by the user."""
 
     name: str
-    run: Executor
+    steps: tuple[Executor, ...]
     stop_on_failure: bool
     row: Any  # RowStats of the flow: one transaction per iteration (method FLOW)
 
@@ -35,8 +35,8 @@ class CompiledUserType:
     name: str
     flows: tuple[CompiledFlow, ...]
     cumulative: tuple[float, ...]  # cumulative flow weights, for bisect
-    on_start: Executor | None  # None: no on_start steps
-    on_stop: Executor | None
+    on_start: tuple[Executor, ...]
+    on_stop: tuple[Executor, ...]
     wait: WaitFunction | None
 
     def pick(self, rng: random.Random) -> CompiledFlow:

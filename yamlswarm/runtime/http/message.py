@@ -65,17 +65,25 @@ def split_url(url: str, base: Origin | None) -> tuple[Origin, str]:
     return base, "/" + url
 
 
+_USER_AGENT_LINE = f"User-Agent: {USER_AGENT}\r\n"
+_ACCEPT_ENCODING_LINE = "Accept-Encoding: gzip, deflate\r\n"
+
+
 def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
     """Request line and header lines (CRLF-terminated), without Host/Cookie/Content-Length."""
     lines = [f"{method} {target} HTTP/1.1\r\n"]
-    names = set()
+    agent = encoding = True  # still to add
     for name, value in headers:
-        names.add(name.lower())
+        lower = name.lower()
+        if lower == "user-agent":
+            agent = False
+        elif lower == "accept-encoding":
+            encoding = False
         lines.append(f"{name}: {value}\r\n")
-    if "user-agent" not in names:
-        lines.append(f"User-Agent: {USER_AGENT}\r\n")
-    if "accept-encoding" not in names:
-        lines.append("Accept-Encoding: gzip, deflate\r\n")
+    if agent:
+        lines.append(_USER_AGENT_LINE)
+    if encoding:
+        lines.append(_ACCEPT_ENCODING_LINE)
     return "".join(lines).encode("latin-1", errors="replace")
 
 

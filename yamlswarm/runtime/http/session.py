@@ -136,19 +136,10 @@ class Session:
     # -- the Transport interface ------------------------------------------------
 
     def send(self, request: Request) -> Response:
-        """Send a `Request`: a prepared one's head as it is, any other through `request()`."""
+        """Send a `Request`: a prepared one's bytes as they are, any other rendered here."""
         head, origin = request.head, request.origin
         if head is None or origin is None:
-            return self.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                body=request.body,
-                timeout=request.timeout,
-                follow_redirects=request.follow_redirects,
-                keep=request.keep,
-                verify_tls=request.verify_tls,
-            )
+            return self._send_rendered(request)
         # the hot path of every constant request step: without cookies, its bytes are all built
         cookie = self.jar.header(origin.host)
         data = request.wire if not cookie else None
@@ -165,24 +156,6 @@ class Session:
         )
 
     # -- one exchange --------------------------------------------------------
-
-    def exchange(
-        self,
-        origin: Origin,
-        head: bytes,
-        body: bytes,
-        method: str,
-        timeout: float,
-        keep: int,
-        verify_tls: bool = True,
-    ) -> Response:
-        """Send a prebuilt request head (without its final CRLF) and body; read the response.
-
-        `head` holds the request line and headers, each line ending in CRLF;
-        the Host, Cookie and Content-Length lines are added here.
-        """
-        data = frame(head, origin, body, method, self.jar.header(origin.host))
-        return self.send_raw(origin, data, method, timeout, keep, verify_tls)
 
     def send_raw(
         self,
@@ -353,16 +326,25 @@ class Session:
         verify_tls: bool | None = None,
     ) -> Response:
         """Build, send and (optionally) follow redirects; the response's `url` is the final URL."""
-        verify = self.verify_tls if verify_tls is None else verify_tls
-        method = method.upper()
-        header_list = list(headers)
+        request = Request(
+            method, url, list(headers), body, timeout, follow_redirects, keep, verify_tls
+        )
+        return self._send_rendered(request)
+
+    def _send_rendered(self, request: Request) -> Response:
+        """A request that is not prepared: its head built here, redirects followed if asked."""
+        verify = self.verify_tls if request.verify_tls is None else request.verify_tls
+        method, url, body = request.method.upper(), request.url, request.body
+        timeout, keep, follow_redirects = request.timeout, request.keep, request.follow_redirects
+        header_list = list(request.headers)
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 origin, target = split_url(url, self.base)
             except ValueError:
                 return Response(method, url, error="InvalidURL")
             head = build_head(method, target, header_list)
-            response = self.exchange(origin, head, body, method, timeout, keep, verify)
+            data = frame(head, origin, body, method, self.jar.header(origin.host))
+            response = self.send_raw(origin, data, method, timeout, keep, verify)
             response.url = url
             if not (follow_redirects and response.status in _REDIRECTS):
                 return response
