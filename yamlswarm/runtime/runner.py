@@ -104,13 +104,11 @@ class Runner:
         self._retiring: list[VirtualUser] = []
         self._pool: list[VirtualUser] = []  # open model: idle users
         self._busy_pool: set[VirtualUser] = set()  # open model: users inside an iteration
-        self.pool_size = 0
         self._all_spawned = False
         self.interrupted = False
         self.aborted: str | None = None
         self._next_id = itertools.count(1)
         self.started_at = 0.0
-        self.started_wall = 0.0
 
     # -- building ----------------------------------------------------------------
 
@@ -241,7 +239,6 @@ class Runner:
     def prepare_pool(self, size: int) -> None:
         """Open model: `size` users ready for arrivals (on_start runs at a user's first arrival)."""
         self._pool = [self._new_user() for _ in range(size)]
-        self.pool_size = size
 
     def dispatch(self, due: float) -> None:
         """Open model: start one iteration due at `due` (clock.now()), or count it dropped."""
@@ -336,7 +333,6 @@ class Runner:
     def run(self) -> None:
         """Run until the model ends, the duration passes, iterations run out or Ctrl-C."""
         self.started_at = self.clock.now()
-        self.started_wall = self.clock.wall()
         self.stats.start()
         handlers = _install_signals(self.interrupt)
         failure = (
