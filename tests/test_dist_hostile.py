@@ -308,7 +308,7 @@ def test_the_message_size_limit_is_configurable(empty: Path, context: zmq.Contex
         _, failed = fake.receive()  # the default limit took the bundle, which does not compile
         assert isinstance(failed, m.Failed)
         assert small.finish() == 3
-        dropped = "dropped the connection before it sent the bundle (a message over the 0.1 MB"
+        dropped = "dropped the connection before it sent the bundle (a message over the 64.0 KiB"
         assert dropped in small.err
     finally:
         fake.close()
@@ -426,3 +426,23 @@ def test_heartbeats_and_timeouts_must_be_finite_and_positive(
     code = master.finish(timeout=20)
     assert code == 2, master.err
     assert text in master.err and "Traceback" not in master.err
+
+
+def test_a_worker_does_not_send_what_the_master_would_refuse() -> None:
+    from yamlswarm.distributed.worker import Worker
+
+    sent: list[bytes] = []
+    worker = Worker(
+        "127.0.0.1:1", token=TOKEN, max_message=64 * 1024, out=io.StringIO(), err=io.StringIO()
+    )
+    try:
+        worker.socket = type("Socket", (), {"send": lambda self, frame: sent.append(frame)})()
+        worker.send(m.Heartbeat(1))
+        worker.send(m.Failed("x" * 100_000))
+    finally:
+        worker.context.destroy(linger=0)
+    assert len(sent) == 1  # the heartbeat only
+    assert worker.refused == (
+        "a 'failed' message of 97.7 KiB is over the 64.0 KiB the master takes in "
+        "(YAMLSWARM_MAX_MESSAGE_SIZE)"
+    )

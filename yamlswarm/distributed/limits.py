@@ -33,6 +33,7 @@ __all__ = [
     "MESSAGE_SIZE_ENV",
     "check_bundle_fits",
     "check_timeout",
+    "describe_size",
     "max_message_bytes",
     "parse_size",
 ]
@@ -66,12 +67,17 @@ def max_message_bytes(value: int | None = None, environ: Mapping[str, str] | Non
     return value
 
 
+def describe_size(n: int) -> str:
+    """`56623104` -> `54.0 MiB`, `100000` -> `97.7 KiB` (the units of the size setting)."""
+    return f"{n / 1024**2:.1f} MiB" if n >= 1024**2 else f"{n / 1024:.1f} KiB"
+
+
 def check_bundle_fits(bundle_bytes: int, limit: int) -> None:
     """UsageError when a Welcome with this bundle would be over the workers' frame size limit."""
     if bundle_bytes + WELCOME_OVERHEAD > limit:
         raise UsageError(
-            f"the scenario bundle ({bundle_bytes / 1e6:.1f} MB) does not fit in the largest "
-            f"message workers take in ({limit / 1e6:.1f} MB); raise {MESSAGE_SIZE_ENV} "
+            f"the scenario bundle ({describe_size(bundle_bytes)}) does not fit in the largest "
+            f"message workers take in ({describe_size(limit)}); raise {MESSAGE_SIZE_ENV} "
             f"on the master and the workers"
         )
 

@@ -103,7 +103,15 @@ class Worker:
         self._greenlets.append(gevent.spawn(self._receive_loop))
 
     def send(self, message: m.Message) -> None:
-        self.socket.send(m.encode(message))
+        frame = m.encode(message)
+        if len(frame) > self.max_message:  # the master would drop the connection, unread
+            self._give_up(
+                f"a {message.TYPE!r} message of {limits.describe_size(len(frame))} is over "
+                f"the {limits.describe_size(self.max_message)} the master takes in "
+                f"({limits.MESSAGE_SIZE_ENV})"
+            )
+            return
+        self.socket.send(frame)
 
     def _watch_handshake(self, monitor: Any) -> None:
         while True:
@@ -226,8 +234,8 @@ class Worker:
         if self.dropped:
             return (
                 f"the master at {self.address} dropped the connection before it sent the "
-                f"bundle (a message over the {self.max_message / 1e6:.1f} MB this worker takes "
-                f"in, {limits.MESSAGE_SIZE_ENV}, is refused that way)"
+                f"bundle (a message over the {limits.describe_size(self.max_message)} this "
+                f"worker takes in, {limits.MESSAGE_SIZE_ENV}, is refused that way)"
             )
         if self.handshaken:
             return f"the master at {self.address} did not answer within {self.connect_timeout:g}s"
