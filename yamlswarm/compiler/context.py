@@ -30,6 +30,14 @@ BUILTIN_NAMES = frozenset({"data", "faker", "env", "user", "iteration"})
 
 _PARSER = Environment()  # parsing only: finds the names a template reads
 
+# Durations and rates that make no sense as 0, by the key that holds them (wherever it is).
+_ABOVE_ZERO = {
+    "timeout": "a timeout of 0 would fail every request",
+    "max_latency": "a max_latency of 0 would fail every request",
+    "spawn_rate": "a spawn rate of 0 would never start a user",
+    "throughput": "a throughput of 0 iterations/s would never start an iteration",
+}
+
 
 @dataclass(frozen=True)
 class Refs:
@@ -150,7 +158,7 @@ class Context:
         if raw is None:
             return default
         try:
-            return parse_duration(raw)
+            return self._above_zero(path, parse_duration(raw))
         except ValueError as exc:
             self.error(path, str(exc))
             return default
@@ -164,10 +172,18 @@ class Context:
         if raw is None:
             return default
         try:
-            return parse_rate(raw)
+            return self._above_zero(path, parse_rate(raw))
         except ValueError as exc:
             self.error(path, str(exc))
             return default
+
+    @staticmethod
+    def _above_zero(path: JsonPath, value: float) -> float:
+        """`value`, or ValueError where the key holding it must not be 0 (see _ABOVE_ZERO)."""
+        reason = _ABOVE_ZERO.get(path[-1]) if path and value == 0 else None
+        if reason is not None:
+            raise ValueError(f"must be above 0: {reason}")
+        return value
 
     def integer(self, path: JsonPath, raw: Any, default: int, minimum: int = 0) -> int:
         if raw is None:

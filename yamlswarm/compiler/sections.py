@@ -55,6 +55,9 @@ def compile_load(ctx: Context, raw: Any) -> tuple[Load, int | None]:
         return IterationsLoad(total, users, source=source), None
     spawn_rate = ctx.rate((*path, "spawn_rate"), load.get("spawn_rate"), float(users))
     duration = ctx.duration((*path, "duration"), load.get("duration"))
+    if duration == 0:
+        ctx.error((*path, "duration"), "must be above 0: a run of 0 seconds does nothing")
+        duration = None
     return ClosedLoad(
         users, float(users) if spawn_rate is None else spawn_rate, duration, source=source
     ), cap
@@ -99,6 +102,7 @@ def _stages(ctx: Context, raw: Any, path: JsonPath) -> tuple[Stage, ...]:
 
 
 def _phases(ctx: Context, raw: Any, path: JsonPath) -> tuple[Phase, ...]:
+    problems = len(ctx.problems)
     out = []
     for index, item in enumerate(ctx.sequence(path, raw)):
         where = (*path, index)
@@ -112,6 +116,13 @@ def _phases(ctx: Context, raw: Any, path: JsonPath) -> tuple[Phase, ...]:
         )
     if not out:
         ctx.error(path, "'arrival' needs at least one phase")
+    elif len(ctx.problems) == problems and not any(
+        phase.duration and (phase.rate or phase.ramp_to) for phase in out
+    ):
+        # a phase at rate 0 is a pause (fine), but a schedule of pauses starts nothing
+        ctx.error(
+            path, "the arrival phases start no iterations: give one a rate or ramp_to above 0"
+        )
     return tuple(out)
 
 
