@@ -148,3 +148,13 @@ def test_validate_cli_on_special_files(tmp_path):
     output = done.stdout + done.stderr
     assert "pipe.yaml: is a FIFO (named pipe), not a regular file" in output
     assert "/dev/zero: is a character device, not a regular file" in output
+
+
+def test_aliases_of_long_strings_are_bounded_by_characters():
+    text = f"a: &a {'x' * 1_000_000}\nb: [{', '.join(['*a'] * 30)}]\n"
+    problem = _only_problem(text)
+    assert problem.message == (
+        "alias *a makes the document too large: more than 20,000,000 characters "
+        "once aliases are expanded"
+    )
+    assert problem.line == 2

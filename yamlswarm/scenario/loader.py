@@ -3,7 +3,7 @@
 Hostile input is bounded before it can grow: files must be regular files of at most
 `MAX_FILE_BYTES`; the composer counts values as it reads them, aliases counting as
 the values they stand for, so a "billion laughs" document stops at `MAX_VALUES`
-without being expanded; nesting stops at `MAX_DEPTH`.
+(or `MAX_CHARACTERS`) without being expanded; nesting stops at `MAX_DEPTH`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 JsonPath = tuple[Any, ...]
 MAX_DEPTH = 200  # nested mappings and lists
 MAX_VALUES = 200_000  # keys and values of one document, aliases expanded
+MAX_CHARACTERS = 20_000_000  # characters of its keys and values, aliases expanded
 MAX_FILE_BYTES = 10 * 1024 * 1024  # a scenario file
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _VALUE_TAG = "tag:yaml.org,2002:value"
@@ -105,16 +106,18 @@ class _TooLarge(Exception):
 class _Composer:
     """YAML events -> a node tree, like PyYAML's Composer, but bounded as it reads.
 
-    Every node counts 1 and an alias counts the size of the value it refers to, so
-    the total is the size of the document with its aliases expanded, known before
-    anything is expanded. An alias to a value that contains it is refused.
+    Every node counts 1 (and its characters) and an alias counts the size of the
+    value it refers to, so the totals are the size of the document with its aliases
+    expanded, known before anything is expanded. An alias to a value that contains
+    it is refused.
     """
 
     def __init__(self, loader: Any) -> None:
         self.loader = loader
         self.anchors: dict[str, yaml.Node] = {}
-        self.sizes: dict[str, int] = {}  # anchor -> expanded size, once its node is complete
-        self.total = 0
+        self.sizes: dict[str, tuple[int, int]] = {}  # anchor -> expanded (values, characters)
+        self.values = 0
+        self.characters = 0
 
     def document(self) -> yaml.Node | None:
         """The single document of the stream (None when empty)."""
@@ -136,15 +139,19 @@ class _Composer:
         loader.get_event()
         return node
 
-    def _count(self, size: int, mark: Any, alias: str | None = None) -> None:
-        self.total += size
-        if self.total > MAX_VALUES:
-            what = f"alias *{alias} makes the document" if alias else "the document is"
-            raise _TooLarge(
-                f"{what} too large: more than {MAX_VALUES:,} keys and values"
-                + (" once aliases are expanded" if alias else ""),
-                mark,
-            )
+    def _count(self, values: int, characters: int, mark: Any, alias: str | None = None) -> None:
+        self.values += values
+        self.characters += characters
+        if self.values > MAX_VALUES:
+            too_many = f"{MAX_VALUES:,} keys and values"
+        elif self.characters > MAX_CHARACTERS:
+            too_many = f"{MAX_CHARACTERS:,} characters"
+        else:
+            return
+        if alias:
+            message = f"alias *{alias} makes the document too large: more than {too_many} "
+            raise _TooLarge(message + "once aliases are expanded", mark)
+        raise _TooLarge(f"the document is too large: more than {too_many}", mark)
 
     def _node(self, depth: int) -> yaml.Node:
         loader = self.loader
@@ -159,7 +166,7 @@ class _Composer:
                 raise _TooLarge(
                     f"alias *{anchor} refers to a value that contains it", event.start_mark
                 )
-            self._count(self.sizes[anchor], event.start_mark, anchor)
+            self._count(*self.sizes[anchor], event.start_mark, anchor)
             return self.anchors[anchor]
         event = loader.peek_event()
         if depth > MAX_DEPTH:
@@ -172,8 +179,8 @@ class _Composer:
                 "second occurrence",
                 event.start_mark,
             )
-        before = self.total
-        self._count(1, event.start_mark)
+        before = (self.values, self.characters)
+        self._count(1, len(event.value) if isinstance(event, ScalarEvent) else 0, event.start_mark)
         node: yaml.Node
         if loader.check_event(ScalarEvent):
             loader.get_event()
@@ -192,7 +199,7 @@ class _Composer:
         else:  # pragma: no cover - the parser only emits the events above here
             raise yaml.composer.ComposerError(None, None, "unexpected event", event.start_mark)
         if anchor is not None:
-            self.sizes[anchor] = self.total - before
+            self.sizes[anchor] = (self.values - before[0], self.characters - before[1])
         return node
 
     def _collection(self, kind: type, end: type, anchor: str | None, depth: int) -> yaml.Node:
