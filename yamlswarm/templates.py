@@ -29,6 +29,8 @@ from yamlswarm.sandbox import (
     TemplateNotAllowed,
     bound_template,
     check_size,
+    passes_through,
+    plain_output,
 )
 
 __all__ = [
@@ -103,13 +105,21 @@ def compile_string(source: str) -> Template | str:
         for part in render_func(RenderContext(_ENV, ctx, None, blocks)):
             size += len(part)
             if size > MAX_SIZE:
-                raise TemplateLimitError(
-                    f"the template's output of more than {MAX_SIZE:,} characters"
-                )
+                raise _too_much_output()
             parts.append(part)
         return "".join(parts)
 
-    return Template(source, render_text, names)
+    def render_plain(ctx: dict) -> str:  # text and context values only: one check at the end
+        text = "".join(render_func(RenderContext(_ENV, ctx, None, blocks)))
+        if len(text) > MAX_SIZE:
+            raise _too_much_output()
+        return text
+
+    return Template(source, render_plain if plain_output(ast) else render_text, names)
+
+
+def _too_much_output() -> TemplateLimitError:
+    return TemplateLimitError(f"the template's output of more than {MAX_SIZE:,} characters")
 
 
 def _bounded(source: str, ast: nodes.Template) -> nodes.Template:
@@ -147,16 +157,7 @@ def _compile_expression(source: str, expression: str) -> Template:
             result._fail_with_undefined_error()
         return result
 
-    return Template(source, render_value, names, builds=not _passes_through(expr))
-
-
-def _passes_through(expr: nodes.Expr) -> bool:
-    """`a`, `a.b`, `a['b']`, a constant: the value of the context as it is, nothing built."""
-    while isinstance(expr, (nodes.Getattr, nodes.Getitem)):
-        if isinstance(expr, nodes.Getitem) and not isinstance(expr.arg, nodes.Const):
-            return False
-        expr = expr.node
-    return isinstance(expr, (nodes.Name, nodes.Const))
+    return Template(source, render_value, names, builds=not passes_through(expr))
 
 
 def compile_value(value: Any) -> Any:

@@ -47,7 +47,13 @@ from yamlswarm.sandbox.bounds import (
     TemplateNotAllowed,
     check_size,
 )
-from yamlswarm.sandbox.environment import SafeProxy, Sandbox, bound_template
+from yamlswarm.sandbox.environment import (
+    SafeProxy,
+    Sandbox,
+    bound_template,
+    passes_through,
+    plain_output,
+)
 
 __all__ = [
     "IMPURE_GLOBALS",
@@ -65,4 +71,6 @@ __all__ = [
     "TemplateNotAllowed",
     "bound_template",
     "check_size",
+    "passes_through",
+    "plain_output",
 ]

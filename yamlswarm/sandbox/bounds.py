@@ -123,6 +123,7 @@ def check_count(count: Any, what: str, limit: int = MAX_SIZE) -> None:
 
 _BITS = f"an integer of more than {MAX_INT_BITS:,} bits"
 _SEQUENCES = (str, bytes, list, tuple)
+_NUMBERS = frozenset({int, float})
 
 
 def _mul(left: Any, right: Any) -> Any:
@@ -148,6 +149,8 @@ def _pow(left: Any, right: Any) -> Any:
 
 
 def _add(left: Any, right: Any) -> Any:
+    if type(left) in _NUMBERS and type(right) in _NUMBERS:  # the common case
+        return left + right
     sequences = isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES)
     if sequences and size_of(left, MAX_SIZE) + size_of(right, MAX_SIZE) > MAX_SIZE:
         raise too_large("'+' would make a value")

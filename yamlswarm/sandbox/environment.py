@@ -98,6 +98,7 @@ _OPAQUE = (
 _FORBIDDEN_VALUES = tuple(
     t for t in _OPAQUE if t not in (types.BuiltinFunctionType, types.MethodType)
 )
+_NUMBERS = frozenset({int, float})
 _DATA = frozenset({str, int, float, bool, type(None), list, tuple, dict, set, frozenset, bytes})
 # classes whose (non-mutating) methods templates may call
 _METHOD_OWNERS = frozenset(
@@ -172,11 +173,13 @@ class Sandbox(ImmutableSandboxedEnvironment):
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if attr[:1] == "_":
             return False
+        if type(value) in _DATA:  # plain data: the common case, decided first
+            return True
         if isinstance(obj, SafeProxy):
             return True
         if isinstance(obj, _OPAQUE) or isinstance(value, _FORBIDDEN_VALUES):
             return False
-        if type(value) in _DATA or not callable(value) or isinstance(value, (Cycler, Joiner)):
+        if not callable(value) or isinstance(value, (Cycler, Joiner)):
             return True
         return _method_allowed(type(obj), attr) and not modifies_known_mutable(obj, attr)
 
@@ -201,7 +204,9 @@ class Sandbox(ImmutableSandboxedEnvironment):
         return value
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        tick(context)
+        # no clock here: operators outside loops and calls are finitely many, each bounded
+        if operator == "+" and type(left) in _NUMBERS and type(right) in _NUMBERS:
+            return left + right  # the common case, without a call
         return BINOPS[operator](left, right)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
@@ -258,10 +263,30 @@ def bound_template(ast: nodes.Template) -> nodes.Template:
     for loop in ast.find_all(nodes.For):
         if loop.recursive:
             raise TemplateNotAllowed("recursive loops are not available in scenario templates")
-    blocks = any(ast.find(kind) is not None for kind in _BLOCKS)
-    bounded = _Bounder(count_output=blocks).visit(ast)
+    bounded = _Bounder().visit(ast)
     bounded.set_environment(ast.environment)
     return bounded
+
+
+def plain_output(ast: nodes.Template) -> bool:
+    """Whether a template only prints text and values of its context as they are (no loop,
+    block, assignment or computed output): its whole output needs one size check."""
+    if any(ast.find(kind) is not None for kind in (*_BLOCKS, nodes.Assign)):
+        return False
+    return all(
+        isinstance(child, nodes.TemplateData) or passes_through(child)
+        for output in ast.find_all(nodes.Output)
+        for child in output.nodes
+    )
+
+
+def passes_through(expr: nodes.Node) -> bool:
+    """`a`, `a.b`, `a['b']`, a constant: the value of the context as it is, nothing built."""
+    while isinstance(expr, (nodes.Getattr, nodes.Getitem)):
+        if isinstance(expr, nodes.Getitem) and not isinstance(expr.arg, nodes.Const):
+            return False
+        expr = expr.node
+    return isinstance(expr, (nodes.Name, nodes.Const))
 
 
 def _filter(node: Any, name: str) -> nodes.Filter:
@@ -269,10 +294,25 @@ def _filter(node: Any, name: str) -> nodes.Filter:
 
 
 class _Bounder(NodeTransformer):
-    """Wraps loop iterables, `~`, non-constant literals and (with blocks) outputs in checks."""
+    """Wraps loop iterables, `~`, non-constant literals and buffered outputs in checks.
 
-    def __init__(self, count_output: bool) -> None:
-        self.count_output = count_output
+    Output at the top of a template is counted as it is yielded (Template.render);
+    output inside a macro, `{% call %}`, `{% filter %}` or `{% set %}...{% endset %}`
+    is buffered before Jinja joins it, so each piece is counted as it is made.
+    """
+
+    def __init__(self) -> None:
+        self.buffered = 0
+
+    def _buffering(self, node: Any) -> Any:
+        self.buffered += 1
+        try:
+            self.generic_visit(node)
+        finally:
+            self.buffered -= 1
+        return node
+
+    visit_Macro = visit_CallBlock = visit_FilterBlock = visit_AssignBlock = _buffering
 
     def visit_For(self, node: nodes.For) -> nodes.For:
         self.generic_visit(node)
@@ -285,7 +325,7 @@ class _Bounder(NodeTransformer):
 
     def visit_Output(self, node: nodes.Output) -> nodes.Output:
         self.generic_visit(node)
-        if self.count_output:
+        if self.buffered:
             node.nodes = [
                 n if isinstance(n, nodes.TemplateData) else _filter(n, "_ys_output")
                 for n in node.nodes
