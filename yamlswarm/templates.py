@@ -28,9 +28,9 @@ from yamlswarm.sandbox import (
     TemplateLimitError,
     TemplateNotAllowed,
     bound_template,
-    check_size,
     passes_through,
     plain_output,
+    size_of,
 )
 
 __all__ = [
@@ -189,17 +189,53 @@ def renderer(value: Any) -> Callable[[dict], Any]:
 
 
 def _render_dict(items: list[tuple[Any, Any]]) -> Callable[[dict], dict]:
-    pairs = [(renderer(k), renderer(v)) for k, v in items]
-    if not any(_builds(part) for item in items for part in item):
+    parts = [(renderer(k), renderer(v), _builds(k) or _builds(v)) for k, v in items]
+    if not any(built for _, _, built in parts):
+        pairs = [(k, v) for k, v, _ in parts]
         return lambda ctx: {k(ctx): v(ctx) for k, v in pairs}
-    return lambda ctx: check_size({k(ctx): v(ctx) for k, v in pairs}, "a templated mapping")
+
+    def render_sized(ctx: dict) -> dict:  # a value a template built counts towards MAX_SIZE
+        out = {}
+        size = 0
+        for key, value, built in parts:
+            item = value(ctx)
+            if built:
+                size += _size(item)
+                if size > MAX_SIZE:
+                    raise _too_large("a templated mapping")
+            out[key(ctx)] = item
+        return out
+
+    return render_sized
 
 
 def _render_list(parts: list[Any]) -> Callable[[dict], list]:
-    renders = [renderer(p) for p in parts]
-    if not any(_builds(part) for part in parts):
-        return lambda ctx: [r(ctx) for r in renders]
-    return lambda ctx: check_size([r(ctx) for r in renders], "a templated list")
+    renders = [(renderer(p), _builds(p)) for p in parts]
+    if not any(built for _, built in renders):
+        plain = [r for r, _ in renders]
+        return lambda ctx: [r(ctx) for r in plain]
+
+    def render_sized(ctx: dict) -> list:
+        out = []
+        size = 0
+        for render, built in renders:
+            item = render(ctx)
+            if built:
+                size += _size(item)
+                if size > MAX_SIZE:
+                    raise _too_large("a templated list")
+            out.append(item)
+        return out
+
+    return render_sized
+
+
+def _size(value: Any) -> int:
+    return len(value) if type(value) is str else size_of(value, MAX_SIZE)
+
+
+def _too_large(what: str) -> TemplateLimitError:
+    return TemplateLimitError(f"{what} of more than {MAX_SIZE:,} characters or items")
 
 
 def _builds(part: Any) -> bool:

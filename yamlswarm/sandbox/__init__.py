@@ -46,6 +46,7 @@ from yamlswarm.sandbox.bounds import (
     TemplateLimitError,
     TemplateNotAllowed,
     check_size,
+    size_of,
 )
 from yamlswarm.sandbox.environment import (
     SafeProxy,
@@ -73,4 +74,5 @@ __all__ = [
     "check_size",
     "passes_through",
     "plain_output",
+    "size_of",
 ]
