@@ -24,7 +24,12 @@ Every render is bounded; past a bound it raises `TemplateLimitError` naming it:
 - `MAX_SIZE` characters or items in any text or collection a template builds:
   `*`, `+`, `%`, `~`, list and dict literals, `str` methods, filters, the output;
   integers of at most `MAX_INT_BITS` bits from `*` and `**`;
-- `MAX_RENDER_SECONDS` of time, checked at every loop iteration, call and operator.
+- `MAX_RENDER_SECONDS` of time, checked every 64 loop iterations and at every call
+  (outside loops and calls a template does finitely many bounded steps).
+
+The modules: `bounds` (the limits, sizes, operators, globals), `filters` (filters
+with bounds, and the checks templates are wrapped in), `environment` (`Sandbox`,
+what may be touched, and `bound_template`).
 
 `bound_template(ast)` rewrites a parsed template to apply the bounds (loops,
 `~`, literals, output) and refuses what scenario templates have no use for
