@@ -408,14 +408,15 @@ def test_a_master_without_token_makes_one_up_and_says_how_to_join(
     "options, text",
     [
         (["--heartbeat", "0"], "'0' is not a finite duration above 0"),
-        (["--heartbeat", "nan"], "'nan' is not a finite duration above 0"),
-        (["--heartbeat-timeout", "inf"], "'inf' is not a finite duration above 0"),
+        (["--heartbeat", "nan"], "'nan' is not a finite number"),
+        (["--heartbeat-timeout", "inf"], "'inf' is not a finite number"),
         (["--heartbeat", "1ms"], "--heartbeat must be between 0.05s and 3600s, not 0.001s"),
         (
             ["--heartbeat", "2s", "--heartbeat-timeout", "1s"],
             "--heartbeat-timeout (1s) must be longer than --heartbeat (2s)",
         ),
-        (["--expect-timeout", "nan"], "--expect-timeout must be a duration above 0s"),
+        (["--expect-timeout", "nan"], "'--expect-timeout': 'nan' is not a finite number"),
+        (["--expect-timeout", "0"], "--expect-timeout must be a duration above 0s"),
     ],
 )
 def test_heartbeats_and_timeouts_must_be_finite_and_positive(
