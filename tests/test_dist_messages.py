@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import msgpack
 import pytest
@@ -137,3 +138,47 @@ def test_interval_export_carries_the_interval_in_second() -> None:
     assert row.rps > 0 and row.failures_per_s > 0
     assert row.p50 == pytest.approx(2.0, rel=0.01)
     assert sum(r.lat.n for r in master.request_rows()) == 4
+
+
+def _frame(kind: str, **fields: object) -> bytes:
+    return msgpack.packb([m.PROTOCOL, kind, fields], use_bin_type=True)
+
+
+WELCOME = {"worker_id": "w1", "bundle": b"", "bundle_hash": "h", "scenario": "s.yaml"}
+
+
+@pytest.mark.parametrize(
+    "frame, text",
+    [
+        (_frame("heartbeat", users="many"), "users is str 'many'"),
+        (_frame("heartbeat", users=True), "users is bool True"),
+        (_frame("heartbeat", users=-1), "-1 users"),
+        (_frame("ready", bundle_hash=5), "bundle_hash is int 5"),
+        (_frame("ready", bundle_hash=b"bytes"), "bundle_hash is bytes"),
+        (_frame("hello", name="x" * 300, version="1"), "a name of 300 characters"),
+        (_frame("start", index=3, count=3), "share 3 of 3 does not exist"),
+        (_frame("start", index=0, count=1, seed="s"), "seed is str 's'"),
+        (_frame("report", stats=[], users=1, time=0.0), "stats is list []"),
+        (_frame("report", stats={1: 2}, users=1, time=0.0), "stats is dict {1: 2}"),
+        (_frame("report", stats={}, users=1, time=float("nan")), "a time of nan"),
+        (_frame("done", stats={}, reason="r", interrupted=1), "interrupted is int 1"),
+        (_frame("welcome", **WELCOME, heartbeat=0.0), "heartbeat must be between 0.05s"),
+        (_frame("welcome", **WELCOME, heartbeat=float("nan")), "and 3600s, not nan"),
+        (_frame("welcome", **WELCOME, heartbeat_timeout=0.5), "must be longer than heartbeat"),
+        (msgpack.packb([m.PROTOCOL, 7, {}]), "unknown message type 7"),
+        (msgpack.packb([True, "hello", {}]), "protocol version True"),
+        (msgpack.packb([m.PROTOCOL, "stop", {"reason": "x"}]) + b"\x00", "not a yamlswarm message"),
+    ],
+)
+def test_fields_of_the_wrong_kind_are_protocol_errors(frame: bytes, text: str) -> None:
+    with pytest.raises(m.ProtocolError, match=re.escape(text)):
+        m.decode(frame)
+
+
+def test_heartbeat_problem_names_the_options_it_is_given() -> None:
+    assert m.heartbeat_problem(1.0, 10.0) == ""
+    names = ("--heartbeat", "--heartbeat-timeout")
+    assert m.heartbeat_problem(2.0, 2.0, names) == (
+        "--heartbeat-timeout (2s) must be longer than --heartbeat (2s)"
+    )
+    assert "--heartbeat must be between" in m.heartbeat_problem(float("inf"), 10.0, names)

@@ -6,7 +6,10 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli_helpers import write_scenario
+from yamlswarm.distributed.messages import ProtocolError
 from yamlswarm.distributed.reporting import (
     ClusterReport,
     WorkerOutcome,
@@ -51,12 +54,19 @@ def test_lost_workers_are_summarised_for_the_table_and_the_result():
     }
 
 
-def test_a_bad_report_is_said_and_ignored(tmp_path: Path):
-    report, _, err = _report(tmp_path)
-    report.merge("w1", {"version": "nonsense"})
-    assert err.getvalue().startswith("ignored a bad report from worker w1: stats export version")
+def test_a_bad_report_is_a_protocol_error_and_nothing_of_it_is_merged(tmp_path: Path):
+    report, _, _ = _report(tmp_path)
+    with pytest.raises(ProtocolError, match="a stats export of version 'nonsense'"):
+        report.merge("w1", {"version": "nonsense"})
+    worker = Stats()
+    worker.row("/x", "GET").success(0.01)
+    worker.iteration_done()
+    data = worker.export()
+    data["rows"].append({"name": "/y", "method": "GET", "failures": "many"})
+    with pytest.raises(ProtocolError, match="failures is 'many', not a count"):
+        report.merge("w1", data)
+    assert report.stats.iterations == 0 and not report.stats.rows  # the good row was not merged
     report.merge("w1", Stats().export())
-    assert err.getvalue().count("\n") == 1
 
 
 def test_a_failed_aborting_threshold_stops_the_workers_once(tmp_path: Path):

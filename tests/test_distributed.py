@@ -15,6 +15,7 @@ import pytest
 from servers import CountingServer, free_port
 
 PY = sys.executable
+TOKEN = "test-token"  # a master without one makes up its own: these tests share this one
 ITERATIONS = """\
 version: 1
 name: dist
@@ -49,9 +50,11 @@ users:
 """
 
 
-def _env() -> dict[str, str]:
+def _env(token: str | None = TOKEN) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("YAMLSWARM_TOKEN", None)
+    if token is not None:
+        env["YAMLSWARM_TOKEN"] = token
     return env
 
 
@@ -75,14 +78,14 @@ def _master(scenario: Path, port: int, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def _worker(port: int, cwd: Path, *args: str) -> subprocess.Popen[str]:
+def _worker(port: int, cwd: Path, *args: str, token: str | None = TOKEN) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [PY, "-m", "yamlswarm", "worker", "--master", f"127.0.0.1:{port}", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=cwd,
-        env=_env(),
+        env=_env(token),
     )
 
 
@@ -266,8 +269,8 @@ def test_a_worker_without_token_cannot_join_a_master_with_one(
         "--expect-timeout",
         "4",
     )
-    code, _, err = _finish(_worker(port, empty, "--connect-timeout", "10"))
-    assert code == 3 and "could not authenticate" in err
+    code, _, err = _finish(_worker(port, empty, "--connect-timeout", "10", token=None))
+    assert code == 3 and "could not authenticate" in err and "this worker has no token" in err
     assert _finish(master)[0] == 3
 
 
@@ -321,7 +324,7 @@ def test_binding_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(),
+        env=_env(token=None),
     )
     code, _, err = _finish(proc)
     assert code == 2

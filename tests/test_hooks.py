@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib
+import sys
 import textwrap
 from pathlib import Path
 
@@ -133,3 +135,29 @@ def test_template_functions_must_return_a_dict_of_functions(tmp_path):
     assert failure_summary(info.value) == (
         "TypeError: template_functions() must return a dict of name -> function"
     )
+
+
+def test_hook_siblings_are_importable_without_changing_sys_path(tmp_path):
+    _write(tmp_path / "sibling_h8_top.py", "VALUE = 'top'\n")
+    _write(tmp_path / "sibling_h8_lazy.py", "VALUE = 'lazy'\n")
+    _write(
+        tmp_path / "sibling_h8_chain.py", "import sibling_h8_top\nVALUE = sibling_h8_top.VALUE\n"
+    )
+    _write(tmp_path / "sibling_h8_unused.py", "VALUE = 'never imported by the hook'\n")
+    hook = _write(
+        tmp_path / "hook_h8.py",
+        """
+        import sibling_h8_chain
+        def lazy(user):
+            import sibling_h8_lazy  # imported when the hook runs, not when it loads
+            return sibling_h8_lazy.VALUE + sibling_h8_chain.VALUE
+    """,
+    )
+    path_before, finders_before = list(sys.path), len(sys.meta_path)
+    hooks = load_hooks([str(hook)])
+    assert sys.path == path_before
+    assert hooks.function("lazy")(None) == "lazytop"
+    # the hook directory is not on the import path of the rest of the process
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("sibling_h8_unused")
+    assert len(sys.meta_path) <= finders_before + 1

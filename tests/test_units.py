@@ -1,6 +1,8 @@
+import math
+
 import pytest
 
-from yamlswarm.units import format_duration, parse_duration, parse_rate
+from yamlswarm.units import MAX_DURATION, MAX_RATE, format_duration, parse_duration, parse_rate
 
 
 @pytest.mark.parametrize(
@@ -43,3 +45,31 @@ def test_format_duration():
     assert format_duration(90) == "1m30s"
     assert format_duration(0.25) == "250ms"
     assert format_duration(3600) == "1h"
+
+
+NON_FINITE = ["nan", "NaN", "inf", "-inf", "Infinity", "1e400", math.nan, math.inf, -math.inf]
+
+
+@pytest.mark.parametrize("bad", NON_FINITE)
+def test_non_finite_durations_and_rates_are_refused(bad):
+    with pytest.raises(ValueError, match=r"not a finite number|negative"):
+        parse_duration(bad)
+    with pytest.raises(ValueError, match=r"not a finite number|negative"):
+        parse_rate(bad)
+
+
+def test_absurdly_large_values_are_refused():
+    with pytest.raises(ValueError, match=r"too large \(at most 366 days\)"):
+        parse_duration(MAX_DURATION + 1)
+    with pytest.raises(ValueError, match="too large"):
+        parse_duration("9000000h")
+    with pytest.raises(ValueError, match="too large"):
+        parse_duration(10**400)  # an int too large for a float
+    with pytest.raises(ValueError, match="too large"):
+        parse_rate(f"{MAX_RATE * 2:.0f}/s")
+    assert parse_duration(MAX_DURATION) == MAX_DURATION
+
+
+def test_zero_is_a_plain_zero():
+    assert parse_duration("-0") == 0.0 and math.copysign(1, parse_duration(-0.0)) == 1
+    assert parse_rate(0) == 0.0

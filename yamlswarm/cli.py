@@ -6,6 +6,7 @@ Every error becomes output and an exit code in exactly one place, `main()`.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -81,6 +82,17 @@ def _options(*options: Callable) -> Callable:
 
 
 DURATION = Parsed("duration", parse_duration)  # 500ms, 30s, 5m, 1h, 1m30s or seconds
+
+
+def _interval(value: object) -> float:
+    """A duration that can pace a loop: finite and above 0 (`0` would spin, `nan` hang)."""
+    seconds = parse_duration(value)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{value!r} is not a finite duration above 0 (e.g. 500ms, 2s)")
+    return seconds
+
+
+INTERVAL = Parsed("duration", _interval)
 RATE = Parsed("rate", parse_rate)  # 10/s, 600/m, 1/h or a number per second
 
 
@@ -260,17 +272,17 @@ master_options = _options(  # what `master` adds to the run options
     ),
     click.option(
         "--heartbeat",
-        type=DURATION,
+        type=INTERVAL,
         default="1s",
         show_default=True,
         help="Heartbeat interval, both ways.",
     ),
     click.option(
         "--heartbeat-timeout",
-        type=DURATION,
+        type=INTERVAL,
         default="10s",
         show_default=True,
-        help="A worker silent this long is reported lost.",
+        help="A worker silent this long is reported lost (longer than --heartbeat).",
     ),
 )
 

@@ -5,12 +5,20 @@ A spec is resolved once (`resolve_spec`) and imported at most once per process
 module's top-level code runs once even when `validate` and `run` both load it.
 An import failure becomes `HookImportError` whose details show the user's own
 frames only, not yamlswarm's or importlib's.
+
+A hook file may import the Python files beside it (`import signing`; the
+distributed bundle ships them). That works without touching `sys.path`: a finder
+on `sys.meta_path` resolves top-level imports from the hook directories, but only
+for imports made by code that lives in one of those directories (the hook file
+and its siblings), so nothing else in the process sees or is shadowed by them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -18,7 +26,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any
 
 from yamlswarm.errors import HookImportError
@@ -137,9 +145,7 @@ def _import_file(path: str) -> ModuleType:
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    directory = str(file.parent)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)  # hook modules may import their siblings
+    _SIBLINGS.add(str(file.parent))  # hook modules may import their siblings
     name = f"yamlswarm_hook_{_identifier(file.stem)}_{hashlib.sha1(path.encode()).hexdigest()[:8]}"
     module_spec = importlib.util.spec_from_file_location(name, file)
     if module_spec is None or module_spec.loader is None:
@@ -152,6 +158,54 @@ def _import_file(path: str) -> ModuleType:
         sys.modules.pop(name, None)
         raise
     return module
+
+
+class _SiblingFinder(importlib.abc.MetaPathFinder):
+    """Finds the modules beside hook files, for imports made from those directories only."""
+
+    def __init__(self) -> None:
+        self.directories: set[str] = set()
+
+    def add(self, directory: str) -> None:
+        self.directories.add(os.path.normpath(directory))
+        if self not in sys.meta_path:
+            # after the built-in and frozen importers, before the sys.path finder: a
+            # sibling wins over an installed module for the hook, as a script's own
+            # directory does
+            finders = [type(f) for f in sys.meta_path]
+            at = (
+                finders.index(importlib.machinery.PathFinder)
+                if importlib.machinery.PathFinder in finders
+                else len(finders)
+            )
+            sys.meta_path.insert(at, self)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if path is not None or "." in fullname:  # a submodule: found through its parent
+            return None
+        directory = _importer_directory(sys._getframe(1))
+        if directory not in self.directories:
+            return None
+        return importlib.machinery.PathFinder.find_spec(fullname, [directory])
+
+
+def _importer_directory(frame: FrameType | None) -> str | None:
+    """The directory of the code running the import statement (past importlib's frames)."""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not (
+            filename.startswith("<frozen importlib")
+            or filename.startswith(_IMPORTLIB_DIR)
+            or filename == _THIS_FILE
+        ):
+            return os.path.normpath(os.path.dirname(filename))
+        frame = frame.f_back
+    return None
+
+
+_SIBLINGS = _SiblingFinder()
 
 
 def _identifier(text: str) -> str:

@@ -1,11 +1,14 @@
-"""`{{ expression }}` templates: compiled once with sandboxed Jinja2, rendered per user.
+"""`{{ expression }}` templates: compiled once in a bounded Jinja2 sandbox, rendered per user.
 
 `compile_value(obj)` returns `obj` itself when no string inside it holds `{{`
 (a constant costs nothing at run time), else a `Template`. A string that is
 exactly one `{{ ... }}` keeps the expression's type (`"{{ 5 }}"` is 5); a mixed
 string renders to text. Rendering takes one dict, the user's context (see
-`base_context`); an undefined name raises `jinja2.UndefinedError`, which the
-runtime counts as an error of the step.
+`base_context`); an undefined name raises `jinja2.UndefinedError`, a template
+that reaches for the interpreter `jinja2.exceptions.SecurityError` and one past
+a bound (loop iterations, size, time) `TemplateLimitError`: the runtime counts
+each as an error of the step. What a template may touch and the bounds are in
+yamlswarm/sandbox.py.
 """
 
 from __future__ import annotations
@@ -17,19 +20,30 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.parser import Parser
-from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
+
+from yamlswarm.sandbox import (
+    MAX_SIZE,
+    RenderContext,
+    Sandbox,
+    TemplateLimitError,
+    TemplateNotAllowed,
+    bound_template,
+    passes_through,
+    plain_output,
+    size_of,
+)
 
 __all__ = [
     "Template",
     "TemplateCompileError",
+    "TemplateLimitError",
     "base_context",
     "compile_string",
     "compile_value",
     "renderer",
 ]
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_ENV = Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _SINGLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.DOTALL)
 
 
@@ -40,12 +54,19 @@ class TemplateCompileError(ValueError):
 class Template:
     """A compiled template value; `render(ctx)` gives its value for one user context."""
 
-    __slots__ = ("names", "render", "source")
+    __slots__ = ("builds", "names", "render", "source")
 
-    def __init__(self, source: Any, render: Callable[[dict], Any], names: frozenset[str]):
+    def __init__(
+        self,
+        source: Any,
+        render: Callable[[dict], Any],
+        names: frozenset[str],
+        builds: bool = True,
+    ):
         self.source = source  # the value as written (a string, or a dict/list holding templates)
         self.render = render
         self.names = names  # free variable names the template reads
+        self.builds = builds  # False: gives a value of the context as it is (`{{ a.b }}`)
 
     def __repr__(self) -> str:
         return f"Template({self.source!r})"
@@ -65,16 +86,41 @@ def compile_string(source: str) -> Template | str:
         return _compile_expression(source, single.group(1))
     try:
         ast = _ENV.parse(source)
-        template = _ENV.from_string(ast)
+        names = frozenset(meta.find_undeclared_variables(ast))
+        template = _ENV.from_string(_bounded(source, ast))
     except TemplateSyntaxError as exc:
         raise _syntax_error(source, exc) from None
     render_func = template.root_render_func
     blocks = template.blocks
 
     def render_text(ctx: dict) -> str:
-        return "".join(render_func(Context(_ENV, ctx, None, blocks)))
+        parts = []
+        size = 0
+        for part in render_func(RenderContext(_ENV, ctx, None, blocks)):
+            size += len(part)
+            if size > MAX_SIZE:
+                raise _too_much_output()
+            parts.append(part)
+        return "".join(parts)
 
-    return Template(source, render_text, frozenset(meta.find_undeclared_variables(ast)))
+    def render_plain(ctx: dict) -> str:  # text and context values only: one check at the end
+        text = "".join(render_func(RenderContext(_ENV, ctx, None, blocks)))
+        if len(text) > MAX_SIZE:
+            raise _too_much_output()
+        return text
+
+    return Template(source, render_plain if plain_output(ast) else render_text, names)
+
+
+def _too_much_output() -> TemplateLimitError:
+    return TemplateLimitError(f"the template's output of more than {MAX_SIZE:,} characters")
+
+
+def _bounded(source: str, ast: nodes.Template) -> nodes.Template:
+    try:
+        return bound_template(ast)
+    except TemplateNotAllowed as exc:
+        raise TemplateCompileError(f"template {source!r} does not compile: {exc}") from None
 
 
 def _compile_expression(source: str, expression: str) -> Template:
@@ -90,14 +136,14 @@ def _compile_expression(source: str, expression: str) -> Template:
     ast = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)], lineno=1)
     ast.set_environment(_ENV)
     names = frozenset(meta.find_undeclared_variables(ast))
-    template = _ENV.from_string(ast)
+    template = _ENV.from_string(_bounded(source, ast))
     render_func = template.root_render_func
     blocks = template.blocks
 
     def render_value(ctx: dict) -> Any:
         # A Context built directly: Template.new_context would copy Jinja's globals into a set
         # on every render; the user context already holds them (base_context).
-        context = Context(_ENV, ctx, None, blocks)
+        context = RenderContext(_ENV, ctx, None, blocks)
         for _ in render_func(context):
             pass
         result = context.vars["result"]
@@ -105,7 +151,7 @@ def _compile_expression(source: str, expression: str) -> Template:
             result._fail_with_undefined_error()
         return result
 
-    return Template(source, render_value, names)
+    return Template(source, render_value, names, builds=not passes_through(expr))
 
 
 def compile_value(value: Any) -> Any:
@@ -137,13 +183,57 @@ def renderer(value: Any) -> Callable[[dict], Any]:
 
 
 def _render_dict(items: list[tuple[Any, Any]]) -> Callable[[dict], dict]:
-    pairs = [(renderer(k), renderer(v)) for k, v in items]
-    return lambda ctx: {k(ctx): v(ctx) for k, v in pairs}
+    parts = [(renderer(k), renderer(v), _builds(k) or _builds(v)) for k, v in items]
+    if not any(built for _, _, built in parts):
+        pairs = [(k, v) for k, v, _ in parts]
+        return lambda ctx: {k(ctx): v(ctx) for k, v in pairs}
+
+    def render_sized(ctx: dict) -> dict:  # a value a template built counts towards MAX_SIZE
+        out = {}
+        size = 0
+        for key, value, built in parts:
+            item = value(ctx)
+            if built:
+                size += _size(item)
+                if size > MAX_SIZE:
+                    raise _too_large("a templated mapping")
+            out[key(ctx)] = item
+        return out
+
+    return render_sized
 
 
 def _render_list(parts: list[Any]) -> Callable[[dict], list]:
-    renders = [renderer(p) for p in parts]
-    return lambda ctx: [r(ctx) for r in renders]
+    renders = [(renderer(p), _builds(p)) for p in parts]
+    if not any(built for _, built in renders):
+        plain = [r for r, _ in renders]
+        return lambda ctx: [r(ctx) for r in plain]
+
+    def render_sized(ctx: dict) -> list:
+        out = []
+        size = 0
+        for render, built in renders:
+            item = render(ctx)
+            if built:
+                size += _size(item)
+                if size > MAX_SIZE:
+                    raise _too_large("a templated list")
+            out.append(item)
+        return out
+
+    return render_sized
+
+
+def _size(value: Any) -> int:
+    return len(value) if type(value) is str else size_of(value, MAX_SIZE)
+
+
+def _too_large(what: str) -> TemplateLimitError:
+    return TemplateLimitError(f"{what} of more than {MAX_SIZE:,} characters or items")
+
+
+def _builds(part: Any) -> bool:
+    return isinstance(part, Template) and part.builds
 
 
 def _structure(
@@ -154,9 +244,10 @@ def _structure(
         for part in (key, val):
             if isinstance(part, Template):
                 names |= part.names
-    return Template(source, render, frozenset(names))
+    builds = any(isinstance(p, Template) and p.builds for pair in parts for p in pair)
+    return Template(source, render, frozenset(names), builds)
 
 
 def base_context() -> dict[str, Any]:
-    """Jinja's own globals (range, dict, namespace, ...) for a fresh user context."""
+    """The template globals (range, dict, lipsum, namespace, ...) for a fresh user context."""
     return dict(_ENV.globals)

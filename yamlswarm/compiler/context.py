@@ -21,8 +21,16 @@ from jmespath.exceptions import JMESPathError
 
 from yamlswarm.errors import Problem, format_path
 from yamlswarm.plan import Source
+from yamlswarm.safe_faker import method_problem
+from yamlswarm.sandbox import IMPURE_GLOBALS
 from yamlswarm.scenario.loader import Document
-from yamlswarm.templates import Template, TemplateCompileError, compile_string, compile_value
+from yamlswarm.templates import (
+    Template,
+    TemplateCompileError,
+    base_context,
+    compile_string,
+    compile_value,
+)
 from yamlswarm.units import parse_duration, parse_rate
 
 JsonPath = tuple[Any, ...]
@@ -30,15 +38,25 @@ BUILTIN_NAMES = frozenset({"data", "faker", "env", "user", "iteration"})
 
 _PARSER = Environment()  # parsing only: finds the names a template reads
 
+# Durations and rates that make no sense as 0, by the key that holds them (wherever it is).
+_ABOVE_ZERO = {
+    "timeout": "a timeout of 0 would fail every request",
+    "max_latency": "a max_latency of 0 would fail every request",
+    "spawn_rate": "a spawn rate of 0 would never start a user",
+    "throughput": "a throughput of 0 iterations/s would never start an iteration",
+}
+
 
 @dataclass(frozen=True)
 class Refs:
-    """What one template string reads: free names, called names, `data.FEED[.COL]`, `env.KEY`."""
+    """What one template string reads: free names, called names, `data.FEED[.COL]`, `env.KEY`,
+    and the methods of `faker` (and `faker.unique`) it names."""
 
     names: frozenset[str]
     calls: frozenset[str]
     data: tuple[tuple[str, str | None], ...]
     env: frozenset[str]
+    faker: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=4096)
@@ -53,6 +71,7 @@ def template_refs(source: str) -> Refs:
     }
     data: list[tuple[str, str | None]] = []
     env: set[str] = set()
+    faker: set[str] = set()
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         key = _member(node)
         if key is None:
@@ -62,15 +81,24 @@ def template_refs(source: str) -> Refs:
             data.append((key, None))
         elif isinstance(base, nodes.Name) and base.name == "env":
             env.add(key)
+        elif _is_faker(base):
+            faker.add(key)
         else:
             feed = _data_feed(base)
             if feed is not None:
                 data.append((feed, key))
     names = frozenset(jinja_meta.find_undeclared_variables(ast))
-    return Refs(names, frozenset(calls), tuple(data), frozenset(env))
+    return Refs(names, frozenset(calls), tuple(data), frozenset(env), frozenset(faker))
 
 
-def _member(node: nodes.Node) -> str | None:
+def _is_faker(node: nodes.Node | None) -> bool:
+    """`faker` or `faker.unique`: what `faker.METHOD` hangs from."""
+    if _member(node) == "unique":
+        node = getattr(node, "node", None)
+    return isinstance(node, nodes.Name) and node.name == "faker"
+
+
+def _member(node: nodes.Node | None) -> str | None:
     if isinstance(node, nodes.Getattr):
         return node.attr
     if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
@@ -118,6 +146,7 @@ class Context:
         self.feeds: dict[str, tuple[str, ...] | None] = {}  # None: columns unknown
         self.fold_names: frozenset[str] = frozenset({"env"})
         self.fold_context: dict[str, Any] = {"env": env}
+        self._faker_locale: tuple[str | None, bool] | None = None  # (locale, known), read once
 
     # ------------------------------------------------------------ basics
 
@@ -150,7 +179,7 @@ class Context:
         if raw is None:
             return default
         try:
-            return parse_duration(raw)
+            return self._above_zero(path, parse_duration(raw))
         except ValueError as exc:
             self.error(path, str(exc))
             return default
@@ -164,10 +193,18 @@ class Context:
         if raw is None:
             return default
         try:
-            return parse_rate(raw)
+            return self._above_zero(path, parse_rate(raw))
         except ValueError as exc:
             self.error(path, str(exc))
             return default
+
+    @staticmethod
+    def _above_zero(path: JsonPath, value: float) -> float:
+        """`value`, or ValueError where the key holding it must not be 0 (see _ABOVE_ZERO)."""
+        reason = _ABOVE_ZERO.get(path[-1]) if path and value == 0 else None
+        if reason is not None:
+            raise ValueError(f"must be above 0: {reason}")
+        return value
 
     def integer(self, path: JsonPath, raw: Any, default: int, minimum: int = 0) -> int:
         if raw is None:
@@ -213,7 +250,7 @@ class Context:
                 continue
             refs = template_refs(text)
             self._check_refs(where, refs, self.scope if scope is None else scope)
-            if self.render_variables and not is_key and len(self.problems) == count:
+            if not is_key and len(self.problems) == count:
                 self._fold(where, template, refs, folded)
         if len(self.problems) != count:
             return raw
@@ -231,6 +268,33 @@ class Context:
             for feed, column in refs.data:
                 if feed not in unknown and not self._check_data(path, feed, column):
                     unknown.add(feed)
+        if refs.faker and "faker" in scope:
+            self._check_faker(path, refs.faker)
+
+    def _check_faker(self, path: JsonPath, methods: frozenset[str]) -> None:
+        """`faker.NAME` must be a method the template faker offers for the scenario's locale."""
+        locale, known = self._locale()
+        if not known:
+            return
+        for name in sorted(methods):
+            problem = method_problem(name, locale)
+            if problem is not None:
+                self.error(path, problem)
+
+    def _locale(self) -> tuple[str | None, bool]:
+        """The scenario's `faker.locale` and whether Faker knows it (reported once if not)."""
+        if self._faker_locale is None:
+            section = self.doc.data.get("faker") if isinstance(self.doc.data, dict) else None
+            locale = section.get("locale") if isinstance(section, dict) else None
+            locale = locale if isinstance(locale, str) else None
+            try:
+                method_problem("email", locale)
+            except ValueError as exc:
+                self.error(("faker", "locale"), str(exc))
+                self._faker_locale = (locale, False)
+            else:
+                self._faker_locale = (locale, True)
+        return self._faker_locale
 
     def _check_data(self, path: JsonPath, feed: str, column: str | None) -> bool:
         """Report `data.FEED[.COLUMN]` that names no declared feed or column; False: no feed."""
@@ -247,11 +311,21 @@ class Context:
         return True
 
     def _fold(self, path: JsonPath, template: Any, refs: Refs, folded: dict) -> None:
-        if not isinstance(template, Template) or not refs.names <= self.fold_names:
+        """Render now what needs nothing of a user: fold it (run), or just check it (validate).
+
+        A template that reads only the globals (`range`, `lipsum`, ...) renders here in
+        both modes, so `validate` reports what `run` would; one calling an impure global
+        (`lipsum`, `cycler`, ...) is checked but never folded into a constant.
+        """
+        if not isinstance(template, Template):
             return
-        ok, value = self.render(path, template, dict(self.fold_context))
-        if ok and not (isinstance(value, str) and "{{" in value):
-            folded[path] = value
+        pure = not refs.calls & IMPURE_GLOBALS
+        if self.render_variables and pure and refs.names <= self.fold_names:
+            ok, value = self.render(path, template, {**base_context(), **self.fold_context})
+            if ok and not (isinstance(value, str) and "{{" in value):
+                folded[path] = value
+        elif not refs.names and not refs.env:
+            self.render(path, template, base_context())
 
     def render(self, path: JsonPath, template: Template, context: dict) -> tuple[bool, Any]:
         """Render a template now (folding, variables); a failure is a located problem."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ from yamlswarm.plan import (
     StagesLoad,
     Threshold,
 )
+from yamlswarm.scenario.loader import read_regular_file
 from yamlswarm.thresholds import parse_threshold
 
 DEFAULT_MAX_USERS = 100
+MAX_CSV_BYTES = 100 * 1024 * 1024  # a data file is read whole into memory
 # keys each model forbids, checked in this order (the model's own key named in the message)
 _FORBIDDEN = {
     "arrival": ("users", "stages", "spawn_rate", "duration"),
@@ -55,6 +58,9 @@ def compile_load(ctx: Context, raw: Any) -> tuple[Load, int | None]:
         return IterationsLoad(total, users, source=source), None
     spawn_rate = ctx.rate((*path, "spawn_rate"), load.get("spawn_rate"), float(users))
     duration = ctx.duration((*path, "duration"), load.get("duration"))
+    if duration == 0:
+        ctx.error((*path, "duration"), "must be above 0: a run of 0 seconds does nothing")
+        duration = None
     return ClosedLoad(
         users, float(users) if spawn_rate is None else spawn_rate, duration, source=source
     ), cap
@@ -99,6 +105,7 @@ def _stages(ctx: Context, raw: Any, path: JsonPath) -> tuple[Stage, ...]:
 
 
 def _phases(ctx: Context, raw: Any, path: JsonPath) -> tuple[Phase, ...]:
+    problems = len(ctx.problems)
     out = []
     for index, item in enumerate(ctx.sequence(path, raw)):
         where = (*path, index)
@@ -112,6 +119,13 @@ def _phases(ctx: Context, raw: Any, path: JsonPath) -> tuple[Phase, ...]:
         )
     if not out:
         ctx.error(path, "'arrival' needs at least one phase")
+    elif len(ctx.problems) == problems and not any(
+        phase.duration and (phase.rate or phase.ramp_to) for phase in out
+    ):
+        # a phase at rate 0 is a pause (fine), but a schedule of pauses starts nothing
+        ctx.error(
+            path, "the arrival phases start no iterations: give one a rate or ramp_to above 0"
+        )
     return tuple(out)
 
 
@@ -160,13 +174,19 @@ def _read_csv(
 ) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]] | None:
     file = Path(ctx.doc.base_dir) / written
     try:
-        with open(file, newline="", encoding="utf-8-sig") as handle:
-            lines = list(csv.reader(handle))
+        text = read_regular_file(file, MAX_CSV_BYTES).decode("utf-8-sig")
+        lines = list(csv.reader(io.StringIO(text, newline="")))
     except FileNotFoundError:
         ctx.error(path, f"CSV file not found: {written}")
         return None
+    except IsADirectoryError:
+        ctx.error(path, f"CSV file {written} is a directory")
+        return None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         ctx.error(path, f"cannot read CSV file {written}: {exc}")
+        return None
+    except ValueError as exc:  # a FIFO, a device, too large
+        ctx.error(path, f"CSV file {written} {exc}")
         return None
     numbered = [(n, row) for n, row in enumerate(lines, start=1) if row]
     if isinstance(fields, list) and fields:

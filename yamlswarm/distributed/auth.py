@@ -4,7 +4,9 @@ With a token both sides derive two CURVE key pairs from it (server and
 client). The master is a CURVE server and its ZAP handler accepts only the
 derived client key; a worker sets the derived server key, so it can complete
 a handshake only with a master that knows the token — it never runs a bundle
-from anyone else. Without a token the master may bind loopback only.
+from anyone else. Without a token the master may bind loopback only, and
+makes up a token for the run (`new_token`) so that other local users cannot
+join it either: it prints it with the command that starts a worker.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +30,8 @@ __all__ = [
     "check_bind",
     "client_keys",
     "is_loopback",
+    "join_hint",
+    "new_token",
     "parse_address",
     "resolve_token",
     "server_keys",
@@ -40,6 +45,20 @@ def resolve_token(token: str | None) -> str | None:
     """The token from the command line, else from $YAMLSWARM_TOKEN; empty means none."""
     value = token if token is not None else os.environ.get(TOKEN_ENV)
     return value or None
+
+
+def new_token() -> str:
+    """A random token for one run (URL- and shell-safe characters)."""
+    return secrets.token_urlsafe(24)
+
+
+def join_hint(host: str, port: int, token: str) -> str:
+    """What the master prints when it made up its token: how to start a worker."""
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return (
+        f"no --token given: workers need this run's token; start one on this machine with\n"
+        f"  {TOKEN_ENV}={token} yamlswarm worker --master {address}"
+    )
 
 
 def _derive(token: str, role: str) -> KeyPair:

@@ -15,21 +15,37 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
+import shutil
+import stat
 import tempfile
+import unicodedata
 import zipfile
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from yamlswarm import plan as p
+from yamlswarm.distributed.limits import MAX_BUNDLE_BYTES
 from yamlswarm.errors import UsageError
 from yamlswarm.hookmodules import is_path_spec
 from yamlswarm.kinds import walk
 
-MAX_BUNDLE_BYTES = 50 * 1024 * 1024
+MAX_BUNDLE_FILES = 10_000
 _EPOCH = (1980, 1, 1, 0, 0, 0)
+_SAFE_NAME = re.compile(r"^(?![A-Za-z]:)[^\x00-\x1f\x7f\\]+$")  # no control, backslash, drive
 
-__all__ = ["MAX_BUNDLE_BYTES", "Bundle", "BundleError", "bundle_files", "make_bundle", "unpack"]
+__all__ = [
+    "MAX_BUNDLE_BYTES",
+    "Bundle",
+    "BundleError",
+    "bundle_files",
+    "check_entries",
+    "make_bundle",
+    "member",
+    "unpack",
+]
 
 
 class BundleError(UsageError):
@@ -100,6 +116,8 @@ def make_bundle(plan: p.Plan, *, limit: int = MAX_BUNDLE_BYTES) -> Bundle:
     data = buffer.getvalue()
     if len(data) > limit:
         raise BundleError(_too_large(len(data), limit))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        check_entries(archive.infolist())  # what a worker would refuse is refused here
     return Bundle(
         data, hashlib.sha256(data).hexdigest(), names[files[0]], tuple(sorted(names.values()))
     )
@@ -118,26 +136,109 @@ def _size(n: int) -> str:
 
 
 def unpack(data: bytes, expected_hash: str, directory: str | Path | None = None) -> Path:
-    """Check the hash, unzip into `directory` (default: a fresh temp dir); returns the directory."""
+    """Check the hash and every entry, unzip into `directory` (default: a fresh temp dir).
+
+    Returns the directory. BundleError, with nothing left behind in a temp dir of
+    its own, when an entry is not a plain file with a safe relative name.
+    """
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected_hash:
         raise BundleError(
             f"the bundle received is corrupt (hash {actual[:12]}, expected {expected_hash[:12]})"
         )
-    target = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="yamlswarm-bundle-"))
+    own = directory is None
+    target = Path(tempfile.mkdtemp(prefix="yamlswarm-bundle-")) if own else Path(str(directory))
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for info in archive.infolist():
-                _extract_one(archive, info, target)
-    except zipfile.BadZipFile as exc:
-        raise BundleError(f"the bundle received is not a valid zip: {exc}") from None
+        _unpack_into(data, target)
+    except BaseException:
+        if own:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
     return target
 
 
+def _unpack_into(data: bytes, target: Path) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            check_entries(infos)
+            target.mkdir(parents=True, exist_ok=True)
+            for info in infos:
+                _extract_one(archive, info, target)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise BundleError(f"the bundle received is not a valid zip: {exc}") from None
+    except OSError as exc:
+        raise BundleError(
+            f"cannot unpack the bundle into {target}: {exc.strerror or exc}"
+        ) from None
+
+
+def check_entries(infos: Sequence[zipfile.ZipInfo]) -> None:
+    """BundleError unless every entry is a plain, stored or deflated file with a safe name.
+
+    No absolute path, `..`, `.` or empty part, backslash or control character; no
+    symlink, directory or other special entry; no two names that are the same
+    file on some file system (case and Unicode normalisation folded), and no file
+    whose name is also a directory of another.
+    """
+    if len(infos) > MAX_BUNDLE_FILES:
+        raise BundleError(f"the bundle holds {len(infos)} files, more than {MAX_BUNDLE_FILES}")
+    if sum(info.file_size for info in infos) > MAX_BUNDLE_BYTES:
+        raise BundleError(_too_large(sum(info.file_size for info in infos), MAX_BUNDLE_BYTES))
+    files: dict[str, str] = {}
+    for info in infos:
+        _check_entry(info)
+        key = _fold(info.filename)
+        if key in files:
+            raise BundleError(
+                f"the bundle holds two entries for one file: {files[key]!r} and {info.filename!r}"
+            )
+        files[key] = info.filename
+    for key in files:
+        parents = PurePosixPath(key).parents
+        clash = next((files[str(p)] for p in parents if str(p) in files), None)
+        if clash is not None:
+            raise BundleError(f"the bundle holds {clash!r} both as a file and as a directory")
+
+
+def _check_entry(info: zipfile.ZipInfo) -> None:
+    name = info.filename
+    shown = repr(name)
+    file_type = stat.S_IFMT(info.external_attr >> 16)
+    if info.is_dir() or file_type not in (0, stat.S_IFREG):
+        kind = "a symbolic link" if file_type == stat.S_IFLNK else "an entry that is not a file"
+        raise BundleError(f"the bundle holds {kind}: {shown}")
+    if len(name) > 1000 or not _SAFE_NAME.match(name) or not _is_relative(name):
+        raise BundleError(f"the bundle holds an unsafe path: {shown}")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise BundleError(
+            f"the bundle holds {shown} compressed with method {info.compress_type}, "
+            f"which yamlswarm bundles do not use"
+        )
+    if info.flag_bits & 0x1:
+        raise BundleError(f"the bundle holds an encrypted entry: {shown}")
+
+
+def _is_relative(name: str) -> bool:
+    parts = name.split("/")
+    return not name.startswith("/") and all(part not in ("", ".", "..") for part in parts)
+
+
+def _fold(name: str) -> str:
+    """The name two file systems would both take for the same file."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def member(directory: Path, name: str) -> Path:
+    """The path of the file `name` of a bundle unpacked into `directory`; BundleError if none."""
+    path = directory.joinpath(*name.split("/"))
+    if not (_SAFE_NAME.match(name) and _is_relative(name) and path.is_file()):
+        raise BundleError(f"the bundle holds no file {name!r}")
+    return path
+
+
 def _extract_one(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
-    name = PurePosixPath(info.filename)
-    if name.is_absolute() or ".." in name.parts:
-        raise BundleError(f"the bundle holds an unsafe path: {info.filename!r}")
-    path = target.joinpath(*name.parts)
+    path = target.joinpath(*info.filename.split("/"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(archive.read(info))
+    with archive.open(info) as source, open(path, "xb") as sink:  # never over an existing file
+        shutil.copyfileobj(source, sink)

@@ -9,7 +9,6 @@ never on a command line that `ps` shows.
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import gevent
 
-from yamlswarm.distributed.auth import TOKEN_ENV
+from yamlswarm.distributed.auth import TOKEN_ENV, new_token
 from yamlswarm.settings import RunSettings
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ def run_local(
 
     count = resolve_processes(processes)
     plan = load_plan(scenario, settings)
-    token = secrets.token_hex(16)
+    token = new_token()
     master = Master(
         plan,
         settings,

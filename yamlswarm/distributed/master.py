@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,31 +22,20 @@ from gevent.event import Event
 
 import yamlswarm
 from yamlswarm import plan as p
-from yamlswarm.distributed import auth
+from yamlswarm.distributed import auth, limits
 from yamlswarm.distributed import messages as m
 from yamlswarm.distributed.bundle import Bundle, make_bundle
+from yamlswarm.distributed.peers import Ignored, Peers, WorkerState, describe_identity
 from yamlswarm.distributed.reporting import ClusterReport, WorkerOutcome
 from yamlswarm.distributed.split import settings_to_wire
-from yamlswarm.errors import ClusterError
+from yamlswarm.errors import ClusterError, UsageError
+from yamlswarm.report.terminal import one_line, printable
 from yamlswarm.settings import RunSettings
 
 DEFAULT_BIND = "127.0.0.1:5557"
+EXTRA_JOINING = 16  # workers beyond --expect-workers that may be handshaking at once
 
-__all__ = ["DEFAULT_BIND", "Master", "run_master"]
-
-
-@dataclass
-class WorkerState:
-    """What the master knows of one worker."""
-
-    identity: bytes
-    worker_id: str
-    name: str
-    last_seen: float
-    state: str = "joined"  # joined -> ready -> running -> done | lost
-    users: int = 0
-    index: int = -1
-    lost_reason: str = ""
+__all__ = ["DEFAULT_BIND", "Master", "WorkerState", "run_master"]
 
 
 class Master:
@@ -67,7 +55,13 @@ class Master:
         out: TextIO,
         err: TextIO,
         quiet_joins: bool = False,
+        max_message: int | None = None,
     ) -> None:
+        problem = m.heartbeat_problem(heartbeat, heartbeat_timeout)
+        if problem:
+            raise UsageError(problem)
+        self.max_message = limits.max_message_bytes(max_message)
+        limits.check_bundle_fits(len(bundle.data), self.max_message)
         self.plan = plan
         self.settings = settings
         self.bundle = bundle
@@ -81,14 +75,15 @@ class Master:
         self.quiet_joins = quiet_joins
         self.context = zmq.Context()
         self.socket: Any = None
-        self.workers: dict[bytes, WorkerState] = {}
+        self.peers = Peers()
+        self.workers = self.peers.workers  # by ZeroMQ identity
         self.report: ClusterReport | None = None  # set when the load starts
         self._ready = Event()
         self._finished = Event()
         self._failure: str | None = None
         self._last_refusal = -1e9
         self._greenlets: list[gevent.Greenlet] = []
-        self._handlers: dict[type[m.Message], Callable[[WorkerState | None, bytes, Any], None]] = {
+        self._handlers: dict[type[m.Message], Callable[[Any, bytes, Any], None]] = {
             m.Hello: self._on_hello,
             m.Ready: self._on_ready,
             m.Report: self._on_report,
@@ -105,6 +100,7 @@ class Master:
         sock = self.context.socket(zmq.ROUTER)
         sock.linger = 0
         sock.ipv6 = ":" in host
+        sock.maxmsgsize = self.max_message  # a larger frame drops its connection, unread
         if self.token is not None:
             self._greenlets.append(auth.start_zap(self.context, self.token, self._refused_auth))
             public, secret = auth.server_keys(self.token)
@@ -171,37 +167,55 @@ class Master:
     def _receive_loop(self) -> None:
         while True:
             identity, *frames = self.socket.recv_multipart()
-            if not frames:
-                continue
-            worker = self.workers.get(identity)
             try:
-                message = m.decode(frames[-1])
-            except m.ProtocolError as exc:
-                self.send(
-                    identity,
-                    m.Refused(
-                        f"the master speaks yamlswarm protocol {m.PROTOCOL}, "
-                        f"this worker does not: {exc}"
-                    ),
-                )
-                continue
+                self._receive(identity, frames)
+            except Exception as exc:  # the last line of defence: no peer stops the master
+                self._drop(identity, f"a message the master could not handle ({exc!r:.200})")
+
+    def _receive(self, identity: bytes, frames: list[bytes]) -> None:
+        try:
+            worker, message = self.peers.accept(identity, frames)
             if worker is not None:
                 worker.last_seen = time.monotonic()
-            handler = self._handlers.get(type(message))
-            if handler is not None:
-                handler(worker, identity, message)
+            self._handlers[type(message)](worker, identity, message)
+        except Ignored:
+            pass
+        except m.ProtocolError as exc:
+            self._drop(identity, str(exc))
+
+    def _drop(self, identity: bytes, reason: str) -> None:
+        """A peer broke the protocol: say so once, refuse it, go on with the others."""
+        if not self.peers.silence(identity):
+            return
+        reason = one_line(reason)
+        self.send(identity, m.Refused(f"it sent {reason}"))
+        worker = self.workers.get(identity)
+        if worker is not None and worker.state == "running":
+            self._lose(worker, f"dropped: it sent {reason}")
+            return
+        if worker is not None:
+            if worker.state in ("joined", "ready"):
+                worker.state = "refused"
+            who = f"worker {worker.worker_id} ({one_line(worker.name)})"
+        else:
+            who = f"a peer ({describe_identity(identity)})"
+        self._say(f"dropped {who}: it sent {reason}")
+
+    def _refuse(self, identity: bytes, name: str, reason: str) -> None:
+        """Refuse a worker at its hello, once; what it sends next is ignored."""
+        if self.peers.silence(identity):
+            self._say(f"refused worker {one_line(name)}: {reason}")
+            self.send(identity, m.Refused(reason))
 
     def _on_hello(self, worker: WorkerState | None, identity: bytes, msg: m.Hello) -> None:
         refusal = self._refusal(msg)
         if refusal:
-            self._say(f"refused worker {msg.name}: {refusal}")
-            self.send(identity, m.Refused(refusal))
+            self._refuse(identity, msg.name, refusal)
             return
-        if worker is None:
-            worker = WorkerState(identity, f"w{len(self.workers) + 1}", msg.name, time.monotonic())
-            self.workers[identity] = worker
+        worker = WorkerState(identity, f"w{len(self.workers) + 1}", msg.name, time.monotonic())
+        self.workers[identity] = worker
         if not self.quiet_joins:
-            self._say(f"worker {worker.worker_id} joined ({msg.name})")
+            self._say(f"worker {worker.worker_id} joined ({one_line(msg.name)})")
         self.send(
             worker,
             m.Welcome(
@@ -216,24 +230,25 @@ class Master:
         )
 
     def _refusal(self, msg: m.Hello) -> str:
-        if msg.version != yamlswarm.__version__:
+        if msg.version != yamlswarm.__version__ or msg.protocol != m.PROTOCOL:
             return (
-                f"the worker runs yamlswarm {msg.version} and the master {yamlswarm.__version__};"
+                f"the worker runs yamlswarm {one_line(msg.version)} (protocol {msg.protocol}) "
+                f"and the master {yamlswarm.__version__} (protocol {m.PROTOCOL});"
                 f" install the same version everywhere"
             )
         if self.report is not None or self._count("ready") >= self.expect_workers:
             return f"this run already has its {self.expect_workers} worker(s)"
+        if self._count("joined") >= self.expect_workers + EXTRA_JOINING:
+            return "too many workers are joining at once"
         return ""
 
-    def _on_ready(self, worker: WorkerState | None, identity: bytes, msg: m.Ready) -> None:
-        if worker is None:
-            return
+    def _on_ready(self, worker: WorkerState, identity: bytes, msg: m.Ready) -> None:
         if msg.bundle_hash != self.bundle.sha256:
             self._say(f"refused worker {worker.worker_id}: its bundle differs")
             self.send(
                 worker,
                 m.Refused(
-                    f"the bundle this worker compiled ({msg.bundle_hash[:12]}) "
+                    f"the bundle this worker compiled ({one_line(msg.bundle_hash[:12])}) "
                     f"differs from the master's ({self.bundle.sha256[:12]})"
                 ),
             )
@@ -249,36 +264,34 @@ class Master:
         if self._count("ready") >= self.expect_workers:
             self._ready.set()
 
-    def _on_report(self, worker: WorkerState | None, identity: bytes, msg: m.Report) -> None:
-        if worker is None or self.report is None or worker.state != "running":
-            return
-        worker.users = msg.users
+    def _on_report(self, worker: WorkerState, identity: bytes, msg: m.Report) -> None:
+        assert self.report is not None  # a worker runs once the report exists
         self.report.merge(worker.worker_id, msg.stats)
+        worker.users = msg.users
 
-    def _on_heartbeat(self, worker: WorkerState | None, identity: bytes, msg: m.Heartbeat) -> None:
-        if worker is not None and worker.state == "running":
+    def _on_heartbeat(self, worker: WorkerState, identity: bytes, msg: m.Heartbeat) -> None:
+        if worker.state == "running":
             worker.users = msg.users
 
-    def _on_done(self, worker: WorkerState | None, identity: bytes, msg: m.Done) -> None:
-        if worker is None or self.report is None or worker.state != "running":
-            return
+    def _on_done(self, worker: WorkerState, identity: bytes, msg: m.Done) -> None:
+        assert self.report is not None
         self.report.merge(worker.worker_id, msg.stats)
         worker.state, worker.users = "done", 0
         self._check_finished()
 
-    def _on_failed(self, worker: WorkerState | None, identity: bytes, msg: m.Failed) -> None:
-        name = worker.worker_id if worker else identity.decode(errors="replace")
-        self._failure = f"worker {name} could not run the scenario:\n{msg.error}"
-        if worker is not None:
-            worker.state = "lost"
-            worker.lost_reason = "failed"
+    def _on_failed(self, worker: WorkerState, identity: bytes, msg: m.Failed) -> None:
+        worker.state, worker.lost_reason = "lost", "failed"
+        text = f"worker {worker.worker_id} could not run the scenario:\n{printable(msg.error)}"
+        if self.report is not None:  # one that came too late to be part of the run
+            self._say(text)
+            return
+        self._failure = text
         self._ready.set()
-        self._check_finished()
 
     # ------------------------------------------------------------------ housekeeping
 
     def _count(self, *states: str) -> int:
-        return sum(1 for w in self.workers.values() if w.state in states)
+        return self.peers.count(*states)
 
     def _running(self) -> list[WorkerState]:
         return [w for w in self.workers.values() if w.state == "running"]
@@ -409,18 +422,31 @@ def run_master(
     expect_timeout: float = 60.0,
     heartbeat: float = 1.0,
     heartbeat_timeout: float = 10.0,
+    max_message: int | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """Run SCENARIO on `expect_workers` workers; returns the exit code (raises YamlswarmError)."""
+    """Run SCENARIO on `expect_workers` workers; returns the exit code (raises YamlswarmError).
+
+    Without a token the master binds loopback only and makes up a token for the
+    run, printed with the command that starts a worker.
+    """
     from yamlswarm.run import load_plan
 
     out, err = out or sys.stdout, err or sys.stderr
     token = auth.resolve_token(token)
     host, port = auth.parse_address(bind, option="--bind")
     auth.check_bind(host, token)
+    problem = m.heartbeat_problem(
+        heartbeat, heartbeat_timeout, ("--heartbeat", "--heartbeat-timeout")
+    )
+    if problem:
+        raise UsageError(problem)
+    generated = token is None
+    token = token or auth.new_token()
     if expect_workers < 1:
         raise ClusterError("--expect-workers must be at least 1")
+    limits.check_timeout(expect_timeout, "--expect-timeout")
     plan = load_plan(scenario, settings)
     master = Master(
         plan,
@@ -431,16 +457,15 @@ def run_master(
         expect_timeout=expect_timeout,
         heartbeat=heartbeat,
         heartbeat_timeout=heartbeat_timeout,
+        max_message=max_message,
         out=out,
         err=err,
     )
     try:
         port = master.bind(host, port)
-        print(
-            f"yamlswarm master listening on {host}:{port}{' (token required)' if token else ''}",
-            file=err,
-            flush=True,
-        )
+        print(f"yamlswarm master listening on {host}:{port} (token required)", file=err, flush=True)
+        if generated:
+            print(auth.join_hint(host, port, token), file=err, flush=True)
         return master.run()
     finally:
         master.close()

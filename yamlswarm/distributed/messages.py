@@ -10,11 +10,20 @@ Fields are plain msgpack values (str, int, float, bytes, lists, dicts).
 
 Handshake: Hello -> Welcome (the bundle) | Refused; then Ready (the bundle's
 hash, after the worker compiled it) -> Start (this worker's share) | Refused.
+
+`decode` checks every field against its annotation (an `int` is an int, not a
+string or a bool; a `dict[str, Any]` has string keys) and each message's own
+rules (`Message.problem`: counts are not negative, intervals are finite and
+positive), so a handler never sees a value of the wrong kind. What a stats
+export holds is checked where it is merged (exports.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -39,6 +48,7 @@ __all__ = [
     "Welcome",
     "decode",
     "encode",
+    "heartbeat_problem",
 ]
 
 
@@ -52,6 +62,10 @@ class Message:
 
     TYPE: ClassVar[str] = ""
 
+    def problem(self) -> str:
+        """What is wrong with the values of a decoded message ("" when nothing is)."""
+        return ""
+
 
 @dataclass(frozen=True)
 class Hello(Message):
@@ -63,6 +77,10 @@ class Hello(Message):
     protocol: int = PROTOCOL
     host: str = ""
     pid: int = 0
+
+    def problem(self) -> str:
+        longest = max(len(self.name), len(self.version), len(self.host))
+        return f"a name of {longest} characters" if longest > MAX_NAME_CHARS else ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,9 @@ class Welcome(Message):
     settings: dict[str, Any] = field(default_factory=dict)
     heartbeat: float = 1.0
     heartbeat_timeout: float = 10.0
+
+    def problem(self) -> str:
+        return heartbeat_problem(self.heartbeat, self.heartbeat_timeout)
 
 
 @dataclass(frozen=True)
@@ -104,6 +125,10 @@ class Start(Message):
     count: int
     seed: int | None = None
 
+    def problem(self) -> str:
+        ok = 0 <= self.index < self.count
+        return "" if ok else f"share {self.index} of {self.count} does not exist"
+
 
 @dataclass(frozen=True)
 class Report(Message):
@@ -114,6 +139,11 @@ class Report(Message):
     users: int
     time: float  # the worker's wall clock when the report was made
 
+    def problem(self) -> str:
+        if self.users < 0:
+            return f"{self.users} users"
+        return "" if math.isfinite(self.time) else f"a time of {self.time}"
+
 
 @dataclass(frozen=True)
 class Heartbeat(Message):
@@ -121,6 +151,9 @@ class Heartbeat(Message):
 
     TYPE: ClassVar[str] = "heartbeat"
     users: int = 0
+
+    def problem(self) -> str:
+        return f"{self.users} users" if self.users < 0 else ""
 
 
 @dataclass(frozen=True)
@@ -163,6 +196,28 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
 }
 
 
+MAX_NAME_CHARS = 256  # a worker's name, version and host name are shown in messages
+MIN_HEARTBEAT_S = 0.05  # more often would flood the sockets with heartbeats
+MAX_HEARTBEAT_S = 3600.0
+MAX_HEARTBEAT_TIMEOUT_S = 86400.0
+
+
+def heartbeat_problem(
+    interval: float, timeout: float, names: tuple[str, str] = ("heartbeat", "heartbeat timeout")
+) -> str:
+    """What is wrong with a heartbeat interval and timeout ("" when they are usable)."""
+    for name, value, top in (
+        (names[0], interval, MAX_HEARTBEAT_S),
+        (names[1], timeout, MAX_HEARTBEAT_TIMEOUT_S),
+    ):
+        if not (math.isfinite(value) and MIN_HEARTBEAT_S <= value <= top):
+            shown = f"{value:g}s" if math.isfinite(value) else f"{value}"
+            return f"{name} must be between {MIN_HEARTBEAT_S:g}s and {top:g}s, not {shown}"
+    if timeout <= interval:
+        return f"{names[1]} ({timeout:g}s) must be longer than {names[0]} ({interval:g}s)"
+    return ""
+
+
 def encode(message: Message) -> bytes:
     """The wire form of a message."""
     fields = {f.name: getattr(message, f.name) for f in dataclasses.fields(message)}
@@ -178,12 +233,57 @@ def decode(frame: bytes) -> Message:
     if not (isinstance(item, list) and len(item) == 3 and isinstance(item[2], dict)):
         raise ProtocolError("not a yamlswarm message")
     protocol, kind, fields = item
-    if protocol != PROTOCOL:
-        raise ProtocolError(f"protocol version {protocol!r} (this side speaks {PROTOCOL})")
-    cls = MESSAGE_TYPES.get(kind)
+    if type(protocol) is not int or protocol != PROTOCOL:
+        raise ProtocolError(
+            f"protocol version {_shown(protocol)} (this side speaks {PROTOCOL}); "
+            f"install the same yamlswarm version everywhere"
+        )
+    cls = MESSAGE_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise ProtocolError(f"unknown message type {kind!r}")
+        raise ProtocolError(f"unknown message type {_shown(kind)}")
     try:
-        return cls(**fields)
+        message = cls(**fields)
     except TypeError as exc:
         raise ProtocolError(f"bad {kind!r} message: {exc}") from None
+    problem = _field_problem(message) or message.problem()
+    if problem:
+        raise ProtocolError(f"bad {kind!r} message: {problem}")
+    return message
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_HINTS: dict[type[Message], dict[str, Any]] = {
+    cls: typing.get_type_hints(cls) for cls in MESSAGE_TYPES.values()
+}
+
+
+def _field_problem(message: Message) -> str:
+    hints = _HINTS[type(message)]
+    for item in dataclasses.fields(message):
+        value = getattr(message, item.name)
+        if not _conforms(value, hints[item.name]):
+            return f"{item.name} is {type(value).__name__} {_shown(value)}"
+    return ""
+
+
+def _conforms(value: object, hint: Any) -> bool:
+    """Whether a decoded value is of the annotated type (str, int, float, bytes, bool, None,
+    dict[str, Any], unions of these)."""
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, arg) for arg in typing.get_args(hint))
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(key, str) for key in value)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)

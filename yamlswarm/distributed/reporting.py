@@ -16,6 +16,8 @@ from typing import Any, TextIO
 import gevent
 
 from yamlswarm import plan as p
+from yamlswarm.distributed.exports import check_export
+from yamlswarm.distributed.messages import ProtocolError
 from yamlswarm.errors import ClusterError
 from yamlswarm.settings import RunSettings
 
@@ -61,11 +63,13 @@ class ClusterReport:
         self._live: Any = None
 
     def merge(self, worker_id: str, data: dict[str, Any]) -> None:
-        """Add a worker's report; a malformed one is said and ignored."""
+        """Add a worker's report; ProtocolError (nothing merged) when it is malformed."""
+        rows = self.stats.rows
+        check_export(data, len(rows), rows.__contains__)
         try:
             self.stats.merge(data)
-        except (KeyError, TypeError, ValueError) as exc:
-            print(f"ignored a bad report from worker {worker_id}: {exc}", file=self.err, flush=True)
+        except Exception as exc:  # a histogram whose counters do not decode, after the checks
+            raise ProtocolError(f"a report that does not merge ({exc!r:.200})") from None
 
     # ------------------------------------------------------------------ once a second
 

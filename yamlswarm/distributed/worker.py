@@ -23,9 +23,10 @@ from gevent.queue import Empty, Queue
 from zmq.utils.monitor import recv_monitor_message
 
 import yamlswarm
-from yamlswarm.distributed import auth
+from yamlswarm.distributed import auth, limits
 from yamlswarm.distributed import messages as m
 from yamlswarm.errors import ClusterError, Interrupted, YamlswarmError
+from yamlswarm.report.terminal import one_line, printable
 
 __all__ = ["Worker", "run_worker"]
 
@@ -35,7 +36,7 @@ _AUTH_FAILED = {
     zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
     zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
 }
-_LOST, _AUTH = "master lost", "auth failed"
+_LOST, _AUTH, _REFUSED = "master lost", "auth failed", "refused"
 REPORT_INTERVAL = 1.0
 
 
@@ -49,10 +50,12 @@ class Worker:
         token: str | None,
         connect_timeout: float = 60.0,
         quiet: bool = False,
+        max_message: int | None = None,
         out: TextIO,
         err: TextIO,
     ) -> None:
         self.address = master
+        self.max_message = limits.max_message_bytes(max_message)
         self.host, self.port = auth.parse_address(master, option="--master")
         self.token = token
         self.connect_timeout = connect_timeout
@@ -65,8 +68,11 @@ class Worker:
         self.heartbeat, self.heartbeat_timeout = 1.0, 10.0
         self.last_seen = time.monotonic()
         self.connected = False
+        self.handshaken = False  # a CURVE (or NULL) handshake with the master succeeded
+        self.dropped = False  # and the connection was dropped after it
         self.runner: Any = None
         self.master_lost = False
+        self.refused: str | None = None  # why this worker stopped talking to the master
         self.directory: Path | None = None
         self._greenlets: list[gevent.Greenlet] = []
         self._handlers: dict[type[m.Message], Callable[[Any], None]] = {
@@ -84,6 +90,7 @@ class Worker:
         sock = self.context.socket(zmq.DEALER)
         sock.linger = 1000
         sock.ipv6 = ":" in self.host
+        sock.maxmsgsize = self.max_message  # a larger frame drops the connection, unread
         sock.identity = f"{self.name}-{os.urandom(3).hex()}".encode()
         if self.token is not None:
             sock.curve_publickey, sock.curve_secretkey = auth.client_keys(self.token)
@@ -91,11 +98,20 @@ class Worker:
         monitor = sock.get_monitor_socket()
         sock.connect(auth.endpoint(self.host, self.port))
         self.socket = sock
-        self._greenlets.append(gevent.spawn(self._watch_handshake, monitor))
+        self._watcher = gevent.spawn(self._watch_handshake, monitor)
+        self._greenlets.append(self._watcher)
         self._greenlets.append(gevent.spawn(self._receive_loop))
 
     def send(self, message: m.Message) -> None:
-        self.socket.send(m.encode(message))
+        frame = m.encode(message)
+        if len(frame) > self.max_message:  # the master would drop the connection, unread
+            self._give_up(
+                f"a {message.TYPE!r} message of {limits.describe_size(len(frame))} is over "
+                f"the {limits.describe_size(self.max_message)} the master takes in "
+                f"({limits.MESSAGE_SIZE_ENV})"
+            )
+            return
+        self.socket.send(frame)
 
     def _watch_handshake(self, monitor: Any) -> None:
         while True:
@@ -105,29 +121,45 @@ class Worker:
             elif event in _AUTH_FAILED:
                 self.control.put(_AUTH)
             elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                self.socket.disable_monitor()
-                return
+                self.handshaken = True
+            elif event == zmq.EVENT_DISCONNECTED and self.handshaken:
+                self.dropped = True  # e.g. a frame over MAXMSGSIZE: libzmq does not reconnect
+
+    def _stop_watching(self) -> None:
+        """The master answered: what happens to the connection now is the heartbeats' business."""
+        self._watcher.kill(block=False)
+        self.socket.disable_monitor()
 
     def _receive_loop(self) -> None:
         while True:
-            frame = self.socket.recv()
+            frames = self.socket.recv_multipart()
             self.last_seen = time.monotonic()
             try:
-                message = m.decode(frame)
-            except m.ProtocolError as exc:
-                self.control.put(m.Refused(f"the master speaks another protocol ({exc})"))
-                continue
-            handler = self._handlers.get(type(message))
-            if handler is not None:
+                if len(frames) != 1:
+                    raise m.ProtocolError(f"a message of {len(frames)} frames")
+                message = m.decode(frames[0])
+                handler = self._handlers.get(type(message))
+                if handler is None:
+                    raise m.ProtocolError(f"a {message.TYPE!r} message, which only a worker sends")
                 handler(message)
+            except m.ProtocolError as exc:
+                self._give_up(f"the master at {self.address} sent {exc}")
 
     def _to_control(self, message: m.Message) -> None:
         self.control.put(message)
 
     def _on_refused(self, message: m.Refused) -> None:
-        self.control.put(message)
+        reason = printable(message.reason)
+        self._give_up(f"the master at {self.address} refused this worker: {reason}")
+
+    def _give_up(self, text: str) -> None:
+        """Stop the users (if any) and end with `text` (said once)."""
+        if self.refused is not None:
+            return
+        self.refused = text
+        self.control.put(_REFUSED)
         if self.runner is not None:
-            self.runner.stop(f"refused: {message.reason}")
+            self.runner.stop(one_line(text))
 
     def _on_quit(self, message: m.Quit) -> None:
         self.control.put(message)
@@ -156,14 +188,21 @@ class Worker:
         except Empty:
             return None
         if item == _AUTH:
-            raise ClusterError(
-                f"could not authenticate with the master at {self.address} (wrong --token?)"
-            )
+            raise ClusterError(self._auth_text())
         if item == _LOST:
             raise ClusterError(self._lost_text())
-        if isinstance(item, m.Refused):
-            raise ClusterError(f"the master at {self.address} refused this worker: {item.reason}")
+        if item == _REFUSED:
+            raise ClusterError(str(self.refused))
         return item
+
+    def _auth_text(self) -> str:
+        if self.token is None:
+            return (
+                f"could not authenticate with the master at {self.address}: this worker has "
+                f"no token; pass the master's with --token or {auth.TOKEN_ENV} (a master "
+                f"started without --token prints the one it made up)"
+            )
+        return f"could not authenticate with the master at {self.address} (wrong --token?)"
 
     def _lost_text(self) -> str:
         return (
@@ -192,13 +231,21 @@ class Worker:
                 raise ClusterError(f"the master at {self.address} ended the run before it started")
 
     def _timeout_text(self) -> str:
+        if self.dropped:
+            return (
+                f"the master at {self.address} dropped the connection before it sent the "
+                f"bundle (a message over the {limits.describe_size(self.max_message)} this "
+                f"worker takes in, {limits.MESSAGE_SIZE_ENV}, is refused that way)"
+            )
+        if self.handshaken:
+            return f"the master at {self.address} did not answer within {self.connect_timeout:g}s"
         if not self.connected:
             return (
                 f"could not reach the master at {self.address} within "
                 f"{self.connect_timeout:g}s (is it running?)"
             )
         if self.token is not None:
-            return f"could not authenticate with the master at {self.address} (wrong --token?)"
+            return self._auth_text()
         return (
             f"the master at {self.address} did not answer within {self.connect_timeout:g}s "
             f"(does it need --token?)"
@@ -206,17 +253,23 @@ class Worker:
 
     def load(self, welcome: m.Welcome) -> Any:
         """Unpack and compile the bundle; tell the master (Ready, or Failed and raise)."""
-        from yamlswarm.distributed.bundle import unpack
+        from yamlswarm.distributed.bundle import BundleError, member, unpack
         from yamlswarm.distributed.split import settings_from_wire
         from yamlswarm.run import load_plan
 
+        self._stop_watching()
         self.heartbeat, self.heartbeat_timeout = welcome.heartbeat, welcome.heartbeat_timeout
         self.last_seen = time.monotonic()
         self._greenlets.append(gevent.spawn(self._heartbeat_loop))
         settings = settings_from_wire(welcome.settings)
         try:
-            self.directory = unpack(welcome.bundle, welcome.bundle_hash)
-            plan = load_plan(self.directory / welcome.scenario, settings)
+            try:
+                self.directory = unpack(welcome.bundle, welcome.bundle_hash)
+                scenario = member(self.directory, welcome.scenario)
+            except BundleError as exc:
+                text = f"the master sent a bundle this worker will not unpack: {exc}"
+                raise ClusterError(text) from None
+            plan = load_plan(scenario, settings)
         except YamlswarmError as exc:
             self.send(m.Failed(exc.render()))
             gevent.sleep(0.2)  # let the message leave before the process exits
@@ -260,6 +313,8 @@ class Worker:
         )
         if self.master_lost:
             raise ClusterError(self._lost_text())
+        if self.refused is not None:
+            raise ClusterError(self.refused)
         return Interrupted.exit_code if runner.interrupted else 0
 
     def _report_loop(self, runner: Any) -> None:
@@ -326,12 +381,15 @@ def run_worker(
     token: str | None = None,
     connect_timeout: float = 60.0,
     quiet: bool = False,
+    max_message: int | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
     """Join the master at HOST:PORT and run its scenario; `processes` > 1 starts that many."""
     out, err = out or sys.stdout, err or sys.stderr
     token = auth.resolve_token(token)
+    limits.check_timeout(connect_timeout, "--connect-timeout")
+    max_message = limits.max_message_bytes(max_message)  # a usage error before any process starts
     if processes != 1:
         from yamlswarm.distributed.local import run_worker_processes
 
@@ -339,6 +397,12 @@ def run_worker(
             master, processes, token=token, connect_timeout=connect_timeout, quiet=quiet
         )
     worker = Worker(
-        master, token=token, connect_timeout=connect_timeout, quiet=quiet, out=out, err=err
+        master,
+        token=token,
+        connect_timeout=connect_timeout,
+        quiet=quiet,
+        max_message=max_message,
+        out=out,
+        err=err,
     )
     return worker.run()

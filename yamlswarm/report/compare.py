@@ -15,6 +15,7 @@ from tabulate import tabulate
 from yamlswarm.errors import UsageError
 from yamlswarm.report.outputs import requested, write_output
 from yamlswarm.report.table import AGGREGATED, number, render
+from yamlswarm.report.terminal import one_line, printable
 from yamlswarm.result import RowResult, RunResult, Totals
 
 __all__ = [
@@ -183,7 +184,7 @@ def render_comparison(cmp: Comparison, fail_on_regression: float | None) -> str:
         parts.append(f"{len(found)} regression(s) beyond {mark:g}%:\n{lines}")
     else:
         parts.append(f"No regression beyond {mark:g}%.")
-    return "\n\n".join(parts)
+    return printable("\n\n".join(parts))  # names come from result files
 
 
 def _title(cmp: Comparison) -> str:
@@ -199,13 +200,13 @@ def _cells(row: RowComparison, mark: float) -> list[str]:
         side = row.new if row.new is not None else row.base
         assert side is not None
         values = [str(side.requests), *(m.show(m.read(side)) for m in METRICS)]
-        return [f"{row.name} ({row.status})", row.method, *values]
+        return [one_line(f"{row.name} ({row.status})"), one_line(row.method), *values]
     assert row.base is not None and row.new is not None
     requests = f"{row.base.requests} → {row.new.requests}"
     measured = _measured(row)
     return [
-        row.name,
-        row.method,
+        one_line(row.name),
+        one_line(row.method),
         requests,
         *(_delta_cell(d, mark if measured else None) for d in row.deltas),
     ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import secrets
+import stat
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -124,15 +126,57 @@ def _write_csv_file(path: Path, header: list[str], rows: Iterable[list[Any]]) ->
 
 @contextmanager
 def open_for_write(path: str | os.PathLike[str], newline: str | None = None) -> Iterator[IO[str]]:
-    """Open `path` for writing, creating parent directories; OS errors become UsageError."""
+    """Write `path` atomically, creating parent directories; OS errors become UsageError.
+
+    The text goes to a temporary file beside `path`, flushed to disk, which then
+    replaces `path` in one step (`os.replace`): a write that fails half-way (a
+    full disk, a directory that cannot be written) leaves the previous file as it
+    was, or no file, and no temporary file behind.
+    """
     target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"cannot write {target}: it is a directory")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        out = target.open("w", encoding="utf-8", newline=newline)
+        temp, fd = _temp_beside(target)
     except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
-    with out:
-        try:
+        raise _cannot_write(target, exc) from None
+    try:
+        with open(fd, "w", encoding="utf-8", newline=newline) as out:
             yield out
-        except OSError as exc:
-            raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, target)
+    except OSError as exc:
+        _remove(temp)
+        raise _cannot_write(target, exc) from None
+    except BaseException:
+        _remove(temp)
+        raise
+
+
+def _temp_beside(target: Path) -> tuple[Path, int]:
+    """A new, empty file in the directory of `target`, with the mode `target` has or would get."""
+    for _ in range(100):
+        temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        try:
+            os.chmod(fd, stat.S_IMODE(target.stat().st_mode))  # keep the mode of the file replaced
+        except OSError:
+            pass  # no file yet: the mode the umask gives
+        return temp, fd
+    raise FileExistsError(f"no free temporary name beside {target}")
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def _cannot_write(target: Path, exc: OSError) -> UsageError:
+    return UsageError(f"cannot write {target}: {exc.strerror or exc}")

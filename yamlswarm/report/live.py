@@ -10,6 +10,7 @@ from typing import TextIO
 from tabulate import tabulate
 
 from yamlswarm.report.table import number, percent
+from yamlswarm.report.terminal import one_line
 from yamlswarm.result import LiveView
 from yamlswarm.units import format_duration
 
@@ -113,7 +114,7 @@ class LiveProgress:
     def _rows_table(self, view: LiveView) -> list[str]:
         rows = [
             [
-                f"{r.method} {r.name}",
+                one_line(f"{r.method} {r.name}"),  # a name can hold what the target sent
                 str(r.requests),
                 number(r.requests / view.elapsed_s) if view.elapsed_s > 0 else "0",
                 f"{r.failures} ({percent(r.failures, r.requests)})",

@@ -121,14 +121,20 @@ def write_output(fmt: OutputFormat, result: RunResult, target: Path) -> str:
 
 
 def write_outputs(result: RunResult, outputs: Mapping[str, Path], err: TextIO) -> bool:
-    """Write every requested output; one that fails does not stop the others. False if any failed."""
+    """Write every requested output; one that fails does not stop the others. False if any failed.
+
+    Each file is written atomically (`files.open_for_write`): one that could not
+    be written is said, and the previous file of that name, if any, is left whole.
+    """
     ok = True
     for fmt, target in requested(outputs):
         try:
             line = write_output(fmt, result, target)
         except UsageError as exc:
-            print(exc.render(), file=err, flush=True)
-            ok = False
-            continue
+            line, ok = exc.render(), False
+        except OSError as exc:
+            line, ok = f"error: cannot write {target}: {exc.strerror or exc}", False
+        except Exception as exc:  # a writer's bug must not cost the other outputs
+            line, ok = f"error: cannot write {fmt.option} {target}: internal error: {exc!r}", False
         print(line, file=err, flush=True)
     return ok

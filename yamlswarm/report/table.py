@@ -1,4 +1,8 @@
-"""The final table printed after a run: request rows, errors, thresholds and a summary line."""
+"""The final table printed after a run: request rows, errors, thresholds and a summary line.
+
+Row names, errors and examples can hold what the target sent: every cell goes
+through `terminal.one_line`, so no control character reaches the terminal.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import re
 
 from tabulate import tabulate
 
+from yamlswarm.report.terminal import one_line, printable
 from yamlswarm.result import PERCENTILE_KEYS, Latency, RowResult, RunResult, Totals
 from yamlswarm.units import format_duration
 
@@ -29,7 +34,18 @@ def render(result: RunResult) -> str:
     if result.thresholds:
         parts.append(_thresholds_table(result))
     parts.append(summary_line(result))
-    return "\n\n".join(parts)
+    return printable("\n\n".join(parts))  # the cells are escaped already; this is a safety net
+
+
+def _table(rows: list[list[str]], headers: list[str], colalign: tuple[str, ...]) -> str:
+    """A tabulate "simple" table of text cells, each escaped for the terminal."""
+    return tabulate(
+        [[one_line(cell) for cell in row] for row in rows],
+        headers=headers,
+        tablefmt="simple",
+        disable_numparse=True,
+        colalign=colalign,
+    )
 
 
 def number(value: float) -> str:
@@ -65,13 +81,7 @@ def _stats_table(result: RunResult) -> str:
     rows = [_row_cells(r, r.name, r.method) for r in result.requests]
     rows.append(_row_cells(result.totals, AGGREGATED, ""))
     headers = [*STATS_HEADERS[:5], *(f"{h} ms" for h in LATENCY_HEADERS)]
-    return tabulate(
-        rows,
-        headers=headers,
-        tablefmt="simple",
-        disable_numparse=True,
-        colalign=("left", "left", *("right",) * 10),
-    )
+    return _table(rows, headers, ("left", "left", *("right",) * 10))
 
 
 def _row_cells(row: RowResult | Totals, name: str, method: str) -> list[str]:
@@ -95,13 +105,7 @@ def _service_table(result: RunResult) -> str:
     if result.totals.service_ms is not None:
         rows.append([AGGREGATED, "", *latency_cells(result.totals.service_ms)])
     headers = ["Service time", "Method", *(f"{h} ms" for h in LATENCY_HEADERS)]
-    return tabulate(
-        rows,
-        headers=headers,
-        tablefmt="simple",
-        disable_numparse=True,
-        colalign=("left", "left", *("right",) * 7),
-    )
+    return _table(rows, headers, ("left", "left", *("right",) * 7))
 
 
 _EXAMPLE_WIDTH = 60
@@ -119,12 +123,10 @@ def _errors_table(result: RunResult) -> str:
         ]
         for e in result.errors
     ]
-    return tabulate(
+    return _table(
         rows,
-        headers=["Row", "Error", "Count", "First", "Last", "Example"],
-        tablefmt="simple",
-        disable_numparse=True,
-        colalign=("left", "left", "right", "right", "right", "left"),
+        ["Row", "Error", "Count", "First", "Last", "Example"],
+        ("left", "left", "right", "right", "right", "left"),
     )
 
 
@@ -137,7 +139,7 @@ def _example(example: str | None) -> str:
     """The head of an example response on one line (status and start of the body)."""
     if not example:
         return ""
-    flat = " ".join(example.split())
+    flat = one_line(" ".join(example.split()))
     return flat if len(flat) <= _EXAMPLE_WIDTH else flat[: _EXAMPLE_WIDTH - 1] + "…"
 
 
@@ -146,13 +148,7 @@ def _thresholds_table(result: RunResult) -> str:
         [t.expr, "pass" if t.passed else "FAIL", threshold_value(t.expr, t.value)]
         for t in result.thresholds
     ]
-    return tabulate(
-        rows,
-        headers=["Threshold", "Result", "Measured"],
-        tablefmt="simple",
-        disable_numparse=True,
-        colalign=("left", "left", "right"),
-    )
+    return _table(rows, ["Threshold", "Result", "Measured"], ("left", "left", "right"))
 
 
 def threshold_value(expr: str, value: float | None) -> str:
@@ -177,7 +173,7 @@ def summary_line(result: RunResult) -> str:
         parts.append(f"{result.dropped} dropped (max_users busy)")
     line = ", ".join(parts)
     if result.aborted:
-        line += f"; aborted: {result.aborted}"
+        line += f"; aborted: {one_line(result.aborted)}"
     elif result.interrupted:
         line += "; interrupted"
     return line
