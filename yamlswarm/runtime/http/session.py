@@ -335,7 +335,6 @@ class Session:
         """A request that is not prepared: its head built here, redirects followed if asked."""
         verify = self.verify_tls if request.verify_tls is None else request.verify_tls
         method, url, body = request.method.upper(), request.url, request.body
-        timeout, keep, follow_redirects = request.timeout, request.keep, request.follow_redirects
         header_list = list(request.headers)
         for _ in range(MAX_REDIRECTS + 1):
             try:
@@ -344,9 +343,9 @@ class Session:
                 return Response(method, url, error="InvalidURL")
             head = build_head(method, target, header_list)
             data = frame(head, origin, body, method, self.jar.header(origin.host))
-            response = self.send_raw(origin, data, method, timeout, keep, verify)
+            response = self.send_raw(origin, data, method, request.timeout, request.keep, verify)
             response.url = url
-            if not (follow_redirects and response.status in _REDIRECTS):
+            if not (request.follow_redirects and response.status in _REDIRECTS):
                 return response
             location = response.headers.get("location")
             if not location:

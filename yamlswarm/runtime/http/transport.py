@@ -38,16 +38,18 @@ class Request:
     __slots__ = (
         "body",
         "follow_redirects",
-        "head",
         "headers",
         "keep",
         "method",
-        "origin",
         "timeout",
         "url",
         "verify_tls",
-        "wire",
     )
+
+    # set only on a prepared request (`_Prepared`, a subclass with slots for them)
+    origin: Origin | None = None
+    head: bytes | None = None
+    wire: bytes | None = None
 
     def __init__(
         self,
@@ -68,9 +70,6 @@ class Request:
         self.follow_redirects = follow_redirects
         self.keep = keep
         self.verify_tls = verify_tls
-        self.origin: Origin | None = None
-        self.head: bytes | None = None
-        self.wire: bytes | None = None
 
     @classmethod
     def prepared(
@@ -88,7 +87,7 @@ class Request:
         """A request sent many times unchanged, its head encoded once; never follows redirects
         (the request step does that itself). Raises ValueError for a URL that needs a host."""
         origin, target = split_url(url, base)
-        request = cls(
+        request = _Prepared(
             method,
             f"{origin!r}{target}",
             tuple(headers),
@@ -105,6 +104,12 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url}>"
+
+
+class _Prepared(Request):
+    """A request from `Request.prepared`: the same, with its bytes encoded."""
+
+    __slots__ = ("head", "origin", "wire")
 
 
 class Transport(Protocol):
