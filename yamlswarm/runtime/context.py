@@ -3,9 +3,11 @@
 A leaf module (it imports no other part of the runtime that imports it back):
 step builders (`runtime.steps`, `runtime.request`, the kinds) receive a
 `BuildEnv`, users and load controllers a `RunContext` (the whole run as they
-may see it; `RunContext.build_env()` is its builders' part), never the runner. `RunState` is the part of a run that changes while it
-runs: the stop flag and the iterations budget. `StepUser` is what step
-executors may use of a virtual user.
+may see it; `RunContext.build_env()` is its builders' part), never the runner.
+`RunState` is the part of a run that changes while it runs: the stop flag and
+the iterations budget. `StepUser` is what the request executor may use of a
+virtual user (`kinds.base.StepUser` is the same for the other kinds, plus the
+`transport` here).
 """
 
 from __future__ import annotations
