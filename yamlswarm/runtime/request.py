@@ -99,7 +99,9 @@ class _RequestParts:
         )
 
     def url_text(self, ctx: dict) -> str:
-        url = as_text(self.url(ctx))
+        url = self.url(ctx)
+        if type(url) is not str:  # as_text, its call saved for the usual string
+            url = as_text(url)
         if self.query:
             query: list[tuple[str, str]] = []
             for name, render in self.query:

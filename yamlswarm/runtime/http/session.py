@@ -335,7 +335,7 @@ class Session:
         """A request that is not prepared: its head built here, redirects followed if asked."""
         verify = self.verify_tls if request.verify_tls is None else request.verify_tls
         method, url, body = request.method.upper(), request.url, request.body
-        header_list = list(request.headers)
+        header_list = request.headers  # a sequence; a redirect rebinds, never mutates, it
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 origin, target = split_url(url, self.base)
