@@ -135,6 +135,12 @@ run_options = _options(  # the options `run` and `master` share (SPEC section 2)
         help="Debug: one user runs N iterations (default 1); print every request and response.",
     ),
     click.option("-q", "--quiet", is_flag=True, help="No live progress, only the final table."),
+    click.option(
+        "--exit-code-on-error",
+        type=click.IntRange(0, 255),
+        metavar="N",
+        help="Exit N when any request failed and every threshold passed (default: 0).",
+    ),
 )
 
 

@@ -192,7 +192,7 @@ def finish_run(
         interrupted=interrupted,
         aborted=aborted,
     )
-    exit_code = Interrupted.exit_code if interrupted else (0 if result.passed else 1)
+    exit_code = _exit_code(result, settings, interrupted)
     result.exit_code = exit_code
     if extra:
         result.cluster = dict(extra)
@@ -204,6 +204,18 @@ def finish_run(
     if not write_outputs(result, settings.outputs, err) and exit_code == 0:
         exit_code = UsageError.exit_code
     return exit_code
+
+
+def _exit_code(result: Any, settings: RunSettings, interrupted: bool) -> int:
+    """130 when interrupted, 1 when a threshold failed, `--exit-code-on-error` N when a request
+    failed (and no threshold did), else 0."""
+    if interrupted:
+        return Interrupted.exit_code
+    if not result.passed:
+        return 1
+    if settings.exit_code_on_error is not None and result.totals.failures:
+        return settings.exit_code_on_error
+    return 0
 
 
 def describe_load(plan: p.Plan) -> str:

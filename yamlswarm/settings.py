@@ -22,6 +22,8 @@ class RunSettings:
     quiet: bool = False
     interactive: bool = False  # stdout is a terminal: live progress redrawn in place
     stop_timeout: float = 10.0
+    # --exit-code-on-error N: the exit code when a request failed and every threshold passed
+    exit_code_on_error: int | None = None
     # output kind -> target, e.g. {"json": Path("result.json"), "csv": Path("out/run")};
     # the kinds are those of `yamlswarm.report.outputs.OUTPUTS`
     outputs: Mapping[str, Path] = field(default_factory=dict)
