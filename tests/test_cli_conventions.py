@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.cli_helpers import run_json, yamlswarm
+from tests.cli_helpers import run_json, write_scenario, yamlswarm
 from tests.servers import CountingServer
 
 SOME_FAIL = """
@@ -58,3 +60,67 @@ def test_exit_code_on_error_is_checked(tmp_path):
     assert run.returncode == 2
     assert "--exit-code-on-error" in run.stderr
     assert "--exit-code-on-error" in yamlswarm("master", "--help").stdout
+
+
+# ---------------------------------------------------------------- YAMLSWARM_<OPTION>
+
+ECHO = """
+version: 1
+name: env-options
+load: {iterations: 3, users: 1}
+users:
+  - flows:
+      - steps:
+          - get: "/echo?a={{ env.A }}&b={{ env.B }}"
+"""
+
+
+def test_every_run_option_from_the_environment(tmp_path):
+    scenario = write_scenario(tmp_path, ECHO)
+    out = tmp_path / "env.json"
+    with CountingServer() as server:
+        env = {
+            "YAMLSWARM_HOST": server.url,
+            "YAMLSWARM_ITERATIONS": "5",
+            "YAMLSWARM_USERS": "2",
+            "YAMLSWARM_ENV": "A=1 B=two",
+            "YAMLSWARM_JSON": str(out),
+            "YAMLSWARM_QUIET": "1",
+            "YAMLSWARM_EXIT_CODE_ON_ERROR": "5",
+        }
+        run = yamlswarm("run", scenario, env=env)
+        assert run.returncode == 0, run.stderr
+        assert server.count("/echo") == 5
+        assert server.last.query == {"a": ["1"], "b": ["two"]}
+    result = json.loads(out.read_text())
+    assert result["model"]["users"] == 2
+
+
+def test_the_command_line_beats_the_environment(tmp_path):
+    with CountingServer() as server:
+        env = {
+            "YAMLSWARM_HOST": "http://127.0.0.1:1",
+            "YAMLSWARM_ITERATIONS": "9",
+            "A": "",
+            "B": "",
+        }
+        run, result = run_json(tmp_path, ECHO, server.url, "--iterations", "2", env=env)
+        assert run.returncode == 0, run.stderr
+        assert server.count("/echo") == 2
+    assert result is not None and result["iterations"] == 2
+
+
+def test_a_bad_value_in_the_environment_names_the_variable(tmp_path):
+    scenario = write_scenario(tmp_path, ECHO)
+    run = yamlswarm("run", scenario, env={"YAMLSWARM_USERS": "many"})
+    assert run.returncode == 2
+    assert "--users" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_help_shows_the_variables():
+    for command in ("run", "master"):
+        text = yamlswarm(command, "--help").stdout
+        for name in ("YAMLSWARM_HOST", "YAMLSWARM_SPAWN_RATE", "YAMLSWARM_EXIT_CODE_ON_ERROR"):
+            assert name in text, (command, name)
+    assert "YAMLSWARM_EXPECT_WORKERS" in yamlswarm("master", "--help").stdout
+    assert "YAMLSWARM_TOKEN" in yamlswarm("worker", "--help").stdout

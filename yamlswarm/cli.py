@@ -46,14 +46,29 @@ class KeyValue(click.ParamType):
         return key, val
 
 
+ENV_PREFIX = "YAMLSWARM_"
+
+
+def env_option(*decls: str, **kw) -> Callable:
+    """A `click.option` also read from `YAMLSWARM_<LONG NAME>` (as Locust's `LOCUST_HOST`).
+
+    The variable has no command in its name, so `run` and `master` share it; --help shows it.
+    """
+    long = next(d for d in decls if d.startswith("--"))
+    kw.setdefault("envvar", ENV_PREFIX + long[2:].replace("-", "_").upper())
+    return click.option(*decls, show_envvar=True, **kw)
+
+
 _OUTPUT_DEST = "output_"  # the parameter of `--json` is `output_json`, and so on
 
 
-def output_options(*kinds: str) -> list[Callable]:
-    """Options writing the outputs of `yamlswarm.report.outputs` (every one, or just `kinds`)."""
+def output_options(*kinds: str, from_env: bool = False) -> list[Callable]:
+    """Options writing the outputs of `yamlswarm.report.outputs` (every one, or just `kinds`);
+    `from_env`: also read from `YAMLSWARM_JSON` and so on (the options of `run` and `master`)."""
     formats = [OUTPUTS[kind] for kind in kinds] if kinds else list(OUTPUTS.values())
+    option = env_option if from_env else click.option
     return [
-        click.option(
+        option(
             fmt.option,
             _OUTPUT_DEST + fmt.kind,
             type=click.Path(dir_okay=False, path_type=Path),
@@ -97,18 +112,16 @@ RATE = Parsed("rate", parse_rate)  # 10/s, 600/m, 1/h or a number per second
 
 
 run_options = _options(  # the options `run` and `master` share (SPEC section 2)
-    click.option("-H", "--host", help="Base URL; overrides the scenario's host."),
-    click.option(
-        "-u", "--users", type=click.IntRange(min=1), help="Number of users (closed model)."
-    ),
-    click.option("-r", "--spawn-rate", type=RATE, help="Users started per second."),
-    click.option("-t", "--duration", type=DURATION, help="Run time, e.g. 30s, 5m, 1h30m."),
-    click.option(
+    env_option("-H", "--host", help="Base URL; overrides the scenario's host."),
+    env_option("-u", "--users", type=click.IntRange(min=1), help="Number of users (closed model)."),
+    env_option("-r", "--spawn-rate", type=RATE, help="Users started per second."),
+    env_option("-t", "--duration", type=DURATION, help="Run time, e.g. 30s, 5m, 1h30m."),
+    env_option(
         "--iterations",
         type=click.IntRange(min=1),
         help="Stop after N flow iterations in total.",
     ),
-    click.option(
+    env_option(
         "-e",
         "--env",
         "env",
@@ -116,16 +129,16 @@ run_options = _options(  # the options `run` and `master` share (SPEC section 2)
         multiple=True,
         help="A value for {{ env.KEY }} (repeatable); real environment variables are the fallback.",
     ),
-    click.option("--seed", type=int, help="Seed for Faker and every random choice."),
-    *output_options(),
-    click.option(
+    env_option("--seed", type=int, help="Seed for Faker and every random choice."),
+    *output_options(from_env=True),
+    env_option(
         "--stop-timeout",
         type=DURATION,
         default="10s",
         show_default=True,
         help="How long stopping users may take to finish their requests.",
     ),
-    click.option(
+    env_option(
         "--trace",
         type=click.IntRange(min=1),
         is_flag=False,
@@ -134,8 +147,8 @@ run_options = _options(  # the options `run` and `master` share (SPEC section 2)
         metavar="[N]",
         help="Debug: one user runs N iterations (default 1); print every request and response.",
     ),
-    click.option("-q", "--quiet", is_flag=True, help="No live progress, only the final table."),
-    click.option(
+    env_option("-q", "--quiet", is_flag=True, help="No live progress, only the final table."),
+    env_option(
         "--exit-code-on-error",
         type=click.IntRange(0, 255),
         metavar="N",
@@ -215,7 +228,7 @@ def schema(output: Path | None) -> None:
 @cli.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @run_options
-@click.option(
+@env_option(
     "--processes",
     type=int,
     metavar="N",
@@ -254,36 +267,36 @@ TOKEN_HELP = (
 
 
 master_options = _options(  # what `master` adds to the run options
-    click.option(
+    env_option(
         "--expect-workers",
         type=click.IntRange(min=1),
         required=True,
         metavar="N",
         help="Start when N workers have joined.",
     ),
-    click.option(
+    env_option(
         "--bind",
         default="127.0.0.1:5557",
         show_default=True,
         metavar="HOST:PORT",
         help="Where workers connect.",
     ),
-    click.option("--token", envvar="YAMLSWARM_TOKEN", help=TOKEN_HELP),
-    click.option(
+    env_option("--token", help=TOKEN_HELP),
+    env_option(
         "--expect-timeout",
         type=DURATION,
         default="60s",
         show_default=True,
         help="How long to wait for the workers; too few is exit 3.",
     ),
-    click.option(
+    env_option(
         "--heartbeat",
         type=INTERVAL,
         default="1s",
         show_default=True,
         help="Heartbeat interval, both ways.",
     ),
-    click.option(
+    env_option(
         "--heartbeat-timeout",
         type=INTERVAL,
         default="10s",
@@ -340,7 +353,7 @@ def master(
     metavar="N",
     help="Worker processes on this machine (-1: one per core).",
 )
-@click.option("--token", envvar="YAMLSWARM_TOKEN", help=TOKEN_HELP)
+@env_option("--token", help=TOKEN_HELP)
 @click.option(
     "--connect-timeout",
     type=DURATION,
