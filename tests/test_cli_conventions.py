@@ -124,3 +124,84 @@ def test_help_shows_the_variables():
             assert name in text, (command, name)
     assert "YAMLSWARM_EXPECT_WORKERS" in yamlswarm("master", "--help").stdout
     assert "YAMLSWARM_TOKEN" in yamlswarm("worker", "--help").stdout
+
+
+# ---------------------------------------------------------------- config files
+
+COUNT3 = ECHO.replace("{{ env.A }}", "x").replace("{{ env.B }}", "y")
+
+
+def _run_in(tmp_path, *args, env=None):
+    scenario = write_scenario(tmp_path, COUNT3)
+    return yamlswarm("run", scenario, "-q", *args, cwd=tmp_path, env=env)
+
+
+def test_pyproject_tool_table_gives_option_defaults(tmp_path):
+    with CountingServer() as server:
+        (tmp_path / "pyproject.toml").write_text(
+            f'[project]\nname = "x"\n\n[tool.yamlswarm]\nhost = "{server.url}"\n'
+            'iterations = 4\nspawn-rate = 50\njson = "out.json"\nenv = {A = "1"}\n'
+        )
+        run = _run_in(tmp_path)
+        assert run.returncode == 0, run.stderr
+        assert server.count("/echo") == 4  # the file beats the scenario's 3
+    assert json.loads((tmp_path / "out.json").read_text())["iterations"] == 4
+
+
+def test_yamlswarm_toml_wins_over_pyproject(tmp_path):
+    with CountingServer() as server:
+        (tmp_path / "pyproject.toml").write_text("[tool.yamlswarm]\niterations = 9\n")
+        (tmp_path / "yamlswarm.toml").write_text(f'host = "{server.url}"\niterations = 2\n')
+        run = _run_in(tmp_path)
+        assert run.returncode == 0, run.stderr
+        assert server.count("/echo") == 2
+
+
+def test_precedence_cli_then_environment_then_file(tmp_path):
+    with CountingServer() as server:
+        (tmp_path / "yamlswarm.toml").write_text(
+            'host = "http://127.0.0.1:1"\niterations = 7\nusers = 2\n'
+        )
+        env = {"YAMLSWARM_HOST": server.url, "YAMLSWARM_ITERATIONS": "5"}
+        assert _run_in(tmp_path, env=env).returncode == 0
+        assert server.count("/echo") == 5  # the environment beats the file
+        server.reset()
+        assert _run_in(tmp_path, "--iterations", "1", env=env).returncode == 0
+        assert server.count("/echo") == 1  # the command line beats both
+
+
+def test_unknown_keys_are_all_reported_with_did_you_mean(tmp_path):
+    (tmp_path / "yamlswarm.toml").write_text("usrs = 3\nspawn_rat = 2\nhost = 'http://x'\n")
+    run = _run_in(tmp_path)
+    assert run.returncode == 2
+    assert "yamlswarm.toml: 'usrs' is not an option of run or master (did you mean 'users'?)" in (
+        run.stderr
+    )
+    assert "'spawn_rat' is not an option of run or master (did you mean 'spawn-rate'?)" in (
+        run.stderr
+    )
+    assert "Traceback" not in run.stderr
+
+
+def test_bad_values_name_the_file_and_the_key(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.yamlswarm]\nduration = "forever"\nhost = ["a"]\nusers = 0\n'
+    )
+    run = _run_in(tmp_path)
+    assert run.returncode == 2
+    assert "pyproject.toml [tool.yamlswarm]: duration: 'forever' is not a duration" in run.stderr
+    assert "pyproject.toml [tool.yamlswarm]: host: takes one value, not a list" in run.stderr
+    assert "pyproject.toml [tool.yamlswarm]: users:" in run.stderr
+
+
+def test_broken_toml_is_a_usage_error(tmp_path):
+    (tmp_path / "yamlswarm.toml").write_text("users = 3\n[x\n")
+    run = _run_in(tmp_path)
+    assert run.returncode == 2
+    assert "yamlswarm.toml: not valid TOML" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_other_commands_ignore_the_config_file(tmp_path):
+    (tmp_path / "yamlswarm.toml").write_text("usrs = 3\n")
+    scenario = write_scenario(tmp_path, COUNT3)
+    assert yamlswarm("validate", scenario, cwd=tmp_path).returncode == 0
