@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import pty
+import subprocess
+import sys
 
 import pytest
 
-from tests.cli_helpers import run_json, write_scenario, yamlswarm
+from tests.cli_helpers import REPO, cli_env, run_json, write_scenario, yamlswarm
 from tests.servers import CountingServer
+from yamlswarm.report.terminal import can_colour, can_redraw
 
 SOME_FAIL = """
 version: 1
@@ -205,3 +211,88 @@ def test_other_commands_ignore_the_config_file(tmp_path):
     (tmp_path / "yamlswarm.toml").write_text("usrs = 3\n")
     scenario = write_scenario(tmp_path, COUNT3)
     assert yamlswarm("validate", scenario, cwd=tmp_path).returncode == 0
+
+
+# ---------------------------------------------------------------- NO_COLOR, TERM=dumb
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("environ", "redraw", "colour"),
+    [
+        ({"TERM": "xterm"}, True, True),
+        ({"TERM": "xterm", "NO_COLOR": "1"}, True, False),
+        ({"TERM": "xterm", "NO_COLOR": ""}, True, True),  # no-color.org: only when not empty
+        ({"TERM": "dumb"}, False, False),
+        ({}, True, True),
+    ],
+)
+def test_what_a_terminal_may_show(environ, redraw, colour):
+    assert can_redraw(_Tty(), environ) is redraw
+    assert can_colour(_Tty(), environ) is colour
+    assert not can_redraw(io.StringIO(), environ) and not can_colour(io.StringIO(), environ)
+
+
+def _on_a_pty(args, environ):
+    """Run `yamlswarm ARGS` with its stdout on a pseudo-terminal; everything it wrote there."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "yamlswarm", *map(str, args)],
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            env=cli_env(environ),
+            cwd=REPO,
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait(timeout=60)
+        return proc.returncode, b"".join(chunks).decode("utf-8", "replace")
+    finally:
+        os.close(leader)
+
+
+TIMED = """
+version: 1
+name: on-a-terminal
+load: {users: 1, duration: 2500ms}
+users:
+  - flows:
+      - steps:
+          - get: /status/404
+          - think: 100ms
+"""
+
+
+def test_a_dumb_terminal_gets_no_escapes_and_no_redraw(tmp_path):
+    scenario = write_scenario(tmp_path, TIMED)
+    with CountingServer() as server:
+        code, text = _on_a_pty(["run", scenario, "-H", server.url], {"TERM": "xterm"})
+        assert code == 0
+        assert "\x1b[" in text  # a real terminal gets the dashboard redrawn in place
+        code, text = _on_a_pty(["run", scenario, "-H", server.url], {"TERM": "dumb"})
+        assert code == 0
+        assert "\x1b" not in text and "busiest rows" not in text
+        assert "404" in text  # the final table and error table are there
+
+
+def test_no_color_turns_the_trace_colours_off(tmp_path):
+    scenario = write_scenario(tmp_path, TIMED)
+    with CountingServer() as server:
+        _, text = _on_a_pty(["run", scenario, "-H", server.url, "--trace"], {"TERM": "xterm"})
+        assert "\x1b[31m" in text
+        environ = {"TERM": "xterm", "NO_COLOR": "1"}
+        _, text = _on_a_pty(["run", scenario, "-H", server.url, "--trace"], environ)
+        assert "\x1b" not in text and "404 Not Found" in text

@@ -24,6 +24,7 @@ from yamlswarm.cli_options import (
     run_options,
 )
 from yamlswarm.errors import Interrupted, ScenarioError, YamlswarmError
+from yamlswarm.report.terminal import can_colour, can_redraw
 from yamlswarm.settings import RunSettings
 
 CONFIGURED = ("run", "master")  # the commands the config file gives defaults to
@@ -32,7 +33,13 @@ CONFIGURED = ("run", "master")  # the commands the config file gives defaults to
 def _settings(**kw) -> RunSettings:
     env = dict(kw.pop("env", ()) or ())
     outputs = pop_outputs(kw)
-    return RunSettings(env=env, outputs=outputs, interactive=sys.stdout.isatty(), **kw)
+    return RunSettings(
+        env=env,
+        outputs=outputs,
+        interactive=can_redraw(sys.stdout),  # TERM=dumb: a status line, no in-place redraw
+        colour=can_colour(sys.stdout),  # NO_COLOR or TERM=dumb: no colours
+        **kw,
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

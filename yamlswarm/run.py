@@ -118,7 +118,7 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
     if settings.trace:
         from yamlswarm.report.trace import TracePrinter
 
-        trace = TracePrinter(out)
+        trace = TracePrinter(out, colour=settings.colour)
     quiet = settings.quiet or bool(settings.trace)
     live = LiveProgress(out, interactive=settings.interactive, quiet=quiet)
     runner = Runner(plan, settings, hooks=hooks, live=live, out=out, err=err, trace=trace)

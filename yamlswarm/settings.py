@@ -20,7 +20,8 @@ class RunSettings:
     seed: int | None = None
     trace: int | None = None  # --trace N: one user, N iterations, every exchange printed
     quiet: bool = False
-    interactive: bool = False  # stdout is a terminal: live progress redrawn in place
+    interactive: bool = False  # stdout is a terminal, TERM not dumb: live progress redrawn in place
+    colour: bool = False  # and NO_COLOR is not set: --trace paints statuses
     stop_timeout: float = 10.0
     # --exit-code-on-error N: the exit code when a request failed and every threshold passed
     exit_code_on_error: int | None = None
