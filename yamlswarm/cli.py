@@ -32,6 +32,9 @@ CONFIGURED = ("run", "master")  # the commands the config file gives defaults to
 
 def _settings(**kw) -> RunSettings:
     env = dict(kw.pop("env", ()) or ())
+    for name in ("tags", "exclude_tags"):  # -T a,b -T c: one tuple per use
+        kw[name] = tuple(tag for group in kw.get(name) or () for tag in group)
+    kw["user_types"] = tuple(kw.get("user_types") or ())
     outputs = pop_outputs(kw)
     return RunSettings(
         env=env,

@@ -55,6 +55,20 @@ def env_option(*decls: str, **kw) -> Callable:
     return click.option(*decls, show_envvar=True, **kw)
 
 
+class Names(click.ParamType):
+    """Names separated by commas (`-T checkout,smoke`); with `multiple=True` also repeatable."""
+
+    name = "NAME[,NAME...]"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (tuple, list)):
+            return tuple(value)
+        names = tuple(n.strip() for n in str(value).split(",") if n.strip())
+        if not names:
+            self.fail(f"{value!r} names nothing", param, ctx)
+        return names
+
+
 _OUTPUT_DEST = "output_"  # the parameter of `--json` is `output_json`, and so on
 
 
@@ -126,6 +140,27 @@ run_options = combine(  # the options `run` and `master` share (SPEC section 2)
         help="A value for {{ env.KEY }} (repeatable); real environment variables are the fallback.",
     ),
     env_option("--seed", type=int, help="Seed for Faker and every random choice."),
+    env_option(
+        "-T",
+        "--tags",
+        type=Names(),
+        multiple=True,
+        help="Run only the flows with one of these tags (comma-separated or repeated).",
+    ),
+    env_option(
+        "-E",
+        "--exclude-tags",
+        type=Names(),
+        multiple=True,
+        help="Leave out the flows with one of these tags (comma-separated or repeated).",
+    ),
+    env_option(
+        "--user-type",
+        "user_types",
+        multiple=True,
+        metavar="NAME",
+        help="Run only this user type (repeatable).",
+    ),
     *output_options(from_env=True),
     env_option(
         "--stop-timeout",

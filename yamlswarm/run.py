@@ -33,11 +33,15 @@ def load_plan(path: str | Path, settings: RunSettings) -> p.Plan:
 
 
 def apply_overrides(plan: p.Plan, settings: RunSettings) -> p.Plan:
-    """The plan as the command line changes it: host, users, spawn rate, duration, iterations, trace.
+    """The plan as the command line changes it: the selected flows and user types (--tags,
+    --exclude-tags, --user-type), host, users, spawn rate, duration, iterations, trace.
 
     After this, the runtime reads the load model from the plan alone; `--duration`
     on a stages or open model stays a time cap (RunSettings.duration).
     """
+    from yamlswarm.selection import select
+
+    plan = select(plan, settings.selection)
     return dataclasses.replace(plan, host=_host(plan, settings), **_load_overrides(plan, settings))
 
 
@@ -122,8 +126,10 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
     quiet = settings.quiet or bool(settings.trace)
     live = LiveProgress(out, interactive=settings.interactive, quiet=quiet)
     runner = Runner(plan, settings, hooks=hooks, live=live, out=out, err=err, trace=trace)
+    selection = settings.selection.describe()
     print(
-        f"yamlswarm: running {plan.name!r} against {plan.host} ({describe_load(plan)})",
+        f"yamlswarm: running {plan.name!r} against {plan.host} ({describe_load(plan)})"
+        + (f"\nselection: {selection}" if selection else ""),
         file=out,
         flush=True,
     )
@@ -196,6 +202,8 @@ def finish_run(
     result.exit_code = exit_code
     if extra:
         result.cluster = dict(extra)
+    if settings.selection:
+        result.selection = settings.selection.to_dict()
     if on_test_stop is not None:
         on_test_stop(result)
     print(f"\n{table.render(result)}", file=out, flush=True)
