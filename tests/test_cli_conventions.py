@@ -120,7 +120,8 @@ def test_a_bad_value_in_the_environment_names_the_variable(tmp_path):
     scenario = write_scenario(tmp_path, ECHO)
     run = yamlswarm("run", scenario, env={"YAMLSWARM_USERS": "many"})
     assert run.returncode == 2
-    assert "--users" in run.stderr and "Traceback" not in run.stderr
+    assert "--users' (from the environment variable YAMLSWARM_USERS)" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_help_shows_the_variables():

@@ -45,6 +45,18 @@ class KeyValue(click.ParamType):
 ENV_PREFIX = "YAMLSWARM_"
 
 
+class EnvOption(click.Option):
+    """An option whose error names its `YAMLSWARM_` variable only when the value came from it
+    (Click's own hint names the variable even for a value given on the command line)."""
+
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        hint = click.Parameter.get_error_hint(self, ctx)
+        source = ctx.get_parameter_source(self.name) if ctx and self.name else None
+        if source is click.core.ParameterSource.ENVIRONMENT:
+            hint += f" (from the environment variable {self.envvar})"
+        return hint
+
+
 def env_option(*decls: str, **kw) -> Callable:
     """A `click.option` also read from `YAMLSWARM_<LONG NAME>` (as Locust's `LOCUST_HOST`).
 
@@ -52,7 +64,7 @@ def env_option(*decls: str, **kw) -> Callable:
     """
     long = next(d for d in decls if d.startswith("--"))
     kw.setdefault("envvar", ENV_PREFIX + long[2:].replace("-", "_").upper())
-    return click.option(*decls, show_envvar=True, **kw)
+    return click.option(*decls, cls=EnvOption, show_envvar=True, **kw)
 
 
 class Names(click.ParamType):
