@@ -154,7 +154,7 @@ def test_select_drops_user_types_left_without_flows():
     picked = select(plan, Selection.of(["x", "y"], ["y"], []))
     assert [(u.name, [f.name for f in u.flows]) for u in picked.users] == [("u", ["a"])]
     with pytest.raises(UsageError, match="leaves no flow"):
-        select(plan, Selection.of([], ["x"], ["v", "u", "v"]).__class__(("x",), ("x",)))
+        select(plan, Selection(tags=("x",), exclude_tags=("x",)))
 
 
 def test_a_scenario_without_tags_says_so():
@@ -172,3 +172,20 @@ def test_the_selection_goes_over_the_wire():
     settings = RunSettings(tags=("a", "b"), exclude_tags=("c",), user_types=("u",))
     back = settings_from_wire(msgpack.unpackb(msgpack.packb(settings_to_wire(settings))))
     assert back.selection == settings.selection and back.tags == ("a", "b")
+
+
+def test_selection_of_drops_repeats_and_describes_itself():
+    selection = Selection.of(["a", "b", "a"], ["c"], ["u", "u"])
+    assert selection == Selection(("a", "b"), ("c",), ("u",))
+    assert selection.describe() == "tags a, b; not c; user types u"
+    assert not Selection() and Selection().describe() == ""
+
+
+def test_the_result_keeps_the_selection():
+    from yamlswarm.result import RunResult
+
+    result = RunResult("0.1.0", "x", "2026-01-01T00:00:00Z", 1.0, {"kind": "iterations"})
+    assert "selection" not in result.to_dict()
+    result.selection = Selection(("a",), (), ("u",)).to_dict()
+    back = RunResult.from_dict(result.to_dict())
+    assert back.selection == {"tags": ["a"], "exclude_tags": [], "user_types": ["u"]}
