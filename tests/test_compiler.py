@@ -383,7 +383,7 @@ _MISTAKES_FOUND = [
     ),
     (
         "users[0].flows[0].steps[0].check.body_matches",
-        "invalid regular expression 'a(': missing ), unterminated subpattern at position 1",
+        "invalid regular expression 'a(': missing ) at position 2",
     ),
     (
         "users[0].flows[0].steps[0].extract.id.group",

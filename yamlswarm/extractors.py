@@ -15,7 +15,6 @@ executor, which imports the runtime's extraction, which imports this table.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,6 +22,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from jmespath.exceptions import JMESPathError
 
 from yamlswarm.plan import Extract, Source
+from yamlswarm.runtime.bounded import (
+    JsonTooDeep,
+    RegexError,
+    RegexTimeout,
+    compile_regex,
+    response_json,
+    search,
+)
 from yamlswarm.runtime.jmes import compile_jmespath
 
 if TYPE_CHECKING:
@@ -89,7 +96,9 @@ def _jmespath(extract: Extract) -> Getter:
 
     def get(response: Response) -> Any:
         try:
-            data = response.json()
+            data = response_json(response)
+        except JsonTooDeep as exc:
+            raise ExtractFailed(f"{prefix} ({exc})") from None
         except ValueError:
             raise ExtractFailed(not_json) from None
         try:
@@ -110,8 +119,8 @@ def _compile_regex(ctx: _Context, spec: dict, path: JsonPath) -> tuple[str, int]
     pattern = ctx.regex((*path, "regex"), spec["regex"])
     group = ctx.integer((*path, "group"), spec.get("group"), 1)
     try:
-        groups = re.compile(pattern).groups
-    except re.error:
+        groups = compile_regex(pattern).groups
+    except RegexError:
         return pattern, group  # already reported
     if group > groups:
         ctx.error((*path, "group"), f"regex {pattern!r} has no group {group} (it has {groups})")
@@ -119,7 +128,7 @@ def _compile_regex(ctx: _Context, spec: dict, path: JsonPath) -> tuple[str, int]
 
 
 def _regex(extract: Extract) -> Getter:
-    regex = re.compile(extract.expr)
+    regex = compile_regex(extract.expr)
     group = extract.group
     if group > regex.groups:
         raise ValueError(
@@ -129,7 +138,10 @@ def _regex(extract: Extract) -> Getter:
     no_match = f"extract {extract.var}: regex '{extract.expr}' no match"
 
     def get(response: Response) -> Any:
-        found = regex.search(response.text)
+        try:
+            found = search(regex, response.text)
+        except RegexTimeout as exc:
+            raise ExtractFailed(f"extract {extract.var}: regex '{extract.expr}' ({exc})") from None
         value = found.group(group) if found is not None else None
         if value is None:
             raise ExtractFailed(no_match)

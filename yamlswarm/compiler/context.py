@@ -8,7 +8,6 @@ one compilation reports every mistake of a scenario at once.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,6 +20,7 @@ from jmespath.exceptions import JMESPathError
 
 from yamlswarm.errors import Problem, format_path
 from yamlswarm.plan import Source
+from yamlswarm.runtime.bounded import RegexError, compile_regex
 from yamlswarm.safe_faker import method_problem
 from yamlswarm.sandbox import IMPURE_GLOBALS
 from yamlswarm.scenario.loader import Document
@@ -219,8 +219,8 @@ class Context:
             self.error(path, f"expected a regular expression, got {_kind(pattern)}")
             return ""
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            compile_regex(pattern)  # the runtime's engine, so validate agrees with run
+        except RegexError as exc:
             self.error(path, f"invalid regular expression {pattern!r}: {exc}")
         return pattern
 

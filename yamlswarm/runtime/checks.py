@@ -15,11 +15,15 @@ Rules:
 - JMESPath ops: `eq`/`ne` (a bool never equals a number), `gt ge lt le`
   (numbers with numbers, strings with strings, anything else fails),
   `in` (result in value), `contains` (value in result), `matches`
-  (re.search on the result: a string as is, other values as JSON; a
+  (a regex search on the result: a string as is, other values as JSON; a
   missing result fails), `exists` (result is not None, or is None for
   `exists: false`); a type mismatch makes the check fail, never raise;
 - a body that is not JSON fails a jmespath check as
-  `check failed: jmespath EXPR (body is not JSON)`;
+  `check failed: jmespath EXPR (body is not JSON)`, one nested too deep as
+  `... (response JSON nested deeper than 256 levels)`;
+- regexes (`body_matches`, `matches`) are searched within a time limit
+  (`runtime.bounded`); running past it fails the check as
+  `check failed: body_matches PATTERN (regex timed out after 100ms)`;
 - values that are templates are rendered with `ctx` on each call; a template
   that fails to render fails its check (`... (template error: ...)`).
 """
@@ -28,7 +32,6 @@ from __future__ import annotations
 
 import json
 import operator
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +39,14 @@ from jinja2 import Undefined, UndefinedError
 from jmespath.exceptions import JMESPathError, JMESPathTypeError
 
 from yamlswarm import plan
+from yamlswarm.runtime.bounded import (
+    JsonTooDeep,
+    RegexError,
+    RegexTimeout,
+    compile_regex,
+    response_json,
+    search,
+)
 from yamlswarm.runtime.http.response import Response
 from yamlswarm.runtime.jmes import compile_jmespath
 from yamlswarm.templates import Template
@@ -207,9 +218,7 @@ def _matches(result: Any, pattern: Any) -> bool:
     if result is None:
         return False
     text = result if isinstance(result, str) else _as_json(result)
-    if not isinstance(pattern, re.Pattern):
-        pattern = re.compile(str(pattern))
-    return pattern.search(text) is not None
+    return search(pattern, text) is not None  # may raise RegexTimeout
 
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -228,10 +237,10 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 
 def _jmespath(check: plan.JmesCheck) -> tuple[_Test, str]:
     compare = _OPS[check.op]
-    search = compile_jmespath(check.expr)
+    find = compile_jmespath(check.expr)
     value = check.value
     if check.op == "matches" and isinstance(value, str):
-        value = re.compile(value)
+        value = compile_regex(value)
     render = _strict(value.render) if isinstance(value, Template) else None
     desc = f"jmespath {check.expr} {check.op} {_quote(check.value)}"
     name = PREFIX + desc
@@ -239,11 +248,13 @@ def _jmespath(check: plan.JmesCheck) -> tuple[_Test, str]:
 
     def test(response: Response, ctx: dict) -> Failure | None:
         try:
-            data = response.json()
+            data = response_json(response)
+        except JsonTooDeep as exc:
+            return f"{PREFIX}jmespath {check.expr} ({exc})", None
         except ValueError:
             return not_json, response.body[:_BODY_HEAD].decode("utf-8", "replace")
         try:
-            result = search(data)
+            result = find(data)
         except JMESPathTypeError:
             return f"{name} (invalid type)", None
         except JMESPathError as exc:
@@ -256,7 +267,9 @@ def _jmespath(check: plan.JmesCheck) -> tuple[_Test, str]:
                 return _template_failure(name, exc)
         try:
             passed = compare(result, wanted)
-        except (TypeError, ValueError, re.error):
+        except RegexTimeout as exc:
+            return f"{name} ({exc})", None
+        except (TypeError, ValueError, RegexError):
             passed = False
         return None if passed else (name, _as_json(result))
 
@@ -289,12 +302,16 @@ def _body_contains(value: Any) -> tuple[_Test, str]:
 
 
 def _body_matches(pattern: str) -> tuple[_Test, str]:
-    regex = re.compile(pattern)
+    regex = compile_regex(pattern)
     desc = f"body_matches {_quote(pattern)}"
     name = PREFIX + desc
 
     def test(response: Response, ctx: dict) -> Failure | None:
-        if regex.search(response.text) is not None:
+        try:
+            found = search(regex, response.text)
+        except RegexTimeout as exc:
+            return f"{name} ({exc})", None
+        if found is not None:
             return None
         return name, response.body[:_BODY_HEAD].decode("utf-8", "replace")
 
@@ -311,7 +328,7 @@ def _header(check: plan.HeaderCheck) -> tuple[_Test, str]:
     header = check.name
     value = check.value
     if check.op == "matches" and isinstance(value, str):
-        value = re.compile(value)
+        value = compile_regex(value)
     expected = _resolver(value)
     compare = _HEADER_OPS[check.op]
 
@@ -323,7 +340,13 @@ def _header(check: plan.HeaderCheck) -> tuple[_Test, str]:
             wanted = expected(ctx)
         except Exception as exc:  # a template error is the check's failure
             return _template_failure(name, exc)
-        return None if compare(actual, wanted) else (name, actual)
+        try:
+            passed = compare(actual, wanted)
+        except RegexTimeout as exc:
+            return f"{name} ({exc})", None
+        except RegexError:  # a rendered pattern that is not a regex
+            passed = False
+        return None if passed else (name, actual)
 
     return test, desc
 

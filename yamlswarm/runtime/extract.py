@@ -8,9 +8,10 @@ error names of those that fail, e.g.
 `extract product_id: jmespath products[0].id matched nothing`.
 
 Kinds: `jmespath` (on `response.json()`; a None result is "matched nothing",
-any other value, even 0 or "", is a match), `regex` (re.search on
-`response.text`, `group` 0 = whole match; a group that did not take part is
-"no match"), `header` (`response.headers.get`), `cookie` (the cookies set by
+any other value, even 0 or "", is a match; a body nested deeper than 256
+levels is an error), `regex` (a search on `response.text` within a time limit,
+`group` 0 = whole match; a group that did not take part is "no match"; running
+past the limit is `extract VAR: regex 'PATTERN' (regex timed out after 100ms)`), `header` (`response.headers.get`), `cookie` (the cookies set by
 THIS response), `status` (always succeeds).
 
 A failure with a `default` stores the default (a templated default is
