@@ -98,7 +98,9 @@ def test_body_head_is_cut_at_500_bytes_and_binary_is_not_printed():
     assert "  body: <binary, 6 bytes>" in out.getvalue()
 
 
-def test_colour_only_on_a_terminal():
+def test_colour_only_on_a_terminal(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
     plain, tty = io.StringIO(), TtyBuffer()
     for out in (plain, tty):
         TracePrinter(out)(_user(), RequestStep("GET", "/"), _response(status=404), "HTTP 404")
@@ -127,3 +129,17 @@ def test_sent_headers_are_shown_before_the_received_ones_and_masked():
     assert lines[1:3] == ["  > Authorization: Bearer ****", "  > X-Signature: ab12"]
     assert lines[3].startswith("  < Content-Type")
     assert "eyJ.secret" not in out.getvalue()
+
+
+def test_no_colour_with_no_color_or_a_dumb_terminal(monkeypatch):
+    for name, value in (("NO_COLOR", "1"), ("TERM", "dumb")):
+        monkeypatch.delenv("NO_COLOR", raising=False)
+        monkeypatch.setenv("TERM", "xterm")
+        monkeypatch.setenv(name, value)
+        tty = TtyBuffer()
+        TracePrinter(tty)(_user(), RequestStep("GET", "/"), _response(status=404), "HTTP 404")
+        assert "\x1b" not in tty.getvalue(), name
+        assert "404 Not Found" in tty.getvalue()
+    tty = TtyBuffer()
+    TracePrinter(tty, colour=False)(_user(), RequestStep("GET", "/"), _response(), None)
+    assert "\x1b" not in tty.getvalue()

@@ -6,148 +6,53 @@ Every error becomes output and an exit code in exactly one place, `main()`.
 from __future__ import annotations
 
 import json
-import math
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from yamlswarm import __version__
-from yamlswarm.errors import Interrupted, ScenarioError, YamlswarmError
-from yamlswarm.report.outputs import OUTPUTS
-from yamlswarm.settings import RunSettings
-from yamlswarm.units import parse_duration, parse_rate
-
-
-class Parsed(click.ParamType):
-    """A value read by one of `yamlswarm.units`' parsers; its ValueError becomes Click's message."""
-
-    def __init__(self, name: str, parse: Callable[[object], float]) -> None:
-        self.name = name
-        self._parse = parse
-
-    def convert(self, value, param, ctx):
-        try:
-            return self._parse(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-class KeyValue(click.ParamType):
-    """KEY=VALUE for -e/--env."""
-
-    name = "KEY=VALUE"
-
-    def convert(self, value, param, ctx):
-        key, sep, val = value.partition("=")
-        if not sep or not key:
-            self.fail(f"{value!r} is not KEY=VALUE", param, ctx)
-        return key, val
-
-
-_OUTPUT_DEST = "output_"  # the parameter of `--json` is `output_json`, and so on
-
-
-def output_options(*kinds: str) -> list[Callable]:
-    """Options writing the outputs of `yamlswarm.report.outputs` (every one, or just `kinds`)."""
-    formats = [OUTPUTS[kind] for kind in kinds] if kinds else list(OUTPUTS.values())
-    return [
-        click.option(
-            fmt.option,
-            _OUTPUT_DEST + fmt.kind,
-            type=click.Path(dir_okay=False, path_type=Path),
-            metavar=fmt.metavar,
-            help=fmt.help,
-        )
-        for fmt in formats
-    ]
-
-
-def _outputs(options: dict) -> dict[str, Path]:
-    """Pop the output options out of a command's parameters: kind -> target, in registry order."""
-    given = {kind: options.pop(_OUTPUT_DEST + kind, None) for kind in OUTPUTS}
-    return {kind: target for kind, target in given.items() if target is not None}
-
-
-def _options(*options: Callable) -> Callable:
-    """One decorator applying `options` in order (the first is shown first in --help)."""
-
-    def decorate(command):
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return decorate
-
-
-DURATION = Parsed("duration", parse_duration)  # 500ms, 30s, 5m, 1h, 1m30s or seconds
-
-
-def _interval(value: object) -> float:
-    """A duration that can pace a loop: finite and above 0 (`0` would spin, `nan` hang)."""
-    seconds = parse_duration(value)
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"{value!r} is not a finite duration above 0 (e.g. 500ms, 2s)")
-    return seconds
-
-
-INTERVAL = Parsed("duration", _interval)
-RATE = Parsed("rate", parse_rate)  # 10/s, 600/m, 1/h or a number per second
-
-
-run_options = _options(  # the options `run` and `master` share (SPEC section 2)
-    click.option("-H", "--host", help="Base URL; overrides the scenario's host."),
-    click.option(
-        "-u", "--users", type=click.IntRange(min=1), help="Number of users (closed model)."
-    ),
-    click.option("-r", "--spawn-rate", type=RATE, help="Users started per second."),
-    click.option("-t", "--duration", type=DURATION, help="Run time, e.g. 30s, 5m, 1h30m."),
-    click.option(
-        "--iterations",
-        type=click.IntRange(min=1),
-        help="Stop after N flow iterations in total.",
-    ),
-    click.option(
-        "-e",
-        "--env",
-        "env",
-        type=KeyValue(),
-        multiple=True,
-        help="A value for {{ env.KEY }} (repeatable); real environment variables are the fallback.",
-    ),
-    click.option("--seed", type=int, help="Seed for Faker and every random choice."),
-    *output_options(),
-    click.option(
-        "--stop-timeout",
-        type=DURATION,
-        default="10s",
-        show_default=True,
-        help="How long stopping users may take to finish their requests.",
-    ),
-    click.option(
-        "--trace",
-        type=click.IntRange(min=1),
-        is_flag=False,
-        flag_value=1,
-        default=None,
-        metavar="[N]",
-        help="Debug: one user runs N iterations (default 1); print every request and response.",
-    ),
-    click.option("-q", "--quiet", is_flag=True, help="No live progress, only the final table."),
+from yamlswarm.cli_options import (
+    DURATION,
+    TOKEN_HELP,
+    combine,
+    config_defaults,
+    env_option,
+    master_options,
+    output_options,
+    pop_outputs,
+    run_options,
 )
+from yamlswarm.errors import Interrupted, ScenarioError, YamlswarmError
+from yamlswarm.report.terminal import can_colour, can_redraw
+from yamlswarm.settings import RunSettings
+
+CONFIGURED = ("run", "master")  # the commands the config file gives defaults to
 
 
 def _settings(**kw) -> RunSettings:
     env = dict(kw.pop("env", ()) or ())
-    outputs = _outputs(kw)
-    return RunSettings(env=env, outputs=outputs, interactive=sys.stdout.isatty(), **kw)
+    for name in ("tags", "exclude_tags"):  # -T a,b -T c: one tuple per use
+        kw[name] = tuple(tag for group in kw.get(name) or () for tag in group)
+    kw["user_types"] = tuple(kw.get("user_types") or ())
+    outputs = pop_outputs(kw)
+    return RunSettings(
+        env=env,
+        outputs=outputs,
+        interactive=can_redraw(sys.stdout),  # TERM=dumb: a status line, no in-place redraw
+        colour=can_colour(sys.stdout),  # NO_COLOR or TERM=dumb: no colours
+        **kw,
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="yamlswarm")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Load tests written as schema-validated YAML scenarios."""
+    if ctx.invoked_subcommand in CONFIGURED:  # option defaults from yamlswarm.toml / pyproject
+        commands = {name: cli.commands[name] for name in CONFIGURED}
+        ctx.default_map = config_defaults(commands, Path.cwd())
 
 
 @cli.command()
@@ -209,7 +114,7 @@ def schema(output: Path | None) -> None:
 @cli.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @run_options
-@click.option(
+@env_option(
     "--processes",
     type=int,
     metavar="N",
@@ -239,52 +144,6 @@ def _check_processes(processes: int) -> None:
 def _no_trace(settings: RunSettings, where: str) -> None:
     if settings.trace:
         raise click.UsageError(f"--trace runs one local user; it cannot be combined with {where}")
-
-
-TOKEN_HELP = (
-    "Shared secret of the master and its workers (or YAMLSWARM_TOKEN); required to bind "
-    "beyond loopback. Enforced by ZeroMQ CURVE keys derived from it."
-)
-
-
-master_options = _options(  # what `master` adds to the run options
-    click.option(
-        "--expect-workers",
-        type=click.IntRange(min=1),
-        required=True,
-        metavar="N",
-        help="Start when N workers have joined.",
-    ),
-    click.option(
-        "--bind",
-        default="127.0.0.1:5557",
-        show_default=True,
-        metavar="HOST:PORT",
-        help="Where workers connect.",
-    ),
-    click.option("--token", envvar="YAMLSWARM_TOKEN", help=TOKEN_HELP),
-    click.option(
-        "--expect-timeout",
-        type=DURATION,
-        default="60s",
-        show_default=True,
-        help="How long to wait for the workers; too few is exit 3.",
-    ),
-    click.option(
-        "--heartbeat",
-        type=INTERVAL,
-        default="1s",
-        show_default=True,
-        help="Heartbeat interval, both ways.",
-    ),
-    click.option(
-        "--heartbeat-timeout",
-        type=INTERVAL,
-        default="10s",
-        show_default=True,
-        help="A worker silent this long is reported lost (longer than --heartbeat).",
-    ),
-)
 
 
 @cli.command()
@@ -334,7 +193,7 @@ def master(
     metavar="N",
     help="Worker processes on this machine (-1: one per core).",
 )
-@click.option("--token", envvar="YAMLSWARM_TOKEN", help=TOKEN_HELP)
+@env_option("--token", help=TOKEN_HELP)
 @click.option(
     "--connect-timeout",
     type=DURATION,
@@ -373,7 +232,7 @@ def worker(
     help="How long the demo runs.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No live progress, only the final table.")
-@_options(*output_options("json", "html"))
+@combine(*output_options("json", "html"))
 def demo(duration: float, quiet: bool, **outputs: Path | None) -> None:
     """Start the bundled demo API on a free loopback port and run the example scenario against it."""
     from yamlswarm.demo import scenario_path
@@ -394,7 +253,7 @@ def demo(duration: float, quiet: bool, **outputs: Path | None) -> None:
 
 @cli.command()
 @click.argument("result", type=click.Path(path_type=Path))
-@_options(*output_options("html"))
+@combine(*output_options("html"))
 @click.option(
     "--compare",
     "compare_path",
@@ -418,7 +277,7 @@ def report(
     from yamlswarm.report.compare import report_command
 
     sys.exit(
-        report_command(result, _outputs(outputs), compare_path, fail_on_regression, sys.stdout)
+        report_command(result, pop_outputs(outputs), compare_path, fail_on_regression, sys.stdout)
     )
 
 

@@ -178,6 +178,7 @@ class Flow:
     steps: tuple[Step, ...]
     stop_on_failure: bool = False
     source: Source = NOWHERE
+    tags: tuple[str, ...] = ()  # its own; `--tags` also sees its user type's
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +193,7 @@ class UserType:
     on_start: tuple[Step, ...] = ()
     on_stop: tuple[Step, ...] = ()
     source: Source = NOWHERE
+    tags: tuple[str, ...] = ()  # every flow of the type has them
 
 
 # ---------------------------------------------------------------- data feeds

@@ -236,6 +236,8 @@ class RunResult:
     aborted: str | None = None  # why a threshold with `abort: true` stopped the run
     exit_code: int = 0
     cluster: dict[str, Any] | None = None  # distributed runs: {"workers": n, "lost_workers": [...]}
+    # -T/-E/--user-type: {"tags": [...], "exclude_tags": [...], "user_types": [...]}
+    selection: dict[str, list[str]] | None = None
 
     @property
     def passed(self) -> bool:
@@ -261,6 +263,7 @@ class RunResult:
             "aborted": self.aborted,
             "exit_code": self.exit_code,
             **({"cluster": dict(self.cluster)} if self.cluster is not None else {}),
+            **({"selection": dict(self.selection)} if self.selection is not None else {}),
         }
 
     @classmethod
@@ -296,7 +299,16 @@ class RunResult:
             aborted=None if aborted is None else str(aborted),
             exit_code=int(data.get("exit_code", 0)),
             cluster=dict(data["cluster"]) if data.get("cluster") else None,
+            selection=_selection(data.get("selection")),
         )
+
+
+def _selection(raw: Any) -> dict[str, list[str]] | None:
+    if not raw:
+        return None
+    return {
+        key: [str(v) for v in raw.get(key) or ()] for key in ("tags", "exclude_tags", "user_types")
+    }
 
 
 def describe_model(load: Load, iterations_cap: int | None = None) -> dict[str, Any]:

@@ -33,11 +33,15 @@ def load_plan(path: str | Path, settings: RunSettings) -> p.Plan:
 
 
 def apply_overrides(plan: p.Plan, settings: RunSettings) -> p.Plan:
-    """The plan as the command line changes it: host, users, spawn rate, duration, iterations, trace.
+    """The plan as the command line changes it: the selected flows and user types (--tags,
+    --exclude-tags, --user-type), host, users, spawn rate, duration, iterations, trace.
 
     After this, the runtime reads the load model from the plan alone; `--duration`
     on a stages or open model stays a time cap (RunSettings.duration).
     """
+    from yamlswarm.selection import select
+
+    plan = select(plan, settings.selection)
     return dataclasses.replace(plan, host=_host(plan, settings), **_load_overrides(plan, settings))
 
 
@@ -118,12 +122,14 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
     if settings.trace:
         from yamlswarm.report.trace import TracePrinter
 
-        trace = TracePrinter(out)
+        trace = TracePrinter(out, colour=settings.colour)
     quiet = settings.quiet or bool(settings.trace)
     live = LiveProgress(out, interactive=settings.interactive, quiet=quiet)
     runner = Runner(plan, settings, hooks=hooks, live=live, out=out, err=err, trace=trace)
+    selection = settings.selection.describe()
     print(
-        f"yamlswarm: running {plan.name!r} against {plan.host} ({describe_load(plan)})",
+        f"yamlswarm: running {plan.name!r} against {plan.host} ({describe_load(plan)})"
+        + (f"\nselection: {selection}" if selection else ""),
         file=out,
         flush=True,
     )
@@ -192,10 +198,12 @@ def finish_run(
         interrupted=interrupted,
         aborted=aborted,
     )
-    exit_code = Interrupted.exit_code if interrupted else (0 if result.passed else 1)
+    exit_code = _exit_code(result, settings, interrupted)
     result.exit_code = exit_code
     if extra:
         result.cluster = dict(extra)
+    if settings.selection:
+        result.selection = settings.selection.to_dict()
     if on_test_stop is not None:
         on_test_stop(result)
     print(f"\n{table.render(result)}", file=out, flush=True)
@@ -204,6 +212,18 @@ def finish_run(
     if not write_outputs(result, settings.outputs, err) and exit_code == 0:
         exit_code = UsageError.exit_code
     return exit_code
+
+
+def _exit_code(result: Any, settings: RunSettings, interrupted: bool) -> int:
+    """130 when interrupted, 1 when a threshold failed, `--exit-code-on-error` N when a request
+    failed (and no threshold did), else 0."""
+    if interrupted:
+        return Interrupted.exit_code
+    if not result.passed:
+        return 1
+    if settings.exit_code_on_error is not None and result.totals.failures:
+        return settings.exit_code_on_error
+    return 0
 
 
 def describe_load(plan: p.Plan) -> str:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yamlswarm.selection import Selection
+
 
 @dataclass(frozen=True)
 class RunSettings:
@@ -20,8 +22,23 @@ class RunSettings:
     seed: int | None = None
     trace: int | None = None  # --trace N: one user, N iterations, every exchange printed
     quiet: bool = False
-    interactive: bool = False  # stdout is a terminal: live progress redrawn in place
+    interactive: bool = False  # stdout is a terminal, TERM not dumb: live progress redrawn in place
+    colour: bool = False  # and NO_COLOR is not set: --trace paints statuses
     stop_timeout: float = 10.0
+    # --exit-code-on-error N: the exit code when a request failed and every threshold passed
+    exit_code_on_error: int | None = None
+    # -T/--tags, -E/--exclude-tags, --user-type: which flows and user types run (empty: all)
+    tags: tuple[str, ...] = ()
+    exclude_tags: tuple[str, ...] = ()
+    user_types: tuple[str, ...] = ()
     # output kind -> target, e.g. {"json": Path("result.json"), "csv": Path("out/run")};
     # the kinds are those of `yamlswarm.report.outputs.OUTPUTS`
     outputs: Mapping[str, Path] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("tags", "exclude_tags", "user_types"):  # lists from a master's message
+            object.__setattr__(self, name, tuple(getattr(self, name) or ()))
+
+    @property
+    def selection(self) -> Selection:
+        return Selection.of(self.tags, self.exclude_tags, self.user_types)

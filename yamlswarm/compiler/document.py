@@ -223,6 +223,7 @@ def _user(ctx: Context, index: int, raw: Any, env: CompileEnv) -> UserType:
         on_start=compile_steps(ctx, user.get("on_start"), (*path, "on_start"), env),
         on_stop=compile_steps(ctx, user.get("on_stop"), (*path, "on_stop"), env),
         source=ctx.source(path),
+        tags=_tags(user.get("tags")),
     )
 
 
@@ -246,4 +247,10 @@ def _flow(ctx: Context, path: JsonPath, raw: Any, env: CompileEnv) -> Flow:
         steps=steps,
         stop_on_failure=bool(flow.get("stop_on_failure", False)),
         source=ctx.source(path),
+        tags=_tags(flow.get("tags")),
     )
+
+
+def _tags(raw: Any) -> tuple[str, ...]:
+    """The `tags:` of a flow or user type (the schema checked them: a list of names), deduplicated."""
+    return tuple(dict.fromkeys(str(tag) for tag in raw)) if isinstance(raw, list) else ()

@@ -24,7 +24,10 @@ from yamlswarm.settings import RunSettings
 
 __all__ = ["Share", "settings_from_wire", "settings_to_wire", "share_of", "split_plan"]
 
-_WIRE_FIELDS = ("host", "users", "spawn_rate", "duration", "iterations", "seed", "stop_timeout")
+_WIRE_FIELDS = (
+    *("host", "users", "spawn_rate", "duration", "iterations", "seed", "stop_timeout"),
+    *("tags", "exclude_tags", "user_types"),  # workers select the flows the master did
+)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from http import HTTPStatus
 from typing import Any, TextIO
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
-from yamlswarm.report.terminal import one_line, printable
+from yamlswarm.report.terminal import can_colour, one_line, printable
 
 __all__ = ["BODY_HEAD_BYTES", "TracePrinter", "is_secret_header", "mask_header", "mask_url"]
 
@@ -94,11 +94,10 @@ def mask_url(url: str) -> str:
 class TracePrinter:
     """Called by the runtime as `trace(user, step, response, error)` after each request."""
 
-    def __init__(self, out: TextIO, mask: bool = True) -> None:
+    def __init__(self, out: TextIO, mask: bool = True, colour: bool | None = None) -> None:
         self.out = out
         self.mask = mask
-        isatty = getattr(out, "isatty", None)
-        self.colour = bool(isatty and isatty())
+        self.colour = can_colour(out) if colour is None else colour  # NO_COLOR, TERM=dumb
 
     def __call__(self, user: Any, step: Any, response: Any, error: str | None) -> None:
         lines = [self._request_line(user, response)]
