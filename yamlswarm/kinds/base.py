@@ -37,6 +37,7 @@ __all__ = [
     "StepBuildEnv",
     "StepKind",
     "StepUser",
+    "one_key_step",
 ]
 
 JsonPath = tuple[Any, ...]
@@ -202,3 +203,14 @@ class StepKind:
     def step_def(self, key: str) -> str:
         """The `$defs` entry a step selected by `key` must satisfy."""
         return self.step_defs.get(key, f"{self.name}_step")
+
+
+def one_key_step(key: str, description: str, value: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema of a step that is one key and its value (`think: 1s`, `loop: {...}`)."""
+    return {
+        "type": "object",
+        "description": description,
+        "properties": {key: dict(value)},
+        "required": [key],
+        "additionalProperties": False,
+    }

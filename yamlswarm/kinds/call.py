@@ -11,6 +11,7 @@ from yamlswarm.kinds.base import (
     StepBuildEnv,
     StepKind,
     StepUser,
+    one_key_step,
 )
 from yamlswarm.plan import NOWHERE, Source
 from yamlswarm.runtime.context import Executor
@@ -62,18 +63,14 @@ def build_call(step: CallStep, env: StepBuildEnv) -> Executor:
 
 
 SCHEMA = {
-    "call_step": {
-        "type": "object",
-        "description": "Call a hook function.",
-        "properties": {
-            "call": {
-                "$ref": "#/$defs/identifier",
-                "description": "Name of a function in a hook module; called as fn(user).",
-            }
+    "call_step": one_key_step(
+        "call",
+        "Call a hook function.",
+        {
+            "$ref": "#/$defs/identifier",
+            "description": "Name of a function in a hook module; called as fn(user).",
         },
-        "required": ["call"],
-        "additionalProperties": False,
-    }
+    )
 }
 
 KIND = StepKind(

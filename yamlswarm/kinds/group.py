@@ -13,6 +13,7 @@ from yamlswarm.kinds.base import (
     StepBuildEnv,
     StepKind,
     StepUser,
+    one_key_step,
 )
 from yamlswarm.plan import NOWHERE, Source, Step
 from yamlswarm.runtime.context import Executor
@@ -72,18 +73,11 @@ _GROUP: dict[str, Any] = {
     "additionalProperties": False,
 }
 SCHEMA = {
-    "group_step": {
-        "type": "object",
-        "description": "Time several steps as one transaction.",
-        "properties": {
-            "group": {
-                "$ref": "#/$defs/group",
-                "description": "{name, steps}: timed as one transaction row.",
-            }
-        },
-        "required": ["group"],
-        "additionalProperties": False,
-    },
+    "group_step": one_key_step(
+        "group",
+        "Time several steps as one transaction.",
+        {"$ref": "#/$defs/group", "description": "{name, steps}: timed as one transaction row."},
+    ),
     "group": _GROUP,
 }
 

@@ -11,6 +11,7 @@ from yamlswarm.kinds.base import (
     StepBuildEnv,
     StepKind,
     StepUser,
+    one_key_step,
 )
 from yamlswarm.plan import NOWHERE, Source, Value
 from yamlswarm.runtime.context import Executor
@@ -52,15 +53,11 @@ def build_log(step: LogStep, env: StepBuildEnv) -> Executor:
 
 
 SCHEMA = {
-    "log_step": {
-        "type": "object",
-        "description": "Print a line.",
-        "properties": {
-            "log": {"$ref": "#/$defs/text", "description": "The line to print; may be a template."}
-        },
-        "required": ["log"],
-        "additionalProperties": False,
-    }
+    "log_step": one_key_step(
+        "log",
+        "Print a line.",
+        {"$ref": "#/$defs/text", "description": "The line to print; may be a template."},
+    )
 }
 
 KIND = StepKind(

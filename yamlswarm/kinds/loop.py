@@ -14,6 +14,7 @@ from yamlswarm.kinds.base import (
     StepBuildEnv,
     StepKind,
     StepUser,
+    one_key_step,
 )
 from yamlswarm.plan import NOWHERE, Source, Step, Value
 from yamlswarm.runtime.context import Executor
@@ -143,18 +144,14 @@ _LOOP: dict[str, Any] = {
     "additionalProperties": False,
 }
 SCHEMA = {
-    "loop_step": {
-        "type": "object",
-        "description": "Repeat steps.",
-        "properties": {
-            "loop": {
-                "$ref": "#/$defs/loop",
-                "description": "Repetition: {count | over | while, as, max, steps}.",
-            }
+    "loop_step": one_key_step(
+        "loop",
+        "Repeat steps.",
+        {
+            "$ref": "#/$defs/loop",
+            "description": "Repetition: {count | over | while, as, max, steps}.",
         },
-        "required": ["loop"],
-        "additionalProperties": False,
-    },
+    ),
     "loop": _LOOP,
 }
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from yamlswarm.extractors import compile_extract
-from yamlswarm.kinds.base import CompileContext, CompileEnv, Hints, JsonPath, StepKind
+from yamlswarm.kinds.base import CompileContext, CompileEnv, Hints, JsonPath, StepKind, one_key_step
 from yamlswarm.kinds.checks import compile_checks
 from yamlswarm.plan import Body, RequestStep
 from yamlswarm.runtime.request import build_request
@@ -235,18 +235,11 @@ SCHEMA = {
         "dependentSchemas": _ONE_BODY,
     },
     "request_step_long": _LONG,
-    "request_kind_step": {
-        "type": "object",
-        "description": "A request step in long form.",
-        "properties": {
-            "request": {
-                "$ref": "#/$defs/request_step_long",
-                "description": "The request: {method, url, ...}.",
-            }
-        },
-        "required": ["request"],
-        "additionalProperties": False,
-    },
+    "request_kind_step": one_key_step(
+        "request",
+        "A request step in long form.",
+        {"$ref": "#/$defs/request_step_long", "description": "The request: {method, url, ...}."},
+    ),
 }
 
 KIND = StepKind(

@@ -14,6 +14,7 @@ from yamlswarm.kinds.base import (
     StepBuildEnv,
     StepKind,
     StepUser,
+    one_key_step,
 )
 from yamlswarm.plan import NOWHERE, Source, Value
 from yamlswarm.runtime.context import Executor
@@ -58,18 +59,11 @@ def build_set(step: SetStep, env: StepBuildEnv) -> Executor:
 
 
 SCHEMA = {
-    "set_step": {
-        "type": "object",
-        "description": "Assign user variables.",
-        "properties": {
-            "set": {
-                "$ref": "#/$defs/set",
-                "description": "Variables to assign: {name: value-or-template}.",
-            }
-        },
-        "required": ["set"],
-        "additionalProperties": False,
-    },
+    "set_step": one_key_step(
+        "set",
+        "Assign user variables.",
+        {"$ref": "#/$defs/set", "description": "Variables to assign: {name: value-or-template}."},
+    ),
     "set": {
         "type": "object",
         "minProperties": 1,

@@ -13,6 +13,7 @@ from yamlswarm.kinds.base import (
     StepBuildEnv,
     StepKind,
     StepUser,
+    one_key_step,
 )
 from yamlswarm.plan import NOWHERE, Source, Wait
 from yamlswarm.runtime.context import Executor
@@ -62,18 +63,11 @@ def build_think(step: ThinkStep, env: StepBuildEnv) -> Executor:
 
 
 SCHEMA = {
-    "think_step": {
-        "type": "object",
-        "description": "A pause inside a flow.",
-        "properties": {
-            "think": {
-                "$ref": "#/$defs/think",
-                "description": "Pause: a duration or {between: [low, high]}.",
-            }
-        },
-        "required": ["think"],
-        "additionalProperties": False,
-    },
+    "think_step": one_key_step(
+        "think",
+        "A pause inside a flow.",
+        {"$ref": "#/$defs/think", "description": "Pause: a duration or {between: [low, high]}."},
+    ),
     "think": {
         "type": ["number", "string", "object"],
         "minimum": 0,
