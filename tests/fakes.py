@@ -171,6 +171,7 @@ class FakeRun:
         handler: Callable[[Request], Response] = ok,
         hooks: Any = None,
         trace: Any = None,
+        observers: Any = None,
     ) -> None:
         from yamlswarm.runtime.runner import Runner
         from yamlswarm.settings import RunSettings
@@ -189,6 +190,7 @@ class FakeRun:
             trace=trace,
             clock=self.clock,
             transport_factory=self._transport,
+            observers=observers,
         )
         self._handler = handler
 

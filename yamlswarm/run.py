@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 from yamlswarm import plan as p
 from yamlswarm.errors import Interrupted, UsageError
 from yamlswarm.settings import RunSettings
+
+if TYPE_CHECKING:
+    from yamlswarm.runtime.observers import Observers
 
 
 def load_plan(path: str | Path, settings: RunSettings) -> p.Plan:
@@ -112,6 +115,7 @@ def run_scenario(
 
 def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -> int:
     from yamlswarm.hookmodules import load_hooks
+    from yamlswarm.observing import ObserveEnv, build_observers
     from yamlswarm.report.live import LiveProgress
     from yamlswarm.runtime.hook_calls import HookRunner
     from yamlswarm.runtime.runner import Runner
@@ -125,7 +129,10 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
         trace = TracePrinter(out, colour=settings.colour)
     quiet = settings.quiet or bool(settings.trace)
     live = LiveProgress(out, interactive=settings.interactive, quiet=quiet)
-    runner = Runner(plan, settings, hooks=hooks, live=live, out=out, err=err, trace=trace)
+    observers = build_observers(ObserveEnv(plan, settings, out, err, role="local"))
+    runner = Runner(
+        plan, settings, hooks=hooks, live=live, out=out, err=err, trace=trace, observers=observers
+    )
     selection = settings.selection.describe()
     print(
         f"yamlswarm: running {plan.name!r} against {plan.host} ({describe_load(plan)})"
@@ -150,6 +157,7 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
         ),
         out=out,
         err=err,
+        observers=observers,
     )
 
 
@@ -180,6 +188,7 @@ def finish_run(
     err: TextIO,
     on_test_stop: Any = None,
     extra: dict[str, Any] | None = None,
+    observers: Observers | None = None,
 ) -> int:
     """Result, thresholds, table and output files of a finished run; returns the exit code.
 
@@ -211,6 +220,8 @@ def finish_run(
         print(f"aborted: threshold {aborted!r} failed", file=out, flush=True)
     if not write_outputs(result, settings.outputs, err) and exit_code == 0:
         exit_code = UsageError.exit_code
+    if observers is not None:
+        observers.close(result)
     return exit_code
 
 

@@ -19,6 +19,8 @@ from yamlswarm import plan as p
 from yamlswarm.distributed.exports import check_export
 from yamlswarm.distributed.messages import ProtocolError
 from yamlswarm.errors import ClusterError
+from yamlswarm.observing import ObserveEnv, build_observers
+from yamlswarm.runtime.observers import Tick
 from yamlswarm.settings import RunSettings
 
 __all__ = ["ClusterReport", "WorkerOutcome", "cluster_summary", "lost_summary"]
@@ -61,6 +63,7 @@ class ClusterReport:
         self.interrupted = False
         self._aborting = tuple(t for t in plan.thresholds if t.abort)
         self._live: Any = None
+        self.observers = build_observers(ObserveEnv(plan, settings, out, err, role="master"))
 
     def merge(self, worker_id: str, data: dict[str, Any]) -> None:
         """Add a worker's report; ProtocolError (nothing merged) when it is malformed."""
@@ -99,7 +102,10 @@ class ClusterReport:
         """One second of the run: timeline row, live view, aborting thresholds."""
         from yamlswarm.runtime.slo import first_abort
 
-        self.stats.tick(users)
+        second = self.stats.tick(users)
+        if self.observers:
+            elapsed = time.perf_counter() - self.started
+            self.observers.second(Tick(self.stats, users, elapsed, second))
         if self._live is not None:
             self._live.update(self.stats.live_view(users, self._duration()))
         if self._aborting and self.aborted is None:
@@ -138,6 +144,7 @@ class ClusterReport:
             err=self.err,
             extra=cluster_summary(outcomes),
             on_test_stop=self._on_test_stop(hook_ctx),
+            observers=self.observers,
         )
         summary = lost_summary(outcomes)
         if summary:

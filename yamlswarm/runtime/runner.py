@@ -28,6 +28,7 @@ from yamlswarm.runtime.hook_calls import HookRunner
 from yamlswarm.runtime.http.message import Origin, parse_origin
 from yamlswarm.runtime.http.session import session_factory
 from yamlswarm.runtime.http.transport import TransportFactory
+from yamlswarm.runtime.observers import Observers, Tick
 from yamlswarm.runtime.signals import StopUser
 from yamlswarm.runtime.slo import first_abort
 from yamlswarm.runtime.stats import Stats
@@ -69,11 +70,13 @@ class Runner:
         trace: Callable[..., None] | None = None,
         clock: Clock | None = None,
         transport_factory: TransportFactory | None = None,
+        observers: Observers | None = None,
     ) -> None:
         """`partition` (index, count): this process's share of `order: unique` data rows;
         `trace`: called after every request with (user, step, response, error) (--trace);
         `clock`: time and sleeping (default the real one); `transport_factory`: a new
-        transport for each user (default: HTTP sessions against the plan's host)."""
+        transport for each user (default: HTTP sessions against the plan's host);
+        `observers`: told once a second (live exports, the web UI)."""
         self.plan = plan
         self.settings = settings
         self.out = out or sys.stdout
@@ -82,6 +85,7 @@ class Runner:
         self.stats = stats or Stats(clock=self.clock.wall)
         self.hooks = hooks or HookRunner(None)
         self.live = live
+        self.observers = observers or Observers((), self.err)
         self.base: Origin | None = parse_origin(plan.host) if plan.host else None
         self.rng = random.Random(settings.seed)
         self.faker = make_faker(plan.faker_locale, settings.seed)
@@ -316,7 +320,9 @@ class Runner:
         while not self.stopping:
             clock.sleep(next_tick - clock.now())
             next_tick += 1.0
-            self.stats.tick(self.active_users)
+            second = self.stats.tick(self.active_users)
+            if self.observers:
+                self.observers.second(Tick(self.stats, self.active_users, self.elapsed, second))
             if self.live is not None:
                 self.live.update(self.stats.live_view(self.active_users, duration))
             elapsed = self.elapsed
