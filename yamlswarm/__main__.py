@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 
 # Commands that generate load or talk to other processes; everything else
@@ -16,7 +18,16 @@ def _command(argv: list[str]) -> str | None:
     return None
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM before a run (or a master, a worker) takes the signals over:
+    nothing has run, nothing is to be written; end at once, without a traceback."""
+    os.write(2, b"Interrupted.\n")
+    os._exit(130)
+
+
 def main() -> None:
+    signal.signal(signal.SIGINT, _interrupted)
+    signal.signal(signal.SIGTERM, _interrupted)
     if _command(sys.argv[1:]) in _NETWORK_COMMANDS:
         from gevent import monkey
 

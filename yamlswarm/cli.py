@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        click.echo("Interrupted.", err=True)
         sys.exit(Interrupted.exit_code)
     except YamlswarmError as exc:
         click.echo(exc.render(), err=True)

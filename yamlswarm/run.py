@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 from yamlswarm import plan as p
-from yamlswarm.errors import Interrupted, UsageError
+from yamlswarm.errors import Interrupted, StartError, UsageError
 from yamlswarm.settings import RunSettings
 
 if TYPE_CHECKING:
@@ -140,25 +140,58 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
         file=out,
         flush=True,
     )
-    runner.run()
-    live.finish()
-    if settings.trace and plan.thresholds:
-        print("(thresholds are not evaluated in --trace mode)", file=out)
-        plan = dataclasses.replace(plan, thresholds=())
-    return finish_run(
-        plan,
-        settings,
-        runner.stats,
-        elapsed=runner.elapsed,
-        interrupted=runner.interrupted,
-        aborted=runner.aborted,
-        on_test_stop=lambda result: (
-            hooks.call_each(hooks.on_test_stop, runner, result) if hooks.on_test_stop else None
-        ),
-        out=out,
+    with _watchdog(plan, settings, runner, out=out, err=err):  # until the results are written
+        runner.run()
+        live.finish()
+        if settings.trace and plan.thresholds:
+            print("(thresholds are not evaluated in --trace mode)", file=out)
+            plan = dataclasses.replace(plan, thresholds=())
+        return finish_run(
+            plan,
+            settings,
+            runner.stats,
+            elapsed=runner.elapsed,
+            interrupted=runner.interrupted,
+            aborted=runner.aborted,
+            on_test_stop=lambda result: (
+                hooks.call_each(hooks.on_test_stop, runner, result) if hooks.on_test_stop else None
+            ),
+            out=out,
+            err=err,
+            observers=observers,
+        )
+
+
+def _watchdog(plan: p.Plan, settings: RunSettings, runner: Any, *, out: TextIO, err: TextIO) -> Any:
+    """The event-loop watchdog of a local run: it takes over Ctrl-C, names what blocks the
+    loop and, when the run cannot end by itself, writes the results so far and exits."""
+    from yamlswarm.runtime.watchdog import Watchdog
+    from yamlswarm.runtime.workload import model_duration
+
+    duration = settings.duration if settings.duration is not None else model_duration(plan.load)
+
+    def run_end() -> float | None:
+        started = runner.started_at
+        return started + duration if started and duration is not None else None
+
+    def emergency(reason: str) -> int:
+        print(f"\nyamlswarm: {reason}: ending now with the results so far", file=err, flush=True)
+        interrupted = runner.interrupted or dog.signals > 0
+        code = finish_run(
+            plan, settings, runner.stats, elapsed=runner.elapsed, interrupted=interrupted,
+            aborted=None, out=out, err=err,
+        )  # fmt: skip
+        return code if interrupted else StartError.exit_code
+
+    runner.handle_signals = False
+    dog = Watchdog(
         err=err,
-        observers=observers,
+        on_signal=runner.interrupt,
+        run_end=run_end,
+        stop_timeout=settings.stop_timeout,
+        emergency=emergency,
     )
+    return dog
 
 
 def warn_if_unreachable(plan: p.Plan, err: TextIO) -> None:

@@ -9,6 +9,7 @@ never on a command line that `ps` shows.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,7 @@ def run_worker_processes(
 ) -> int:
     """`worker --processes N`: N independent workers; the worst exit code wins."""
     count = resolve_processes(processes)
+    _interrupt_with_cleanup()
     children = spawn_workers(
         master, count, token=token, connect_timeout=connect_timeout, quiet=quiet
     )
@@ -104,6 +106,7 @@ def run_local(
     from yamlswarm.run import load_plan
 
     count = resolve_processes(processes)
+    _interrupt_with_cleanup()
     plan = load_plan(scenario, settings)
     token = new_token()
     master = Master(
@@ -142,3 +145,10 @@ def _watch_children(master: Master, children: list[subprocess.Popen[bytes]]) -> 
                 master.fail(f"a worker process exited with code {code} before the run started")
                 return
         gevent.sleep(0.2)
+
+
+def _interrupt_with_cleanup() -> None:
+    """Ctrl-C raises KeyboardInterrupt again (the entry point ends the process at once
+    until a command takes the signals over), so that the `finally` blocks that stop the
+    worker processes run."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -113,6 +113,7 @@ class Runner:
         self.aborted: str | None = None
         self._next_id = itertools.count(1)
         self.started_at = 0.0
+        self.handle_signals = True  # False when a Watchdog catches SIGINT/SIGTERM instead
 
     # -- building ----------------------------------------------------------------
 
@@ -340,7 +341,7 @@ class Runner:
         """Run until the model ends, the duration passes, iterations run out or Ctrl-C."""
         self.started_at = self.clock.now()
         self.stats.start()
-        handlers = _install_signals(self.interrupt)
+        handlers = _install_signals(self.interrupt) if self.handle_signals else []
         failure = (
             self.hooks.call_each(self.hooks.on_test_start, self)
             if self.hooks.on_test_start
