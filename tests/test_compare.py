@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import yamlswarm
 from yamlswarm.errors import UsageError
 from yamlswarm.report.compare import (
     compare,
@@ -213,3 +214,17 @@ def test_report_command_usage_errors(tmp_path: Path):
         report_command(new, {}, new, -1.0, io.StringIO())
     with pytest.raises(UsageError, match="no such file"):
         report_command(new, {}, tmp_path / "nope.json", None, io.StringIO())
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000 + "]" * 100_000, '{"a":' * 5000 + "1" + "}" * 5000, "[" * 50_000],
+    ids=["deep-array", "deep-object", "deep-unclosed"],
+)
+def test_report_on_deeply_nested_json_is_a_usage_error_not_a_traceback(tmp_path: Path, text):
+    path = tmp_path / "deep.json"
+    path.write_text(text, encoding="utf-8")
+    done = yamlswarm("report", path)
+    assert done.returncode == 2, done.stderr
+    assert "not a yamlswarm result" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -17,6 +17,7 @@ from yamlswarm.report.outputs import requested, write_output
 from yamlswarm.report.table import AGGREGATED, number, render
 from yamlswarm.report.terminal import one_line, printable
 from yamlswarm.result import RowResult, RunResult, Totals
+from yamlswarm.runtime.bounded import json_depth_exceeds
 
 __all__ = [
     "Comparison",
@@ -223,6 +224,9 @@ def _delta_cell(delta: Delta, mark: float | None) -> str:
     return f"{text} {change}"
 
 
+RESULT_MAX_DEPTH = 64  # a result nests a few levels; anything deeper is not one
+
+
 def load_result(path: str | os.PathLike[str]) -> RunResult:
     """Read a `--json` result; a missing file, bad JSON or another JSON file is a UsageError."""
     source = os.fspath(path)
@@ -234,12 +238,18 @@ def load_result(path: str | os.PathLike[str]) -> RunResult:
         raise UsageError(f"{source}: not a yamlswarm result (not a UTF-8 text file)") from None
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
+    if json_depth_exceeds(text.encode("utf-8"), RESULT_MAX_DEPTH):
+        raise UsageError(
+            f"{source}: not a yamlswarm result (JSON nested more than {RESULT_MAX_DEPTH} deep)"
+        )
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    except RecursionError:  # invalid JSON that the depth scan could not judge exactly
+        raise UsageError(f"{source}: not a yamlswarm result (JSON nested too deep)") from None
     return RunResult.from_dict(data, source=source)
 
 
