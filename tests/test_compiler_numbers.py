@@ -77,7 +77,16 @@ def test_waits(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "option,value", [("-t", "nan"), ("-t", "inf"), ("-r", "nan"), ("-r", "0x")]
+    "option,value",
+    [
+        ("-t", "nan"),
+        ("-t", "inf"),
+        ("-t", "0"),
+        ("-r", "nan"),
+        ("-r", "0x"),
+        ("-r", "0"),
+        ("-r", "0/s"),
+    ],
 )
 def test_cli_refuses_non_finite_values(tmp_path, option, value):
     scenario = write_scenario(tmp_path, "version: 1\nload: {users: 1}\n" + USER)

@@ -129,15 +129,23 @@ def _interval(value: object) -> float:
     return seconds
 
 
+def _positive_rate(value: object) -> float:
+    """A rate that starts something: finite and above 0 (`-r 0` would never start a user)."""
+    rate = parse_rate(value)
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValueError(f"{value!r} is not a finite rate above 0 (e.g. 10/s, 600/m)")
+    return rate
+
+
 INTERVAL = Parsed("duration", _interval)
-RATE = Parsed("rate", parse_rate)  # 10/s, 600/m, 1/h or a number per second
+RATE = Parsed("rate", _positive_rate)  # 10/s, 600/m, 1/h or a number per second
 
 
 run_options = combine(  # the options `run` and `master` share (SPEC section 2)
     env_option("-H", "--host", help="Base URL; overrides the scenario's host."),
     env_option("-u", "--users", type=click.IntRange(min=1), help="Number of users (closed model)."),
     env_option("-r", "--spawn-rate", type=RATE, help="Users started per second."),
-    env_option("-t", "--duration", type=DURATION, help="Run time, e.g. 30s, 5m, 1h30m."),
+    env_option("-t", "--duration", type=INTERVAL, help="Run time, e.g. 30s, 5m, 1h30m."),
     env_option(
         "--iterations",
         type=click.IntRange(min=1),
