@@ -107,6 +107,26 @@ def test_trace_shows_a_hostile_response_escaped(tmp_path: Path, hostile: Hostile
     _no_fake_line(text)
 
 
+def test_a_log_step_prints_the_targets_bytes_escaped(tmp_path: Path, hostile: HostileServer) -> None:
+    scenario = write_scenario(
+        tmp_path,
+        """
+        version: 1
+        load: {iterations: 1, users: 1}
+        users:
+          - flows:
+              - steps:
+                  - get: /x
+                    extract: {page: {regex: "(?s)(.*)"}}
+                  - log: "got {{ page }}"
+        """,
+    )
+    run = yamlswarm("run", scenario, "-H", hostile.url, "-q")
+    text = run.stdout + run.stderr
+    assert "got \\x1b[2J\\x1b[H" in run.stderr, run.stderr
+    assert "\x1b" not in text and "\x07" not in text, repr(text)
+
+
 def _result_with(error: str, example: str) -> RunResult:
     result = RunResult("0.1.0", "shop", "2025-03-14T09:00:00.000Z", 1.0, {"kind": "closed"})
     result.errors = [ErrorResult("/x\x1b[1m", "GET", error, 3, 0.0, 1.0, example)]

@@ -14,6 +14,7 @@ from yamlswarm.kinds.base import (
     one_key_step,
 )
 from yamlswarm.plan import NOWHERE, Source, Value
+from yamlswarm.report.terminal import printable
 from yamlswarm.runtime.context import Executor
 from yamlswarm.runtime.values import as_text, error_text
 from yamlswarm.templates import renderer
@@ -46,7 +47,7 @@ def build_log(step: LogStep, env: StepBuildEnv) -> Executor:
             text = as_text(message(user.vars))
         except Exception as exc:
             text = f"<log template failed: {error_text(exc)}>"
-        env.log(f"[{user.name} #{user.id}] {text}")
+        env.log(f"[{user.name} #{user.id}] {printable(text)}")  # the target's bytes, escaped
         return True
 
     return run
