@@ -4,6 +4,7 @@ the fast `is_valid` check agrees with jsonschema."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,18 @@ def test_cli_schema_writes_a_file(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     written = (tmp_path / "yamlswarm.schema.json").read_text(encoding="utf-8")
     assert written == schema_text()
+
+
+def test_cli_schema_write_is_atomic_and_a_failure_is_a_clear_exit_2(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "yamlswarm.schema.json"
+    done = _cli("schema", "-o", str(target), cwd=tmp_path)  # the directory is created
+    assert done.returncode == 0, done.stderr
+    assert json.loads(target.read_text(encoding="utf-8")) == schema()
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporary left
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o500)
+    blocked = _cli("schema", "-o", str(tmp_path / "ro" / "sub" / "s.json"), cwd=tmp_path)
+    (tmp_path / "ro").chmod(0o700)
+    if os.geteuid() != 0:  # root writes anywhere
+        assert blocked.returncode == 2 and "cannot write" in blocked.stderr
+    assert "Traceback" not in blocked.stderr

@@ -98,16 +98,15 @@ def validate(files: tuple[Path, ...], fmt: str) -> None:
 )
 def schema(output: Path | None) -> None:
     """Print the JSON Schema of the scenario format (for editors)."""
+    from yamlswarm.report.files import open_for_write
     from yamlswarm.scenario.schema import schema_text
 
     text = schema_text()
     if output is None:
         click.echo(text, nl=False)
     else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise click.UsageError(f"cannot write {output}: {exc.strerror}") from None
+        with open_for_write(output) as stream:  # atomic; an OS error is a UsageError (exit 2)
+            stream.write(text)
         click.echo(f"wrote {output}", err=True)
 
 
