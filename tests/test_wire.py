@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from yamlswarm.runtime.http.wire import simple_head
+from yamlswarm.runtime.http.framing import simple_head
 
 
 def test_simple_head_parses_the_common_case():
