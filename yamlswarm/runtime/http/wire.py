@@ -45,8 +45,8 @@ def _fast_io_available() -> bool:
     except OSError:
         return False
     try:
-        return all(hasattr(probe, name) for name in _PRIVATE) and isinstance(
-            probe._sock, socket.socket
+        return all(hasattr(probe, name) for name in _PRIVATE) and all(
+            hasattr(probe._sock, name) for name in ("recv", "recvmsg", "send")
         )
     finally:
         probe.close()
