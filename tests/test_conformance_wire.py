@@ -216,3 +216,13 @@ def test_an_unexpected_exception_in_the_wire_layer_escapes(server, monkeypatch):
     monkeypatch.setattr(session_module, "read_response", broken)
     with pytest.raises(RuntimeError, match="a bug of ours"):
         _session(server).request("GET", "/chunked")
+
+
+def test_concurrent_requests_of_one_user_each_get_a_connection(server, io_mode):
+    session = _session(server)
+    jobs = [gevent.spawn(session.request, "GET", "/trickle/2", timeout=5) for _ in range(2)]
+    gevent.joinall(jobs, timeout=10)
+    assert [job.value.status for job in jobs] == [200, 200]
+    assert server.connections == 2
+    assert session.request("GET", "/ok").status == 200  # a pooled one is reused
+    assert server.connections == 2

@@ -111,13 +111,11 @@ class Connection:
         "tls",
         "tls_in",
         "tls_out",
-        "used",
     )
 
     def __init__(self, sock: gsocket.socket, timer: gevent.Timeout) -> None:
         self.sock = sock
         self.timer = timer
-        self.used = False
         self.dirty = False
         # through a plain http proxy: (b"http://host:port", Proxy-Authorization line)
         self.absolute: tuple[bytes, bytes] | None = None
