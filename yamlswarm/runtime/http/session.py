@@ -37,6 +37,7 @@ from yamlswarm.runtime.http.wire import Connection, Failure, error_name
 
 # methods retried automatically on a fresh connection (RFC 9110 9.2.2)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+RECHECK_AFTER = 0.05  # seconds idle after which a pooled connection is checked before reuse
 MAX_REDIRECTS = 10
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -136,12 +137,18 @@ class Session:
 
     # -- connections -------------------------------------------------------
 
-    def _take(self, origin: Origin) -> Connection | None:
-        """An idle connection to `origin` that the server has not closed meanwhile, if any."""
+    def _take(self, origin: Origin, now: float) -> Connection | None:
+        """An idle connection to `origin` that the server has not closed meanwhile, if any.
+
+        A plain connection whose last exchange was a plain Content-Length response (the hot
+        path) started under `RECHECK_AFTER` ago is taken without asking the socket (that is
+        a system call per request); a server closing that soon without `Connection: close`
+        is caught by the retry rules."""
         idle = self._conns.get(origin.key)
         while idle:
             conn = idle.pop()
-            if not conn.stale():
+            if (now - conn.last_used < RECHECK_AFTER and conn.tls is None) or not conn.stale():
+                conn.last_used = now
                 return conn
             conn.close()
         return None
@@ -233,16 +240,17 @@ class Session:
         arrived is retried once on a fresh one, for idempotent methods only (RFC 9110 9.2.2)."""
         retry = method in IDEMPOTENT
         for attempt in (0, 1):
-            conn = self._take(origin)
+            started = time.perf_counter()
+            conn = self._take(origin, started)
             reused = conn is not None
             timer = conn.timer if conn is not None else None
             if timer is None or timer.seconds != timeout:
                 timer = gevent.Timeout(timeout)
-            started = time.perf_counter()
             timer.start()
             try:
                 if conn is None:
                     conn = self._connect(origin, timeout, verify_tls, timer)
+                    conn.last_used = started
                 conn.timer = timer
                 response = self._exchange(
                     origin, conn, data, method, keep, reused and retry and attempt == 0
@@ -333,6 +341,7 @@ class Session:
             origin, method, parsed.status, parsed.headers, parsed.body, parsed.truncated, keep
         )
         if parsed.reusable and not conn.dirty:
+            conn.last_used = 0.0  # an unusual response: check the socket before the next one
             self._release(origin, conn)
         else:
             conn.close()

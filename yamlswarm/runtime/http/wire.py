@@ -104,6 +104,7 @@ class Connection:
         "absolute",
         "arrived",
         "dirty",
+        "last_used",
         "raw",
         "sock",
         "stamped",
@@ -117,6 +118,7 @@ class Connection:
         self.sock = sock
         self.timer = timer
         self.dirty = False
+        self.last_used = 0.0  # perf_counter time its last exchange started
         # through a plain http proxy: (b"http://host:port", Proxy-Authorization line)
         self.absolute: tuple[bytes, bytes] | None = None
         self.arrived = 0.0  # kernel time (CLOCK_REALTIME) the last read's data arrived; 0: unknown
