@@ -198,3 +198,16 @@ def test_validate_names_a_bad_limit_with_its_line(tmp_path):
     assert run.returncode == 2
     assert "s.yaml:3" in run.stdout + run.stderr and "max_headers" in run.stdout + run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_tls_files_that_are_not_pem_are_located_errors(tmp_path, certs):
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    found = problems(
+        tmp_path,
+        f"""
+        defaults:
+          tls: {{ca_bundle: junk.pem, client_cert: {certs.client_cert}, client_key: {certs.server_key}}}
+        users: [{{flows: [{{steps: [{{get: /}}]}}]}}]
+        """,
+    )
+    assert {path for path, _ in found} == {"defaults.tls.ca_bundle", "defaults.tls.client_key"}

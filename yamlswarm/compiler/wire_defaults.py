@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +23,24 @@ def compile_tls(ctx: Context, block: dict[Any, Any]) -> TlsSettings:
         files[key] = _existing_file(ctx, (*path, key), tls.get(key))
     if files["client_key"] and not files["client_cert"] and tls.get("client_cert") is None:
         ctx.error((*path, "client_key"), "'client_key' needs 'client_cert' (the certificate)")
+    _check_pem(ctx, path, files)
     return TlsSettings(bool(verify), files["ca_bundle"], files["client_cert"], files["client_key"])
+
+
+def _check_pem(ctx: Context, path: JsonPath, files: dict[str, str | None]) -> None:
+    """Load the files as the runtime will, so a bad one is a located error, not failed requests."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if files["ca_bundle"]:
+        try:
+            context.load_verify_locations(cafile=files["ca_bundle"])
+        except (ssl.SSLError, OSError) as exc:
+            ctx.error((*path, "ca_bundle"), f"not a PEM file of CA certificates: {exc}")
+    if files["client_cert"]:
+        try:
+            context.load_cert_chain(files["client_cert"], files["client_key"])
+        except (ssl.SSLError, OSError) as exc:
+            where = "client_key" if files["client_key"] else "client_cert"
+            ctx.error((*path, where), f"cannot use the client certificate and key: {exc}")
 
 
 def _existing_file(ctx: Context, path: JsonPath, raw: Any) -> str | None:
