@@ -211,3 +211,27 @@ def test_tls_files_that_are_not_pem_are_located_errors(tmp_path, certs):
         """,
     )
     assert {path for path, _ in found} == {"defaults.tls.ca_bundle", "defaults.tls.client_key"}
+
+
+def test_a_scenario_timeout_holds_for_a_trickled_https_body(tmp_path, certs):
+    with ProtocolServer(tls=certs.server_context()) as server:
+        started = time.perf_counter()
+        run, result = run_json(
+            tmp_path,
+            f"""
+            version: 1
+            defaults: {{tls: {{ca_bundle: {certs.ca}}}}}
+            load: {{iterations: 1}}
+            users:
+              - flows:
+                  - steps:
+                      - get: /trickle/20
+                        timeout: 2s
+            """,
+            server.url,
+        )
+        assert time.perf_counter() - started < 15
+    assert result is not None, run.stderr
+    assert result["totals"]["requests"] == 1 == server.count("/trickle/20")
+    assert result["totals"]["failures"] == 1
+    assert [e["error"] for e in result["errors"]] == ["Timeout"]

@@ -241,7 +241,7 @@ class Session:
         retry = method in IDEMPOTENT
         for attempt in (0, 1):
             started = time.perf_counter()
-            conn = self._take(origin, started)
+            conn = self._take(origin, started) if attempt == 0 else None  # a retry: a new one
             reused = conn is not None
             timer = conn.timer if conn is not None else None
             if timer is None or timer.seconds != timeout:
