@@ -82,27 +82,40 @@ def test_an_https_body_trickled_hits_the_timeout(certs, io_mode):
         assert 1.8 < time.perf_counter() - started < 3.5
 
 
+def _hogged_request(session: Session) -> tuple[float, object]:
+    """A request answered while another greenlet keeps the event loop busy for 200 ms."""
+    start = time.perf_counter()
+    responses = []
+
+    def hog() -> None:
+        end = time.perf_counter() + 0.2
+        while time.perf_counter() < end:
+            pass
+
+    user = gevent.spawn(lambda: responses.append(session.request("GET", "/ok")))
+    gevent.spawn(hog)
+    user.join()
+    assert time.perf_counter() - start >= 0.2
+    return start, responses[0]
+
+
 def test_https_latency_ends_when_the_response_arrived_like_http(certs):
     if not sys.platform.startswith("linux"):
         pytest.skip("kernel receive timestamps are a Linux feature")
+    stamped = []
     with ProtocolServer(tls=certs.server_context()) as server:
         session = _session(server, _trusting(certs))
         assert session.request("GET", "/ok").status == 200  # connected, handshake done
-        start = time.perf_counter()
-        responses = []
-
-        def hog() -> None:  # keeps the event loop from running anyone else for 200 ms
-            end = time.perf_counter() + 0.2
-            while time.perf_counter() < end:
-                pass
-
-        user = gevent.spawn(lambda: responses.append(session.request("GET", "/ok")))
-        gevent.spawn(hog)
-        user.join()
-        assert time.perf_counter() - start >= 0.2
-    (response,) = responses
-    assert response.status == 200 and response.received_at is not None
-    assert start <= response.received_at < start + 0.1  # the TLS records had arrived long before
+        for _ in range(5):  # the kernel does not stamp every loopback segment (e.g. under load)
+            start, response = _hogged_request(session)
+            assert response.status == 200
+            if response.received_at is not None:
+                stamped.append((start, response.received_at))
+            if len(stamped) == 2:
+                break
+    assert stamped, "no kernel receive timestamp in 5 TLS responses"
+    for start, received_at in stamped:
+        assert start <= received_at < start + 0.1  # the TLS records had arrived long before
 
 
 # ---------------------------------------------------------------- proxies
