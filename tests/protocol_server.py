@@ -87,7 +87,8 @@ def _ok(body: bytes = b"ok", *extra: str) -> bytes:
 
 
 _CONTENT_LENGTHS = {
-    "superscript": "Content-Length: ²".encode(),  # '²'.isdigit() is True
+    "superscript": b"Content-Length: \xb2",  # latin-1 '²': '²'.isdigit() is True
+    "superscript-utf8": "Content-Length: ²".encode(),
     "agree": b"Content-Length: 2\r\nContent-Length: 2",
     "list": b"Content-Length: 2, 2",
     "conflict": b"Content-Length: 2\r\nContent-Length: 3",

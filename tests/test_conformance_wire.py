@@ -79,6 +79,7 @@ def test_a_close_delimited_body_is_read_to_the_end_and_the_connection_not_reused
     "case,error",
     [
         ("superscript", "InvalidContentLength"),  # '²'.isdigit() is True, yet not a length
+        ("superscript-utf8", "InvalidContentLength"),
         ("negative", "InvalidContentLength"),
         ("plus", "InvalidContentLength"),
         ("space", "InvalidContentLength"),
