@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from yamlswarm.runtime.http.wire import simple_head
+from yamlswarm.runtime.http.framing import simple_head
 
 
 def test_simple_head_parses_the_common_case():
@@ -40,3 +40,44 @@ def test_simple_head_parses_the_common_case():
 )
 def test_simple_head_leaves_everything_unusual_to_the_c_parser(head):
     assert simple_head(head) is None
+
+
+def test_simple_head_is_strict_about_content_length_and_limits():
+    assert simple_head("HTTP/1.1 200 OK\r\nContent-Length: ²\r\n\r\nhi".encode()) is None
+    many = b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 120 + b"Content-Length: 0\r\n\r\n"
+    assert simple_head(many) is None  # over 100 headers: the general path names the error
+    assert simple_head(many, max_headers=200) is not None
+    assert simple_head(many, max_header_bytes=100) is None
+
+
+def test_the_capability_check_falls_back_to_the_public_api():
+    import subprocess
+    import sys
+
+    from tests.cli_helpers import cli_env
+
+    code = "from yamlswarm.runtime.http import wire; print(wire.FAST_IO)"
+    forced = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=cli_env({"YAMLSWARM_PUBLIC_IO": "1"}),
+        check=True,
+    )
+    assert forced.stdout.strip() == "False"
+
+
+def test_a_gevent_without_the_internals_is_detected(monkeypatch):
+    import types
+
+    from yamlswarm.runtime.http import wire
+
+    class Bare:  # a socket with only the public API
+        def __init__(self, *args):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(wire, "gsocket", types.SimpleNamespace(socket=Bare))
+    assert wire._fast_io_available() is False

@@ -290,12 +290,33 @@ class Threshold:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """`defaults.tls`: how https connections are verified; files as absolute paths."""
+
+    verify: bool = True
+    ca_bundle: str | None = None  # PEM file of trusted CAs (None: the system's)
+    client_cert: str | None = None  # PEM client certificate (mTLS)
+    client_key: str | None = None  # its private key (None: in client_cert)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    """`defaults.limits`: bounds on a response head (a named error when exceeded)."""
+
+    max_header_bytes: int = 64 * 1024
+    max_headers: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class Defaults:
     """`defaults:` after compilation (headers are merged into each request)."""
 
     timeout: float = 30.0
     follow_redirects: bool = True
     verify_tls: bool = True
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    proxy: str | None = None  # `defaults.proxy`; None: HTTP_PROXY / HTTPS_PROXY / NO_PROXY
+    limits: HttpLimits = field(default_factory=HttpLimits)
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,7 +200,7 @@ def warn_if_unreachable(plan: p.Plan, err: TextIO) -> None:
     from yamlswarm.runtime.http.session import check_reachable
 
     if plan.host:
-        problem = check_reachable(parse_origin(plan.host))
+        problem = check_reachable(parse_origin(plan.host), proxy=plan.defaults.proxy)
         if problem:
             print(
                 f"warning: {problem}; requests will fail and be reported as errors",

@@ -25,6 +25,7 @@ from yamlswarm.compiler.sections import (
     compile_thresholds,
 )
 from yamlswarm.compiler.steps import assigned_names, compile_steps, step_env, user_wait
+from yamlswarm.compiler.wire_defaults import compile_limits, compile_proxy, compile_tls
 from yamlswarm.errors import HookImportError, ScenarioError
 from yamlswarm.hookmodules import HookModules, failure_summary, load_hooks, resolve_spec
 from yamlswarm.kinds.base import CompileEnv, RequestDefaults
@@ -158,10 +159,14 @@ def _host(ctx: Context, raw: Any, variables: dict[str, Any]) -> str | None:
 
 def _defaults(ctx: Context, raw: Any) -> tuple[Defaults, RequestDefaults]:
     block = ctx.mapping(("defaults",), raw)
+    tls = compile_tls(ctx, block)
     defaults = Defaults(
         timeout=ctx.seconds(("defaults", "timeout"), block.get("timeout"), 30.0),
         follow_redirects=bool(block.get("follow_redirects", True)),
-        verify_tls=bool(block.get("verify_tls", True)),
+        verify_tls=tls.verify,
+        tls=tls,
+        proxy=compile_proxy(ctx, block.get("proxy")),
+        limits=compile_limits(ctx, block.get("limits")),
     )
     headers = compile_headers(ctx, block.get("headers"), ("defaults", "headers"))
     return defaults, RequestDefaults(

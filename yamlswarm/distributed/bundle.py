@@ -61,7 +61,7 @@ class Bundle:
 
 
 def bundle_files(plan: p.Plan) -> list[Path]:
-    """Every local file a run of `plan` needs: scenario, hook files, data CSVs, uploads.
+    """Every local file a run of `plan` needs: scenario, hook files, data CSVs, uploads, TLS files.
 
     A hook file's directory goes on `sys.path` when it is imported, so the Python
     files beside it (`from signing import signature`) are shipped too.
@@ -71,6 +71,8 @@ def bundle_files(plan: p.Plan) -> list[Path]:
         paths.append(hook)
         paths += sorted(hook.parent.glob("*.py"))
     paths += [Path(feed.path) for feed in plan.data]
+    tls = plan.defaults.tls  # defaults.tls: the CA bundle, the client certificate and key
+    paths += [Path(f) for f in (tls.ca_bundle, tls.client_cert, tls.client_key) if f]
     paths += sorted(set(_upload_paths(plan)))
     seen: dict[Path, None] = {}
     for path in paths:

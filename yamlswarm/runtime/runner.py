@@ -133,7 +133,13 @@ class Runner:
             feeds=self.feeds,
             defaults=defaults,
             transport_factory=transport_factory
-            or session_factory(self.base, verify_tls=defaults.verify_tls),
+            or session_factory(
+                self.base,
+                verify_tls=defaults.verify_tls,
+                tls=defaults.tls,
+                proxy=defaults.proxy,
+                limits=defaults.limits,
+            ),
             rng=self.rng,
             template_globals=self._template_globals(),
             spawn_rate=self.settings.spawn_rate,

@@ -91,8 +91,9 @@ class Response:
         self.truncated = truncated
         self.cookies = cookies if cookies is not None else {}
         self.failure: str | None = None
-        # when the last byte reached the socket (perf_counter clock), if the kernel told us;
-        # latency ends here rather than when this user's greenlet next got to run
+        # when the last bytes reached the socket, on the monotonic clock requests are timed on
+        # (perf_counter), if the kernel told us, plain and TLS alike; latency ends here rather
+        # than when this user's greenlet next got to run (docs/latency.md)
         self.received_at: float | None = None
         self.sent_headers: list[tuple[str, str]] | None = None  # kept only when tracing
         self._json: Any = _UNSET

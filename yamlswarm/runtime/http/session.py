@@ -18,8 +18,10 @@ from urllib.parse import urljoin
 
 import gevent
 from gevent import socket as gsocket
-from geventhttpclient._parser import HTTPParseError
 
+from yamlswarm.plan import HttpLimits, TlsSettings
+from yamlswarm.runtime.http.decode import DecodeError, decode
+from yamlswarm.runtime.http.framing import SimpleHead, read_response, simple_head
 from yamlswarm.runtime.http.message import (
     DEFAULT_BODY_LIMIT,
     Origin,
@@ -27,19 +29,15 @@ from yamlswarm.runtime.http.message import (
     frame,
     split_url,
 )
+from yamlswarm.runtime.http.proxy import Proxy, absolute_form, proxy_for, tunnel
 from yamlswarm.runtime.http.response import Headers, Response
+from yamlswarm.runtime.http.tls import client_context
 from yamlswarm.runtime.http.transport import Request, TransportFactory
-from yamlswarm.runtime.http.wire import (
-    Connection,
-    Failure,
-    Parser,
-    SimpleHead,
-    decode_body,
-    error_name,
-    simple_head,
-    tls_context,
-)
+from yamlswarm.runtime.http.wire import Connection, Failure, error_name
 
+# methods retried automatically on a fresh connection (RFC 9110 9.2.2)
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+RECHECK_AFTER = 0.05  # seconds idle after which a pooled connection is checked before reuse
 MAX_REDIRECTS = 10
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -98,39 +96,104 @@ def _expired(attrs: str) -> bool:
 
 
 class Session:
-    """One virtual user's HTTP state: keep-alive connections per origin and a cookie jar."""
+    """One virtual user's HTTP state: keep-alive connections per origin and a cookie jar.
 
-    __slots__ = ("_conns", "base", "connect_timeout", "jar", "verify_tls")
+    Connections are pooled per origin: an exchange takes an idle one (checked not to have
+    been closed by the server meanwhile) or opens a new one, and gives it back when the
+    response leaves it usable; so concurrent requests of one user each get their own.
+    """
+
+    __slots__ = (
+        "_conns",
+        "_proxies",
+        "base",
+        "connect_timeout",
+        "jar",
+        "limits",
+        "proxy",
+        "tls",
+        "verify_tls",
+    )
 
     def __init__(
-        self, base: Origin | None, *, verify_tls: bool = True, connect_timeout: float = 10.0
+        self,
+        base: Origin | None,
+        *,
+        verify_tls: bool = True,
+        connect_timeout: float = 10.0,
+        tls: TlsSettings | None = None,
+        proxy: str | None = None,
+        limits: HttpLimits | None = None,
     ) -> None:
         self.base = base
         self.jar = CookieJar()
-        self._conns: dict[tuple[str, str, int], Connection] = {}
+        self._conns: dict[tuple[str, str, int], list[Connection]] = {}  # idle, by origin
+        self._proxies: dict[tuple[str, str, int], Proxy | None] = {}
         self.connect_timeout = connect_timeout
         self.verify_tls = verify_tls
+        self.tls = tls or TlsSettings(verify=verify_tls)
+        self.proxy = proxy
+        self.limits = limits or HttpLimits()
 
     # -- connections -------------------------------------------------------
 
-    def _connect(self, origin: Origin, timeout: float, verify_tls: bool) -> Connection:
+    def _take(self, origin: Origin, now: float) -> Connection | None:
+        """An idle connection to `origin` that the server has not closed meanwhile, if any.
+
+        A plain connection whose last exchange was a plain Content-Length response (the hot
+        path) started under `RECHECK_AFTER` ago is taken without asking the socket (that is
+        a system call per request); a server closing that soon without `Connection: close`
+        is caught by the retry rules."""
+        idle = self._conns.get(origin.key)
+        while idle:
+            conn = idle.pop()
+            if (now - conn.last_used < RECHECK_AFTER and conn.tls is None) or not conn.stale():
+                conn.last_used = now
+                return conn
+            conn.close()
+        return None
+
+    def _release(self, origin: Origin, conn: Connection) -> None:
+        idle = self._conns.get(origin.key)
+        if idle is None:
+            self._conns[origin.key] = [conn]
+        else:
+            idle.append(conn)
+
+    def _connect(
+        self, origin: Origin, timeout: float, verify_tls: bool, timer: gevent.Timeout
+    ) -> Connection:
+        """A new connection (through the proxy, if one applies), under the exchange's timer."""
+        if origin.key not in self._proxies:
+            self._proxies[origin.key] = proxy_for(origin, self.proxy)
+        proxy = self._proxies[origin.key]
+        peer = origin if proxy is None else proxy.origin
         sock = gsocket.create_connection(
-            (origin.host, origin.port), timeout=min(timeout, self.connect_timeout)
+            (peer.host, peer.port), timeout=min(timeout, self.connect_timeout)
         )
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = Connection(sock, timer)
+            if proxy is not None and origin.tls:
+                tunnel(conn, origin, proxy, self.limits)
+            elif proxy is not None:
+                conn.absolute = (repr(origin).encode("latin-1"), proxy.auth_line)
             if origin.tls:
-                sock = tls_context(verify_tls).wrap_socket(sock, server_hostname=origin.host)
-            conn = Connection(sock, timeout, origin.tls)
+                conn.start_tls(client_context(self.tls, verify_tls), origin.host)
         except BaseException:
             sock.close()
             raise
-        self._conns[origin.key] = conn
         return conn
 
-    def close(self) -> None:
-        for conn in self._conns.values():
+    def _drop(self, origin: Origin) -> None:
+        """Close the idle connections to `origin`."""
+        for conn in self._conns.pop(origin.key, ()):
             conn.close()
+
+    def close(self) -> None:
+        for idle in self._conns.values():
+            for conn in idle:
+                conn.close()
         self._conns.clear()
 
     # -- the Transport interface ------------------------------------------------
@@ -166,51 +229,58 @@ class Session:
         keep: int,
         verify_tls: bool = True,
     ) -> Response:
-        """Send complete request bytes; retry once when a reused keep-alive connection was stale."""
-        for attempt in (0, 1):
-            conn = self._conns.get(origin.key)
-            try:
-                if conn is None:
-                    conn = self._connect(origin, timeout, verify_tls)
-                elif conn.timeout != timeout:
-                    conn.set_timeout(timeout)
-                reused = conn.used
-                conn.used = True
-                return self._roundtrip(origin, conn, data, method, keep, reused and attempt == 0)
-            except Failure as failure:
-                self._drop(origin)
-                if failure.retryable:
-                    continue
-                return Response(method, "", error=failure.name)
-            except (OSError, HTTPParseError, gevent.Timeout) as exc:
-                self._drop(origin)
-                return Response(method, "", error=error_name(exc))
-        return Response(method, "", error="ConnectionClosed")
-
-    def _drop(self, origin: Origin) -> None:
-        conn = self._conns.pop(origin.key, None)
-        if conn is not None:
-            conn.close()
+        """Send complete request bytes and read the response (see `_roundtrip`)."""
+        return self._roundtrip(origin, data, method, timeout, keep, verify_tls)
 
     def _roundtrip(
-        self, origin: Origin, conn: Connection, data: bytes, method: str, keep: int, may_retry: bool
+        self, origin: Origin, data: bytes, method: str, timeout: float, keep: int, verify_tls: bool
     ) -> Response:
-        timer = conn.timer
-        if timer is not None:
+        """One exchange within one deadline (`timeout` covers connect, TLS, send and the whole
+        response). A reused connection that turns out closed before any byte of a response
+        arrived is retried once on a fresh one, for idempotent methods only (RFC 9110 9.2.2)."""
+        retry = method in IDEMPOTENT
+        for attempt in (0, 1):
+            started = time.perf_counter()
+            conn = self._take(origin, started) if attempt == 0 else None  # a retry: a new one
+            reused = conn is not None
+            timer = conn.timer if conn is not None else None
+            if timer is None or timer.seconds != timeout:
+                timer = gevent.Timeout(timeout)
             timer.start()
-        try:
-            return self._exchange(origin, conn, data, method, keep, may_retry)
-        except gevent.Timeout as exc:
-            if exc is not timer:
-                raise
-            raise Failure("Timeout") from None
-        finally:
-            if timer is not None:
+            try:
+                if conn is None:
+                    conn = self._connect(origin, timeout, verify_tls, timer)
+                    conn.last_used = started
+                conn.timer = timer
+                response = self._exchange(
+                    origin, conn, data, method, keep, reused and retry and attempt == 0
+                )
+                response.received_at = conn.received_at(started)
+                return response
+            except gevent.Timeout as exc:
+                if exc is not timer:
+                    raise
+                error = "Timeout"
+            except Failure as failure:
+                if failure.retryable and conn is not None:
+                    conn.close()
+                    continue
+                error = failure.name
+            except OSError as exc:  # ssl.SSLError included
+                error = error_name(exc)
+            finally:
                 timer.cancel()
+            if conn is not None:
+                conn.close()
+            return Response(method, "", error=error)
+        return Response(method, "", error="ConnectionClosed")
 
     def _exchange(
         self, origin: Origin, conn: Connection, data: bytes, method: str, keep: int, may_retry: bool
     ) -> Response:
+        conn.arrived = 0.0
+        if conn.absolute is not None:  # through a plain http proxy
+            data = absolute_form(data, *conn.absolute)
         try:
             conn.send(data)
             first = conn.recv()
@@ -220,7 +290,12 @@ class Session:
             raise
         if not first:
             raise Failure("ConnectionClosed", retryable=may_retry)
-        simple = simple_head(first) if method != "HEAD" else None
+        limits = self.limits
+        simple = (
+            simple_head(first, limits.max_header_bytes, limits.max_headers)
+            if method != "HEAD" and not conn.dirty
+            else None
+        )
         if simple is not None:
             return self._read_simple(origin, conn, first, simple, method, keep)
         return self._read_parsed(origin, conn, first, method, keep)
@@ -249,47 +324,27 @@ class Session:
                 piece = chunk[: limit - kept_size]
                 kept.append(piece)
                 kept_size += len(piece)
-        if close or got != length:  # bytes beyond the body: the connection cannot be trusted
-            self._drop(origin)
         body = b"".join(kept) if len(kept) > 1 else (kept[0] if kept else b"")
-        response = self._response(origin, method, status, headers, body, length > keep)
-        response.received_at = conn.received_at()
+        response = self._response(origin, method, status, headers, body, length > keep, keep)
+        if close or got != length:  # bytes beyond the body: the connection cannot be trusted
+            conn.close()
+        else:
+            self._release(origin, conn)
         return response
 
     def _read_parsed(
         self, origin: Origin, conn: Connection, first: bytes, method: str, keep: int
     ) -> Response:
-        """Everything else (chunked, 1xx, HEAD, split heads, ...) goes through the C parser."""
-        parser = Parser(keep, method == "HEAD")
-        reusable = True
-        chunk = first
-        while True:
-            if not chunk:
-                parser.feed(b"")  # end of a body delimited by connection close
-                if not parser.complete:
-                    raise Failure("IncompleteResponse")
-            else:
-                try:
-                    parser.feed(chunk)
-                except HTTPParseError:
-                    if not parser.complete:
-                        raise
-                    # bytes after a complete message (e.g. a body sent in reply to HEAD):
-                    # the response stands, the connection cannot be trusted any more
-                    reusable = False
-            if parser.complete:
-                if parser.get_code() < 200:  # interim 1xx response: the final one follows
-                    parser = Parser(keep, method == "HEAD")
-                else:
-                    break
-            chunk = conn.recv()
-        if not (reusable and parser.should_keep_alive()):
-            self._drop(origin)
-        body = b"".join(parser.parts) if parser.parts else b""
+        """Everything else (chunked, 1xx, HEAD, split heads, ...): `framing.read_response`."""
+        parsed = read_response(conn, first, method, keep, self.limits)
         response = self._response(
-            origin, method, parser.get_code(), parser.headers, body, parser.truncated
+            origin, method, parsed.status, parsed.headers, parsed.body, parsed.truncated, keep
         )
-        response.received_at = conn.received_at()
+        if parsed.reusable and not conn.dirty:
+            conn.last_used = 0.0  # an unusual response: check the socket before the next one
+            self._release(origin, conn)
+        else:
+            conn.close()
         return response
 
     def _response(
@@ -300,13 +355,18 @@ class Session:
         header_items: list[tuple[str, str]],
         body: bytes,
         truncated: bool,
+        keep: int = DEFAULT_BODY_LIMIT,
     ) -> Response:
         headers = Headers(header_items)
         response = Response(method, "", status, headers, body, truncated=truncated)
         if body:
             encoding = headers.get("content-encoding")
             if encoding:
-                response.body = decode_body(body, encoding)
+                try:
+                    response.body, cut = decode(body, encoding, keep)
+                except DecodeError as exc:
+                    raise Failure(exc.name) from None
+                response.truncated = truncated or cut
         if "set-cookie" in headers:
             response.cookies = self.jar.update(origin.host, headers.get_all("set-cookie"))
         return response
@@ -358,24 +418,41 @@ class Session:
         return response
 
 
-def session_factory(base: Origin | None, *, verify_tls: bool = True) -> TransportFactory:
-    """A factory of sessions for the users of one run: relative URLs against `base`."""
+def session_factory(
+    base: Origin | None,
+    *,
+    verify_tls: bool = True,
+    tls: TlsSettings | None = None,
+    proxy: str | None = None,
+    limits: HttpLimits | None = None,
+) -> TransportFactory:
+    """A factory of sessions for the users of one run: relative URLs against `base`; the
+    connection settings of `defaults` (`tls`, `proxy`, `limits`) shared by all."""
+    tls = tls or TlsSettings(verify=verify_tls)
+    limits = limits or HttpLimits()
 
     def new_session() -> Session:
-        return Session(base, verify_tls=verify_tls)
+        return Session(base, verify_tls=verify_tls, tls=tls, proxy=proxy, limits=limits)
 
     return new_session
 
 
-def check_reachable(origin: Origin, timeout: float = 5.0) -> str | None:
-    """None when a TCP connection to the origin opens, else a readable reason."""
+def check_reachable(origin: Origin, timeout: float = 5.0, proxy: str | None = None) -> str | None:
+    """None when a TCP connection to the origin (or the proxy it goes through) opens, else a
+    readable reason."""
     try:
-        sock = gsocket.create_connection((origin.host, origin.port), timeout=timeout)
+        via = proxy_for(origin, proxy)
+    except Failure as failure:
+        return f"cannot use the proxy for {origin!r}: {failure.name}"
+    peer = origin if via is None else via.origin
+    what = repr(origin) if via is None else f"the proxy {peer!r}"
+    try:
+        sock = gsocket.create_connection((peer.host, peer.port), timeout=timeout)
     except socket.gaierror:
-        return f"cannot resolve host {origin.host!r}"
+        return f"cannot resolve host {peer.host!r}"
     except ConnectionRefusedError:
-        return f"connection refused by {origin!r} (is the server running?)"
+        return f"connection refused by {what} (is the server running?)"
     except OSError as exc:
-        return f"cannot connect to {origin!r}: {error_name(exc)}"
+        return f"cannot connect to {what}: {error_name(exc)}"
     sock.close()
     return None

@@ -1,26 +1,29 @@
-"""The wire level of the HTTP client: one connection's I/O, response heads, failure names.
+"""The wire level of the HTTP client: one connection's bytes, and the names of its failures.
 
-`Connection` talks to the socket; `simple_head` and `Parser` read responses (the
-first the common case in Python, the second everything else through
-geventhttpclient's C parser); `error_name` is the one place where library
-exceptions become the short error names of the error table. `yamlswarm.runtime.http.session`
-builds sessions on top of this.
+`Connection` moves bytes over one TCP connection, plain or TLS, and is the only place that
+touches a socket. TLS runs through `ssl.MemoryBIO` over the same raw socket as plain TCP, so
+both read the same way: the same waits, the same kernel receive timestamps, one deadline
+per exchange (`docs/latency.md`). `error_name` is the one place where library exceptions
+become the short error names of the error table. `framing` reads responses from a
+connection; `session` builds sessions on top.
+
+gevent internals on the hot path (`socket._sock`, `._wait`, `._read_event`) save a system
+call and a timer per read; `FAST_IO` says whether this gevent has them (an import-time
+capability check, or `YAMLSWARM_PUBLIC_IO=1`). Without them the public API is used.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import ssl
 import struct
 import sys
 import time
-import zlib
 
 import gevent
 from gevent import socket as gsocket
-from gevent import ssl as gssl
-from geventhttpclient._parser import HTTPParseError, HTTPResponseParser
 
 RECV_SIZE = 65536
 # Kernel receive timestamps (Linux): each read also says when its data arrived, so a response
@@ -30,105 +33,35 @@ _SO_TIMESTAMPNS = (
 )
 _ANCILLARY = socket.CMSG_SPACE(16) if hasattr(socket, "CMSG_SPACE") else 0
 _TIMESPEC = struct.Struct("qq")
+_PRIVATE = ("_sock", "_wait", "_read_event", "_write_event")
 
 
-class Parser(HTTPResponseParser):
-    """Collects status, headers and (a bounded prefix of) the body of one response."""
-
-    def __init__(self, keep: int, head: bool) -> None:
-        super().__init__()
-        self.keep = keep
-        self.head = head
-        self.headers: list[tuple[str, str]] = []
-        self.parts: list[bytes] = []
-        self.kept = 0
-        self.truncated = False
-        self.headers_done = False
-        self.complete = False
-        self._field = ""
-        self._value: str | None = None
-
-    def _on_message_begin(self) -> None:
-        pass
-
-    def _on_status(self, status: str) -> None:
-        pass
-
-    def _on_header_field(self, text: str) -> None:
-        if self._value is not None:
-            self.headers.append((self._field, self._value))
-            self._field, self._value = text, None
-        else:
-            self._field += text
-
-    def _on_header_value(self, text: str) -> None:
-        self._value = text if self._value is None else self._value + text
-
-    def _on_headers_complete(self) -> bool:
-        if self._value is not None or self._field:
-            self.headers.append((self._field, self._value or ""))
-        self.headers_done = True
-        return self.head  # True: a HEAD response has no body
-
-    def _on_body(self, buf: bytearray) -> None:
-        room = self.keep - self.kept
-        if room <= 0:
-            self.truncated = True
-            return
-        if len(buf) > room:
-            self.parts.append(bytes(buf[:room]))
-            self.kept += room
-            self.truncated = True
-        else:
-            self.parts.append(bytes(buf))
-            self.kept += len(buf)
-
-    def _on_message_complete(self) -> None:
-        self.complete = True
+def _fast_io_available() -> bool:
+    """Whether gevent's sockets still have the internals the fast path reads."""
+    if os.environ.get("YAMLSWARM_PUBLIC_IO"):
+        return False
+    try:
+        probe = gsocket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    except OSError:
+        return False
+    try:
+        return all(hasattr(probe, name) for name in _PRIVATE) and all(
+            hasattr(probe._sock, name) for name in ("recv", "recvmsg", "send")
+        )
+    finally:
+        probe.close()
 
 
-SimpleHead = tuple[int, list[tuple[str, str]], int, int, bool]
-
-
-def simple_head(data: bytes) -> SimpleHead | None:
-    """(status, headers, body start, Content-Length, close) of a plain HTTP/1.1 response head.
-
-    None for anything unusual — a head split across reads, 1xx/204/304, chunked, no or
-    repeated Content-Length, folded or malformed header lines — which the C parser handles.
-    Splitting the head in Python is several times cheaper than the parser's per-header
-    callbacks into Python.
-    """
-    end = data.find(b"\r\n\r\n")
-    if end < 0 or not data.startswith(b"HTTP/1.1 ") or not data[9:12].isdigit():
-        return None
-    status = int(data[9:12])
-    if status < 200 or status in (204, 304) or data[12:13] not in (b" ", b"\r"):
-        return None
-    headers: list[tuple[str, str]] = []
-    length = -1
-    close = False
-    for line in data[:end].decode("latin-1").split("\r\n")[1:]:
-        name, sep, value = line.partition(":")
-        if not sep or not name or name[-1] in " \t" or name[0] in " \t":
-            return None
-        value = value.strip()
-        lower = name.lower()
-        if lower == "content-length":
-            if length >= 0 or not value.isdigit():
-                return None
-            length = int(value)
-        elif lower == "transfer-encoding":
-            return None
-        elif lower == "connection" and "close" in value.lower():
-            close = True
-        headers.append((name, value))
-    if length < 0:
-        return None
-    return status, headers, end + 4, length, close
+FAST_IO = _fast_io_available()
+_NO_BIO = ssl.MemoryBIO()  # a placeholder for plain connections; never written
 
 
 class Failure(Exception):
-    """Internal: a transport failure, already named for the error table."""
+    """Internal: a transport or protocol failure, already named for the error table.
+
+    `retryable`: nothing of a response arrived on a reused connection, so an idempotent
+    request may be sent again on a fresh one.
+    """
 
     def __init__(self, name: str, retryable: bool = False) -> None:
         super().__init__(name)
@@ -152,8 +85,6 @@ def error_name(exc: BaseException) -> str:
         return "TLSCertificateInvalid"
     if isinstance(exc, ssl.SSLError):
         return f"TLSError: {exc.reason or exc}"
-    if isinstance(exc, HTTPParseError):
-        return "MalformedResponse"
     if isinstance(exc, OSError):
         name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
         return f"OSError: {name}"
@@ -161,119 +92,199 @@ def error_name(exc: BaseException) -> str:
 
 
 class Connection:
-    """One keep-alive connection.
+    """One keep-alive connection, plain or TLS, over gevent's non-blocking socket.
 
-    Plain TCP (the common, hot case) talks to the non-blocking socket under gevent's
-    wrapper directly and waits for readability itself, with one reusable `gevent.Timeout`
-    bounding each whole exchange: gevent's own `sendall`/`recv` would add a system call
-    and a fresh timer per operation. TLS keeps gevent's socket with per-operation timeouts.
+    No socket timeouts: the session's one `gevent.Timeout` per exchange (`timer`, reused
+    while the timeout stays the same) bounds connect, send and the whole response.
+    `dirty` marks a connection that cannot be reused (the server answered before the
+    request was all sent).
     """
 
-    __slots__ = ("arrived", "raw", "sock", "stamped", "timeout", "timer", "used")
+    __slots__ = (
+        "absolute",
+        "arrived",
+        "dirty",
+        "last_used",
+        "raw",
+        "sock",
+        "stamped",
+        "timer",
+        "tls",
+        "tls_in",
+        "tls_out",
+    )
 
-    def __init__(self, sock: gsocket.socket, timeout: float, tls: bool) -> None:
+    def __init__(self, sock: gsocket.socket, timer: gevent.Timeout) -> None:
         self.sock = sock
-        self.used = False
-        self.timeout = timeout
+        self.timer = timer
+        self.dirty = False
+        self.last_used = 0.0  # perf_counter time its last exchange started
+        # through a plain http proxy: (b"http://host:port", Proxy-Authorization line)
+        self.absolute: tuple[bytes, bytes] | None = None
+        self.arrived = 0.0  # kernel time (CLOCK_REALTIME) the last read's data arrived; 0: unknown
+        self.tls: ssl.SSLObject | None = None
+        self.tls_in = self.tls_out = _NO_BIO  # start_tls gives each connection its own
+        sock.settimeout(None)
+        raw = sock._sock if FAST_IO else None  # the OS socket gevent keeps non-blocking
+        self.raw: socket.socket | None = raw
         self.stamped = False
-        self.arrived = 0.0  # wall-clock time the last read's data reached the socket (0: unknown)
-        if tls:
-            self.raw = None
-            self.timer: gevent.Timeout | None = None
-            sock.settimeout(timeout)
-        else:
-            self.raw = sock._sock  # the OS socket gevent keeps non-blocking
-            self.timer = gevent.Timeout(timeout)
-            sock.settimeout(None)
-            if _SO_TIMESTAMPNS is not None:
-                try:
-                    self.raw.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-                    self.stamped = True
-                except OSError:
-                    pass
-
-    def set_timeout(self, timeout: float) -> None:
-        self.timeout = timeout
-        if self.raw is None:
-            self.sock.settimeout(timeout)
-        else:
-            self.timer = gevent.Timeout(timeout)
-
-    def send(self, data: bytes) -> None:
-        raw = self.raw
-        if raw is None:
-            self.sock.sendall(data)
-            return
-        try:
-            sent = raw.send(data)
-        except BlockingIOError:
-            sent = 0
-        if sent < len(data):  # the send buffer is full: let gevent wait for room
-            self.sock.sendall(memoryview(data)[sent:])
-
-    def recv(self) -> bytes:
-        raw = self.raw
-        if raw is None:
-            return self.sock.recv(RECV_SIZE)
-        sock = self.sock
-        while True:
-            sock._wait(sock._read_event)  # data is rarely there yet: wait first, then read
+        if _SO_TIMESTAMPNS is not None:
             try:
-                if not self.stamped:
-                    return raw.recv(RECV_SIZE)
-                data, ancillary, _, _ = raw.recvmsg(RECV_SIZE, _ANCILLARY)
+                (raw or sock).setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+                self.stamped = True
+            except OSError:
+                pass
+
+    # -- raw bytes -------------------------------------------------------------
+
+    def _read_raw(self) -> bytes:
+        raw = self.raw
+        if raw is None:
+            if not self.stamped:
+                return self.sock.recv(RECV_SIZE)
+            data, ancillary, _, _ = self.sock.recvmsg(RECV_SIZE, _ANCILLARY)
+        else:
+            sock = self.sock
+            while True:
+                sock._wait(sock._read_event)  # data is rarely there yet: wait first, then read
+                try:
+                    if not self.stamped:
+                        return raw.recv(RECV_SIZE)
+                    data, ancillary, _, _ = raw.recvmsg(RECV_SIZE, _ANCILLARY)
+                    break
+                except BlockingIOError:
+                    continue
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
+                seconds, nanoseconds = _TIMESPEC.unpack_from(payload)
+                self.arrived = seconds + nanoseconds * 1e-9
+        return data
+
+    def _write_raw(self, data: bytes) -> None:
+        raw = self.raw
+        try:
+            if raw is None:
+                self.sock.sendall(data)
+                return
+            try:
+                sent = raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            if sent < len(data):
+                self._write_rest(raw, memoryview(data)[sent:])
+        except (BrokenPipeError, ConnectionResetError):
+            if not self.peek():  # nothing to read either: the connection is gone
+                raise
+            self.dirty = True  # the server answered early (e.g. 413) and stopped reading
+
+    def _write_rest(self, raw: socket.socket, view: memoryview) -> None:
+        """The send buffer is full: wait for room, stopping if the server answers meanwhile."""
+        fileno = raw.fileno()
+        while view:
+            gsocket.wait_readwrite(fileno)
+            if self.peek():
+                self.dirty = True
+                return
+            try:
+                view = view[raw.send(view) :]
             except BlockingIOError:
                 continue
-            for level, kind, payload in ancillary:
-                if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
-                    seconds, nanoseconds = _TIMESPEC.unpack_from(payload)
-                    self.arrived = seconds + nanoseconds * 1e-9
+
+    def peek(self) -> bytes | None:
+        """Without waiting: None while nothing is waiting to be read; b"" at EOF (or a reset);
+        else the first byte waiting (unread)."""
+        try:
+            if self.raw is not None:
+                return self.raw.recv(1, socket.MSG_PEEK)
+            self.sock.settimeout(0.0)
+            try:
+                return self.sock.recv(1, socket.MSG_PEEK)
+            finally:
+                self.sock.settimeout(None)
+        except (TimeoutError, BlockingIOError):
+            return None
+        except OSError:
+            return b""
+
+    def stale(self) -> bool:
+        """Before reusing an idle connection: the server closed it, or sent something unasked."""
+        if self.dirty or (self.tls is not None and self.tls.pending()):
+            return True
+        return self.peek() is not None
+
+    # -- TLS -------------------------------------------------------------------
+
+    def start_tls(self, context: ssl.SSLContext, hostname: str) -> None:
+        """The TLS handshake, through memory BIOs over the raw socket."""
+        self.tls_in, self.tls_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(self.tls_in, self.tls_out, server_hostname=hostname)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush_tls()
+                if not self._feed_tls():
+                    raise Failure("TLSError: connection closed during the handshake") from None
+        self._flush_tls()
+        self.tls = tls
+
+    def _flush_tls(self) -> None:
+        if self.tls_out.pending:
+            self._write_raw(self.tls_out.read())
+
+    def _feed_tls(self) -> bool:
+        chunk = self._read_raw()
+        if not chunk:
+            self.tls_in.write_eof()
+            return False
+        self.tls_in.write(chunk)
+        return True
+
+    # -- what framing and session use --------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        tls = self.tls
+        if tls is None:
+            self._write_raw(data)
+            return
+        tls.write(data)
+        self._flush_tls()
+
+    def recv(self) -> bytes:
+        """The next bytes of the response; b"" at the end of the stream."""
+        tls = self.tls
+        if tls is None:
+            return self._read_raw()
+        while True:
+            try:
+                data = tls.read(RECV_SIZE)
+            except ssl.SSLWantReadError:
+                self._flush_tls()  # e.g. a key update to answer
+                if not self._feed_tls():
+                    return b""  # an EOF without close_notify: the end, as for plain TCP
+                continue
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return b""
+            self._flush_tls()
             return data
 
-    def received_at(self) -> float | None:
-        """When the last read's data arrived, on the perf_counter clock (None: unknown)."""
+    def received_at(self, started: float) -> float | None:
+        """When the last read's data arrived, on the perf_counter clock (None: unknown).
+
+        The kernel stamps data on CLOCK_REALTIME; only the data's age (now - stamp, two
+        readings of that clock a moment apart) is used, and it is clamped to the exchange,
+        so the result lies between `started` and now on the monotonic clock."""
         if not self.arrived:
             return None
-        waited = time.time() - self.arrived  # how long the data sat in the socket
-        return time.perf_counter() - (waited if waited > 0 else 0.0)
+        now = time.perf_counter()
+        waited = time.time() - self.arrived
+        if waited <= 0.0:
+            return now
+        return max(now - waited, started)
 
     def close(self) -> None:
         try:
             self.sock.close()
         except OSError:
             pass
-
-
-_TLS_VERIFY: ssl.SSLContext | None = None
-_TLS_NOVERIFY: ssl.SSLContext | None = None
-
-
-def tls_context(verify: bool) -> ssl.SSLContext:
-    global _TLS_VERIFY, _TLS_NOVERIFY
-    if verify:
-        if _TLS_VERIFY is None:
-            _TLS_VERIFY = gssl.create_default_context()
-        return _TLS_VERIFY
-    if _TLS_NOVERIFY is None:
-        context = gssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        _TLS_NOVERIFY = context
-    return _TLS_NOVERIFY
-
-
-def decode_body(body: bytes, encoding: str | None) -> bytes:
-    if not encoding or not body:
-        return body
-    encoding = encoding.lower()
-    try:
-        if encoding == "gzip":
-            return zlib.decompress(body, 16 + zlib.MAX_WBITS)
-        if encoding == "deflate":
-            try:
-                return zlib.decompress(body)
-            except zlib.error:
-                return zlib.decompress(body, -zlib.MAX_WBITS)
-    except zlib.error:
-        return body
-    return body
