@@ -107,7 +107,9 @@ def test_trace_shows_a_hostile_response_escaped(tmp_path: Path, hostile: Hostile
     _no_fake_line(text)
 
 
-def test_a_log_step_prints_the_targets_bytes_escaped(tmp_path: Path, hostile: HostileServer) -> None:
+def test_a_log_step_prints_the_targets_bytes_escaped(
+    tmp_path: Path, hostile: HostileServer
+) -> None:
     scenario = write_scenario(
         tmp_path,
         """
