@@ -146,7 +146,7 @@ def test_prometheus_sees_the_run_live_and_its_counters_equal_the_json(
         assert process.poll() is None, "the run ended before Prometheus saw it live"
         live = _promql(prometheus, f'sum(yamlswarm_requests_total{{scenario="{name}"}})')
         assert live and float(live[0]["value"][1]) > 0
-        out, err = process.communicate(timeout=60)
+        _, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
