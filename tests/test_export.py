@@ -220,8 +220,19 @@ def test_bad_out_on_the_command_line_is_exit_2_without_a_traceback(tmp_path):
 def test_masking_of_the_host_and_the_command_line():
     assert masked_host("http://bob:hunter2@127.0.0.1:8080/") == "http://bob:****@127.0.0.1:8080/"
     assert masked_command(
-        ["yamlswarm", "run", "s.yaml", "--token", "t0p", "-e", "API_KEY=abc", "-e", "USER=bob"]
-        + ["--out", "webhook=https://hooks.slack.com/services/T/B/SECRET"]
+        [
+            "yamlswarm",
+            "run",
+            "s.yaml",
+            "--token",
+            "t0p",
+            "-e",
+            "API_KEY=abc",
+            "-e",
+            "USER=bob",
+            "--out",
+            "webhook=https://hooks.slack.com/services/T/B/SECRET",
+        ]
     ) == [
         "yamlswarm",
         "run",
