@@ -181,6 +181,24 @@ def test_prometheus_sees_the_run_live_and_its_counters_equal_the_json(
     # each second's max is within the run's: a window never reaches outside [min, max]
     assert max(float(v) for _, v in max_series["values"]) <= health["latency_ms"]["max"]
     assert _promql(prometheus, f'yamlswarm_transaction_latency_ms{{run_id="{run_id}"}}')
+    _dashboard_panels_have_data(prometheus, name, run_id)
+
+
+def _dashboard_panels_have_data(prometheus: str, scenario: str, run_id: str) -> None:
+    """Every query of the Grafana dashboard (docs/grafana) finds this run's series."""
+    dashboard = json.loads((REPO / "docs" / "grafana" / "yamlswarm.json").read_text())
+    values = {"$scenario": scenario, "$run_id": run_id, "$quantile": "0.95"}
+    values["$__rate_interval"] = "1m"
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"]
+            for variable, value in values.items():
+                expr = expr.replace(variable, value)
+            found = _promql(prometheus, expr)
+            if panel["title"] == "Custom metrics":
+                assert found == []  # the scenario has none
+            else:
+                assert found, (panel["title"], expr)
 
 
 def test_processes_2_export_the_merged_numbers(tmp_path, demo_api, prometheus):
