@@ -11,11 +11,12 @@ row's min and max. Nothing here imports gevent.
 
 from __future__ import annotations
 
+import ctypes
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from itertools import accumulate
-from operator import sub
-from typing import Any
+from itertools import accumulate, compress
+from operator import itemgetter, sub
+from typing import Any, Literal
 
 from hdrh.histogram import HdrHistogram
 
@@ -29,6 +30,8 @@ __all__ = ["QUANTILES", "RowSample", "Sample", "Sampler", "Window", "row_kind", 
 QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 1.0)
 _ALL_QUANTILES = tuple(sorted(set(QUANTILES) | set(LOCUST_QUANTILES)))
 _LAYOUT = HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
+# the struct format of the counts' type (hdrh's words are 8 bytes; 4 where a long is)
+_FORMAT: Literal["Q", "I"] = "Q" if ctypes.sizeof(_LAYOUT.counts._type_) == 8 else "I"
 
 
 def row_kind(method: str) -> str | None:
@@ -82,14 +85,20 @@ class Sample:
 
 
 class _Prev:
-    """A row's cumulative counts at the previous sample, over [lo, lo + len(counts))."""
+    """A row's cumulative counts array (its raw bytes) and tallies at the previous sample."""
 
-    __slots__ = ("counts", "failures", "lo", "n", "sum_us")
+    __slots__ = ("failures", "n", "raw", "sum_us")
 
     def __init__(self) -> None:
-        self.lo = 0
-        self.counts: list[int] = []
+        self.raw = b""
         self.n = self.failures = self.sum_us = 0
+
+
+# A window is a sparse histogram: the counts array indexes that had requests in it (ascending)
+# and their counts. Finding them compares the counts array now with the previous one CHUNK
+# entries at a time (a memcmp each), so only the few chunks that changed are read in Python.
+Sparse = tuple[list[int], list[int]]
+CHUNK = 256
 
 
 class Sampler:
@@ -145,8 +154,8 @@ class Sampler:
         """
         return {}
 
-    def _window(self, key: tuple[str, str], row: Any) -> tuple[Window | None, Any]:
-        """The row's window since the previous sample, and its counts slice (lo, counts)."""
+    def _window(self, key: tuple[str, str], row: Any) -> tuple[Window | None, Sparse | None]:
+        """The row's window since the previous sample, and its sparse counts."""
         lat = row.lat
         prev = self._prev.get(key)
         if prev is None or lat.n < prev.n:  # new, or the stats were reset (/stats/reset)
@@ -154,39 +163,50 @@ class Sampler:
         n = lat.n - prev.n
         if not n:
             return None, None
-        lo, hi = index_of(lat.min_us), index_of(lat.max_us)
-        now = lat.counts[lo : hi + 1]
-        diff = list(map(sub, now, _aligned(prev, lo, hi)))
+        raw = ctypes.string_at(ctypes.addressof(lat.counts), ctypes.sizeof(lat.counts))
+        sparse = _changes(raw, prev.raw, index_of(lat.min_us), index_of(lat.max_us))
         window = Window(
             n,
             row.failures - prev.failures,
             ms((lat.sum_us - prev.sum_us) / n),
-            _quantiles(diff, lo, n, lat.min_us, lat.max_us),
+            _quantiles(sparse, n, lat.min_us, lat.max_us),
         )
-        prev.lo, prev.counts, prev.n = lo, now, lat.n
+        prev.raw, prev.n = raw, lat.n
         prev.failures, prev.sum_us = row.failures, lat.sum_us
-        return window, (lo, diff)
+        return window, sparse
 
 
-def _aligned(prev: _Prev, lo: int, hi: int) -> list[int]:
-    """The previous counts over [lo, hi]: outside the previous [min, max] they were all 0."""
-    if not prev.counts:
-        return [0] * (hi - lo + 1)
-    head = [0] * (prev.lo - lo)
-    tail = [0] * (hi - (prev.lo + len(prev.counts) - 1))
-    return head + prev.counts + tail
+def _changes(raw: bytes, old: bytes, lo: int, hi: int) -> Sparse:
+    """The indexes in [lo, hi] whose count grew from `old` to `raw`, and by how much."""
+    now = memoryview(raw).cast(_FORMAT)
+    before = memoryview(old).cast(_FORMAT) if old else None
+    width = now.itemsize
+    indexes: list[int] = []
+    counts: list[int] = []
+    for start in range(lo - lo % CHUNK, hi + 1, CHUNK):
+        stop = min(start + CHUNK, len(now))
+        if (
+            before is not None
+            and raw[start * width : stop * width] == old[start * width : stop * width]
+        ):
+            continue
+        diff = now[start:stop].tolist()
+        if before is not None:
+            diff = list(map(sub, diff, before[start:stop].tolist()))
+        indexes += compress(range(start, stop), diff)
+        counts += compress(diff, diff)
+    return indexes, counts
 
 
-def _quantiles(counts: list[int], lo: int, n: int, min_us: int, max_us: int) -> dict[float, float]:
-    """Quantiles (highest equivalent value of their bucket) of a counts slice starting at `lo`."""
+def _quantiles(sparse: Sparse, n: int, min_us: int, max_us: int) -> dict[float, float]:
+    """Quantiles (highest equivalent value of their bucket) of a sparse histogram."""
+    indexes, counts = sparse
     cum = list(accumulate(counts))
     out = {}
     for q in _ALL_QUANTILES:
         target = max(1, int(q * n + 0.5))
-        j = bisect_left(cum, target)
-        if j >= len(cum):
-            j = len(cum) - 1
-        value = _LAYOUT.get_highest_equivalent_value(_LAYOUT.get_value_from_index(lo + j))
+        j = min(bisect_left(cum, target), len(cum) - 1)
+        value = _LAYOUT.get_highest_equivalent_value(_LAYOUT.get_value_from_index(indexes[j]))
         out[q] = ms(min(max(value, min_us), max_us))
     return out
 
@@ -197,19 +217,21 @@ class _Merged:
     def __init__(self) -> None:
         self.requests = self.failures = self.sum_us = 0
         self.min_us, self.max_us = HIGHEST_US + 1, 0
-        self.parts: list[tuple[int, list[int]]] = []
+        self.indexes: list[int] = []
+        self.counts: list[int] = []
         self.win_n = self.win_failures = 0
         self.win_sum_ms = 0.0
 
-    def add(self, row: Any, window: Window | None, part: tuple[int, list[int]] | None) -> None:
+    def add(self, row: Any, window: Window | None, sparse: Sparse | None) -> None:
         lat = row.lat
         self.requests += lat.n
         self.failures += row.failures
         self.sum_us += lat.sum_us
         self.min_us = min(self.min_us, lat.min_us)
         self.max_us = max(self.max_us, lat.max_us)
-        if window is not None and part is not None:
-            self.parts.append(part)
+        if window is not None and sparse is not None:
+            self.indexes += sparse[0]
+            self.counts += sparse[1]
             self.win_n += window.requests
             self.win_failures += window.failures
             self.win_sum_ms += window.mean * window.requests
@@ -232,13 +254,12 @@ class _Merged:
         n = self.win_n
         if not n:
             return None
-        lo = min(start for start, _ in self.parts)
-        hi = max(start + len(d) - 1 for start, d in self.parts)
-        merged = [0] * (hi - lo + 1)
-        for start, diff in self.parts:
-            a, b = start - lo, start - lo + len(diff)
-            merged[a:b] = map(int.__add__, merged[a:b], diff)
-        quantiles = _quantiles(merged, lo, n, self.min_us, self.max_us)
+        # the rows' sparse histograms, ordered by index (an index may repeat: cumulative
+        # counts over them are the merged histogram's all the same)
+        order = sorted(range(len(self.indexes)), key=self.indexes.__getitem__)
+        pick = itemgetter(*order) if len(order) > 1 else (lambda seq: [seq[order[0]]])
+        sparse = (list(pick(self.indexes)), list(pick(self.counts)))
+        quantiles = _quantiles(sparse, n, self.min_us, self.max_us)
         return Window(n, self.win_failures, round(self.win_sum_ms / n, 3), quantiles)
 
 
