@@ -108,10 +108,10 @@ def test_outputs_are_written_in_registry_order_and_one_failure_does_not_stop_the
     assert lines[0].startswith(f"error: cannot write {blocked}")
     assert lines[1] == (
         f"wrote csv: {tmp_path}/out/run_stats.csv, {tmp_path}/out/run_failures.csv, "
-        f"{tmp_path}/out/run_history.csv"
+        f"{tmp_path}/out/run_exceptions.csv, {tmp_path}/out/run_transactions.csv"
     )
     assert lines[2] == f"wrote junit: {tmp_path / 'j.xml'}"
-    assert (tmp_path / "j.xml").exists() and (tmp_path / "out" / "run_history.csv").exists()
+    assert (tmp_path / "j.xml").exists() and (tmp_path / "out" / "run_transactions.csv").exists()
     assert write_outputs(_result(), {"json": tmp_path / "r.json"}, io.StringIO()) is True
 
 

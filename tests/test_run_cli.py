@@ -72,7 +72,8 @@ def test_csv_outputs(tmp_path):
     with open(tmp_path / "out_stats.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["Name"] for r in rows} >= {"/echo", "post echo", "Aggregated"}
-    assert (tmp_path / "out_failures.csv").exists() and (tmp_path / "out_history.csv").exists()
+    for suffix in ("failures", "exceptions", "transactions", "stats_history"):
+        assert (tmp_path / f"out_{suffix}.csv").exists(), suffix
 
 
 def _nearest_rank(values, q):

@@ -24,6 +24,7 @@ from yamlswarm.cli_options import (
     run_options,
 )
 from yamlswarm.errors import Interrupted, ScenarioError, YamlswarmError
+from yamlswarm.export.provenance import masked_command
 from yamlswarm.report.terminal import can_colour, can_redraw
 from yamlswarm.settings import RunSettings
 
@@ -36,7 +37,11 @@ def _settings(**kw) -> RunSettings:
         kw[name] = tuple(tag for group in kw.get(name) or () for tag in group)
     kw["user_types"] = tuple(kw.get("user_types") or ())
     outputs = pop_outputs(kw)
+    kw["exports"] = tuple(kw.get("exports") or ())
+    if kw.get("csv_full_history") and "csv" not in outputs:
+        raise click.UsageError("--csv-full-history needs --csv PREFIX")
     return RunSettings(
+        command=tuple(masked_command(["yamlswarm", *sys.argv[1:]])),
         env=env,
         outputs=outputs,
         interactive=can_redraw(sys.stdout),  # TERM=dumb: a status line, no in-place redraw

@@ -42,6 +42,23 @@ class KeyValue(click.ParamType):
         return key, val
 
 
+class OutSpec(click.ParamType):
+    """KIND=TARGET for --out (`yamlswarm.export.spec`): a known kind and a valid target."""
+
+    name = "KIND=TARGET"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        from yamlswarm.errors import UsageError
+        from yamlswarm.export.spec import parse_out
+
+        try:
+            return parse_out(str(value))
+        except (ValueError, UsageError) as exc:
+            self.fail(str(exc), param, ctx)
+
+
 ENV_PREFIX = "YAMLSWARM_"
 
 
@@ -182,6 +199,19 @@ run_options = combine(  # the options `run` and `master` share (SPEC section 2)
         help="Run only this user type (repeatable).",
     ),
     *output_options(from_env=True),
+    env_option(
+        "--csv-full-history",
+        is_flag=True,
+        help="With --csv: a row per request row and second in PREFIX_stats_history.csv too.",
+    ),
+    env_option(
+        "--out",
+        "exports",
+        type=OutSpec(),
+        multiple=True,
+        help="Stream live numbers every second (repeatable): prometheus=URL (remote write), "
+        "influxdb=URL, jsonl=FILE; webhook=URL posts a summary at the end.",
+    ),
     env_option(
         "--stop-timeout",
         type=DURATION,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
+from yamlswarm.export.observer import exports_observer
 from yamlswarm.runtime.observers import Observer, Observers
 
 if TYPE_CHECKING:
@@ -31,7 +32,9 @@ class ObserveEnv:
 
 ObserverFactory = Callable[[ObserveEnv], Observer | None]
 
-OBSERVERS: list[ObserverFactory] = []
+OBSERVERS: list[ObserverFactory] = [
+    exports_observer,  # --out KIND=TARGET and the live history of --csv (yamlswarm.export)
+]
 
 
 def build_observers(env: ObserveEnv) -> Observers:

@@ -56,6 +56,8 @@ class RowResult:
     rps: float = 0.0
     latency_ms: Latency = field(default_factory=Latency)
     service_ms: Latency | None = None  # open model only: time from the actual send
+    # Locust's percentiles ("50%" .. "100%") in ms, for the Locust-style CSV (None: not kept)
+    percentiles_ms: dict[str, float] | None = None
 
     @property
     def label(self) -> str:
@@ -178,6 +180,7 @@ class Totals:
     rps: float = 0.0
     latency_ms: Latency = field(default_factory=Latency)
     service_ms: Latency | None = None
+    percentiles_ms: dict[str, float] | None = None  # as RowResult's
 
     @property
     def error_rate(self) -> float:
@@ -201,6 +204,8 @@ def _numbers_to_dict(row: RowResult | Totals) -> dict[str, Any]:
     }
     if row.service_ms is not None:
         out["service_ms"] = row.service_ms.to_dict()
+    if row.percentiles_ms is not None:
+        out["percentiles_ms"] = dict(row.percentiles_ms)
     return out
 
 
@@ -212,7 +217,12 @@ def _numbers_from_dict(data: dict[str, Any]) -> dict[str, Any]:
         "rps": float(data.get("rps", 0.0)),
         "latency_ms": Latency.from_dict(data.get("latency_ms") or {}),
         "service_ms": Latency.from_dict(service) if service is not None else None,
+        "percentiles_ms": _percentiles(data.get("percentiles_ms")),
     }
+
+
+def _percentiles(raw: Any) -> dict[str, float] | None:
+    return {str(k): float(v) for k, v in raw.items()} if isinstance(raw, dict) else None
 
 
 @dataclass(slots=True)
@@ -238,6 +248,10 @@ class RunResult:
     cluster: dict[str, Any] | None = None  # distributed runs: {"workers": n, "lost_workers": [...]}
     # -T/-E/--user-type: {"tags": [...], "exclude_tags": [...], "user_types": [...]}
     selection: dict[str, list[str]] | None = None
+    # where the run came from: the target (credentials masked), the scenario file, the command
+    host: str | None = None
+    scenario_file: str | None = None
+    command: list[str] | None = None
 
     @property
     def passed(self) -> bool:
@@ -264,6 +278,7 @@ class RunResult:
             "exit_code": self.exit_code,
             **({"cluster": dict(self.cluster)} if self.cluster is not None else {}),
             **({"selection": dict(self.selection)} if self.selection is not None else {}),
+            **_provenance_to_dict(self),
         }
 
     @classmethod
@@ -300,7 +315,25 @@ class RunResult:
             exit_code=int(data.get("exit_code", 0)),
             cluster=dict(data["cluster"]) if data.get("cluster") else None,
             selection=_selection(data.get("selection")),
+            host=_text_or_none(data.get("host")),
+            scenario_file=_text_or_none(data.get("scenario_file")),
+            command=[str(a) for a in data["command"]] if data.get("command") else None,
         )
+
+
+def _provenance_to_dict(result: RunResult) -> dict[str, Any]:
+    """`host`, `scenario_file` and `command`, each only when known."""
+    out: dict[str, Any] = {}
+    for key in ("host", "scenario_file"):
+        if getattr(result, key) is not None:
+            out[key] = getattr(result, key)
+    if result.command is not None:
+        out["command"] = list(result.command)
+    return out
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _selection(raw: Any) -> dict[str, list[str]] | None:

@@ -227,7 +227,9 @@ def finish_run(
 
     Shared by a local run and a distributed master (whose `stats` are the merged ones).
     """
+    from yamlswarm.export.provenance import masked_host
     from yamlswarm.report import table
+    from yamlswarm.report.files import attach_percentiles
     from yamlswarm.report.outputs import write_outputs
     from yamlswarm.result import describe_model
     from yamlswarm.runtime.slo import evaluate
@@ -246,6 +248,9 @@ def finish_run(
         result.cluster = dict(extra)
     if settings.selection:
         result.selection = settings.selection.to_dict()
+    result.host, result.scenario_file = masked_host(plan.host), plan.file
+    result.command = list(settings.command) or None
+    attach_percentiles(result, stats)  # Locust's 66%, 75%, ... for the CSV
     if on_test_stop is not None:
         on_test_stop(result)
     print(f"\n{table.render(result)}", file=out, flush=True)

@@ -34,9 +34,14 @@ class RunSettings:
     # output kind -> target, e.g. {"json": Path("result.json"), "csv": Path("out/run")};
     # the kinds are those of `yamlswarm.report.outputs.OUTPUTS`
     outputs: Mapping[str, Path] = field(default_factory=dict)
+    # --out KIND=TARGET (repeatable): live exports, as (kind, target) pairs in the order given
+    exports: tuple[tuple[str, str], ...] = ()
+    csv_full_history: bool = False  # --csv-full-history: a history row per stats row too
+    # the command line as the result records it (credentials masked); () when not from a CLI
+    command: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("tags", "exclude_tags", "user_types"):  # lists from a master's message
+        for name in ("tags", "exclude_tags", "user_types", "command"):  # lists from a message
             object.__setattr__(self, name, tuple(getattr(self, name) or ()))
 
     @property

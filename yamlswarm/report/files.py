@@ -1,4 +1,4 @@
-"""Output files of a run: `--json`, `--csv PREFIX` (stats, failures, history) and `--junit`."""
+"""Output files of a run: `--json`, `--csv PREFIX` (Locust's CSV files) and `--junit`."""
 
 from __future__ import annotations
 
@@ -10,15 +10,51 @@ import stat
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
 from yamlswarm.errors import UsageError
 from yamlswarm.report.table import AGGREGATED, LATENCY_HEADERS, threshold_value
-from yamlswarm.result import PERCENTILE_KEYS, Latency, RunResult, TimelineRow
+from yamlswarm.result import PERCENTILE_KEYS, RowResult, RunResult, Totals
 
+# Locust's percentiles of a row, as fractions, and the names of their CSV columns
+LOCUST_QUANTILES: tuple[float, ...] = (
+    0.5,
+    0.66,
+    0.75,
+    0.8,
+    0.9,
+    0.95,
+    0.98,
+    0.99,
+    0.999,
+    0.9999,
+    1.0,
+)
+
+
+def percent_label(q: float) -> str:
+    """Locust's name of a percentile column: 0.5 -> "50%", 0.999 -> "99.9%", 1.0 -> "100%"."""
+    return f"{q * 100:.10g}%"
+
+
+LOCUST_PERCENTILES = [percent_label(q) for q in LOCUST_QUANTILES]
+# PREFIX_stats.csv and PREFIX_transactions.csv: Locust's columns in Locust's order, then
+# yamlswarm's own (the columns of its final table, latencies exact in ms)
 STATS_CSV_HEADER = [
+    "Type",
     "Name",
+    "Request Count",
+    "Failure Count",
+    "Median Response Time",
+    "Average Response Time",
+    "Min Response Time",
+    "Max Response Time",
+    "Average Content Size",
+    "Requests/s",
+    "Failures/s",
+    *LOCUST_PERCENTILES,
     "Method",
     "Requests",
     "Failures",
@@ -26,8 +62,13 @@ STATS_CSV_HEADER = [
     "RPS",
     *(f"{h} ms" for h in LATENCY_HEADERS),
 ]
-FAILURES_CSV_HEADER = ["Name", "Method", "Error", "Count"]
-HISTORY_CSV_HEADER = list(TimelineRow.__dataclass_fields__)
+FAILURES_CSV_HEADER = [
+    *("Method", "Name", "Error", "Occurrences", "First Seen", "Last Seen"),
+    *("Count", "Example"),  # yamlswarm's: Count as before (= Occurrences), the first message
+]
+EXCEPTIONS_CSV_HEADER = ["Count", "Message", "Traceback", "Nodes"]
+# rows that are not one request: FLOW and GROUP transactions, failed CALL/SET/... steps
+_STEP_METHODS = frozenset({"GROUP", "FLOW", "CALL", "SET", "IF", "LOOP", "LOG", "THINK"})
 JUNIT_SUITE = "yamlswarm"
 
 
@@ -39,24 +80,113 @@ def write_json(result: RunResult, path: str | os.PathLike[str]) -> None:
 
 
 def write_csv(result: RunResult, prefix: str | os.PathLike[str]) -> list[Path]:
-    """Write PREFIX_stats.csv, PREFIX_failures.csv and PREFIX_history.csv; return their paths."""
+    """Write Locust's CSV files and PREFIX_transactions.csv; return the paths written.
+
+    PREFIX_stats.csv has the request rows and `Aggregated` (so its rows add up to
+    it), PREFIX_transactions.csv the FLOW, GROUP and other step rows,
+    PREFIX_failures.csv and PREFIX_exceptions.csv (errors of `call:` hooks) the
+    error groups. PREFIX_stats_history.csv is written while the run goes on (by
+    the live exports, `yamlswarm.export`); its path is listed when it exists.
+    """
     base = os.fspath(prefix)
+    requests = [r for r in result.requests if r.method not in _STEP_METHODS]
+    steps = [r for r in result.requests if r.method in _STEP_METHODS]
+    duration = result.duration_s
+    stats = [*(_stats_row(r, r.name, duration) for r in requests)]
+    stats.append(_stats_row(result.totals, AGGREGATED, duration, method=""))
     files = [
-        (Path(f"{base}_stats.csv"), STATS_CSV_HEADER, _stats_rows(result)),
+        (Path(f"{base}_stats.csv"), STATS_CSV_HEADER, stats),
+        (Path(f"{base}_failures.csv"), FAILURES_CSV_HEADER, _failure_rows(result)),
+        (Path(f"{base}_exceptions.csv"), EXCEPTIONS_CSV_HEADER, _exception_rows(result)),
         (
-            Path(f"{base}_failures.csv"),
-            FAILURES_CSV_HEADER,
-            ([e.name, e.method, e.error, e.count] for e in result.errors),
-        ),
-        (
-            Path(f"{base}_history.csv"),
-            HISTORY_CSV_HEADER,
-            ([getattr(t, k) for k in HISTORY_CSV_HEADER] for t in result.timeline),
+            Path(f"{base}_transactions.csv"),
+            STATS_CSV_HEADER,
+            [_stats_row(r, r.name, duration) for r in steps],
         ),
     ]
     for path, header, rows in files:
         _write_csv_file(path, header, rows)
-    return [path for path, _, _ in files]
+    written = [path for path, _, _ in files]
+    history = Path(f"{base}_stats_history.csv")
+    return [*written[:1], history, *written[1:]] if history.exists() else written
+
+
+def attach_percentiles(result: RunResult, stats: Any) -> None:
+    """Give each row of `result` (and its totals) Locust's percentiles, from the live `stats`
+    (`runtime.stats.Stats`), for the CSV: the result's own `latency_ms` lacks 66%, 75%, ..."""
+    for row in result.requests:
+        live = stats.rows.get((row.name, row.method))
+        if live is not None and live.lat.n:
+            row.percentiles_ms = _percentiles_of(live.lat)
+    if result.totals.requests:
+        result.totals.percentiles_ms = _percentiles_of(stats.aggregate()[0])
+
+
+def _percentiles_of(dist: Any) -> dict[str, float]:
+    values = dist.percentiles_us([q * 100.0 for q in LOCUST_QUANTILES])
+    return {
+        label: round(us / 1000.0, 3) for label, us in zip(LOCUST_PERCENTILES, values, strict=True)
+    }
+
+
+def _locust_percentiles(row: RowResult | Totals) -> list[Any]:
+    """Locust's percentile columns: whole milliseconds, "N/A" for a row without requests."""
+    if not row.requests:
+        return ["N/A"] * len(LOCUST_PERCENTILES)
+    known = row.percentiles_ms or {}
+    lat = row.latency_ms
+    fallback = {"50%": lat.p50, "90%": lat.p90, "95%": lat.p95, "99%": lat.p99}
+    fallback.update({"99.9%": lat.p99_9, "100%": lat.max})
+    out: list[Any] = []
+    for label in LOCUST_PERCENTILES:
+        value = known.get(label, fallback.get(label))
+        out.append("N/A" if value is None else round(value))
+    return out
+
+
+def _stats_row(
+    row: RowResult | Totals, name: str, duration_s: float, method: str | None = None
+) -> list[Any]:
+    lat = row.latency_ms
+    method = row.method if method is None and isinstance(row, RowResult) else (method or "")
+    failures_per_s = round(row.failures / duration_s, 3) if duration_s > 0 else 0.0
+    pct = round(100.0 * row.failures / row.requests, 3) if row.requests else 0.0
+    exact = [lat.min, *(getattr(lat, k) for k, _ in PERCENTILE_KEYS), lat.max]
+    return [
+        *(method, name, row.requests, row.failures, round(lat.p50), lat.mean, lat.min, lat.max),
+        *(0, row.rps, failures_per_s),  # 0: yamlswarm does not measure response sizes
+        *_locust_percentiles(row),
+        *(method, row.requests, row.failures, pct, row.rps, *exact),
+    ]
+
+
+def _failure_rows(result: RunResult) -> Iterator[list[Any]]:
+    started = _epoch(result.started_at)
+    for e in result.errors:
+        first, last = _utc(started, e.first_seen), _utc(started, e.last_seen)
+        yield [e.method, e.name, e.error, e.count, first, last, e.count, e.example or ""]
+
+
+def _exception_rows(result: RunResult) -> Iterator[list[Any]]:
+    """Errors raised by hook functions (`call:` steps), as Locust lists exceptions."""
+    for row in result.requests:
+        if row.method != "CALL" or not row.failures:
+            continue
+        yield [row.failures, f"{row.name}: a hook function raised", "", "local"]
+
+
+def _epoch(iso: str) -> float | None:
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _utc(started: float | None, offset: float) -> str:
+    if started is None:
+        return ""
+    stamp = datetime.fromtimestamp(started + offset, tz=timezone.utc)
+    return stamp.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def write_junit(result: RunResult, path: str | os.PathLike[str]) -> None:
@@ -100,21 +230,6 @@ def write_junit(result: RunResult, path: str | os.PathLike[str]) -> None:
         out.write('<?xml version="1.0" encoding="utf-8"?>\n')
         out.write(ET.tostring(root, encoding="unicode"))
         out.write("\n")
-
-
-def _stats_rows(result: RunResult) -> Iterator[list[Any]]:
-    for row in result.requests:
-        yield _stats_row(row.name, row.method, row.requests, row.failures, row.rps, row.latency_ms)
-    t = result.totals
-    yield _stats_row(AGGREGATED, "", t.requests, t.failures, t.rps, t.latency_ms)
-
-
-def _stats_row(
-    name: str, method: str, requests: int, failures: int, rps: float, latency: Latency
-) -> list[Any]:
-    pct = round(100.0 * failures / requests, 3) if requests else 0.0
-    values = [latency.min, *(getattr(latency, k) for k, _ in PERCENTILE_KEYS), latency.max]
-    return [name, method, requests, failures, pct, rps, *values]
 
 
 def _write_csv_file(path: Path, header: list[str], rows: Iterable[list[Any]]) -> None:

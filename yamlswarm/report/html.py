@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -106,8 +107,17 @@ def _header(result: RunResult) -> str:
     return (
         f'<header><h1><span class="tool">yamlswarm ·</span> {escape(result.scenario)}</h1>'
         f'<span class="badge {css}">{escape(status)}</span></header>\n{note}'
-        f'<div class="cards">{items}</div>'
+        f'<div class="cards">{items}</div>{_provenance(result)}'
     )
+
+
+def _provenance(result: RunResult) -> str:
+    """Target, scenario file and command line (credentials already masked in the result)."""
+    command = " ".join(shlex.quote(arg) for arg in result.command or ())
+    facts = [("Target", result.host), ("Scenario file", result.scenario_file)]
+    facts.append(("Command", command or None))
+    rows = "".join(f"<dt>{escape(k)}</dt><dd><code>{escape(v)}</code></dd>" for k, v in facts if v)
+    return f'<dl class="provenance">{rows}</dl>' if rows else ""
 
 
 def _status(result: RunResult) -> tuple[str, str]:

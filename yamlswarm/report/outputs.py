@@ -80,7 +80,8 @@ OUTPUTS: Mapping[str, OutputFormat] = _registry(
         "csv",
         "--csv",
         "FILE",
-        "Write PREFIX_stats.csv, PREFIX_failures.csv, PREFIX_history.csv.",
+        "Write Locust's CSV files: PREFIX_stats.csv, PREFIX_stats_history.csv, "
+        "PREFIX_failures.csv, PREFIX_exceptions.csv; and PREFIX_transactions.csv.",
         "prefix",
         "yamlswarm.report.files:write_csv",
     ),

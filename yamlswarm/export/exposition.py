@@ -1,0 +1,63 @@
+"""`GET /metrics`: the live series in Prometheus' text exposition format, for scraping.
+
+`exposition(stats, users, scenario, run_id)` renders the same series as the
+remote write (see `export.series`) with the `prometheus-client` library. The
+latency gauges cover the requests since the previous call when the caller
+passes the same `Sampler` each time (one per web server), and the whole run so
+far without one. Counters are exact at any moment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from yamlswarm.errors import UsageError
+from yamlswarm.export.sample import Sampler
+from yamlswarm.export.series import Point, points
+
+__all__ = ["CONTENT_TYPE", "exposition"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_HELP = {
+    "yamlswarm_requests_total": "Requests made, by row (exact).",
+    "yamlswarm_failures_total": "Failed requests, by row (exact).",
+    "yamlswarm_transactions_total": "FLOW and GROUP transactions, by row.",
+    "yamlswarm_transaction_failures_total": "Failed FLOW and GROUP transactions, by row.",
+    "yamlswarm_latency_ms": "Request latency quantiles (ms) of the latest window.",
+    "yamlswarm_transaction_latency_ms": "Transaction latency quantiles (ms) of the latest window.",
+    "yamlswarm_users": "Active virtual users.",
+}
+
+
+def exposition(
+    stats: Any, users: int, scenario: str, run_id: str, sampler: Sampler | None = None
+) -> bytes:
+    """The exposition text of the live stats (UTF-8); UsageError without prometheus-client."""
+    try:
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    except ImportError:
+        raise UsageError(
+            "GET /metrics needs prometheus-client: pip install 'yamlswarm[prometheus]'"
+        ) from None
+    sample = (sampler or Sampler()).sample(stats, users, time.time(), stats.clock() - stats.started)
+    grouped: dict[str, list[Point]] = {}
+    for point in points(sample, scenario, run_id):
+        grouped.setdefault(point[0], []).append(point)
+
+    class _Collector:
+        def collect(self) -> Iterator[Any]:
+            for name, family in grouped.items():
+                labels = sorted(family[0][1])
+                kind = CounterMetricFamily if name.endswith("_total") else GaugeMetricFamily
+                doc = _HELP.get(name, "A custom metric of the scenario.")
+                metric = kind(name, doc, labels=labels)
+                for _, point_labels, value in family:
+                    metric.add_metric([point_labels[k] for k in labels], value)
+                yield metric
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector())
+    return bytes(generate_latest(registry))

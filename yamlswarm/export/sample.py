@@ -1,0 +1,303 @@
+"""One second of a run as the live exports see it: per-row counters and latency windows.
+
+`Sampler.sample(stats, users, wall)` runs once a second, right after the
+statistics closed their second. Counters are the rows' exact cumulative counts.
+A row's latency *window* (the requests of that second alone) comes from the
+difference between its cumulative HDR counts now and at the previous sample, so
+the hot path (`RowStats.success`) is not touched: the cost is paid once a second,
+for the rows that had requests, over the part of the counts array between the
+row's min and max. Nothing here imports gevent.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from itertools import accumulate, compress
+from operator import itemgetter, sub
+from typing import Any, Literal
+
+from hdrh.histogram import HdrHistogram
+
+from yamlswarm.report.files import LOCUST_QUANTILES
+from yamlswarm.runtime.hdr import DIGITS, HIGHEST_US, LOWEST_US, index_of, ms
+from yamlswarm.runtime.stats import STEP_METHODS, TRANSACTION_METHODS
+
+__all__ = ["QUANTILES", "RowSample", "Sample", "Sampler", "Window", "row_kind", "sample_of_result"]
+
+# The latency quantiles of every window (`yamlswarm_latency_ms{quantile=...}`); 1 is the max.
+QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 1.0)
+_ALL_QUANTILES = tuple(sorted(set(QUANTILES) | set(LOCUST_QUANTILES)))
+_LAYOUT = HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
+# the struct format of the counts' type (hdrh's words are 8 bytes; 4 where a long is)
+_FORMAT: Literal["Q", "I"] = "Q" if ctypes.sizeof(_LAYOUT.counts._type_) == 8 else "I"
+
+
+def row_kind(method: str) -> str | None:
+    """ "request", "transaction" (FLOW, GROUP), or None for other step rows (CALL, SET, ...)."""
+    if method in TRANSACTION_METHODS:
+        return "transaction"
+    if method in STEP_METHODS:
+        return None
+    return "request"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The requests of one row (or of all request rows) in one second; latencies in ms."""
+
+    requests: int
+    failures: int
+    mean: float
+    quantiles: dict[float, float]  # quantile (0.5 .. 1.0) -> ms
+
+
+@dataclass(frozen=True, slots=True)
+class RowSample:
+    """A row at the end of a second: exact cumulative counts and that second's window."""
+
+    name: str
+    method: str
+    kind: str  # "request" or "transaction"
+    requests: int
+    failures: int
+    mean: float  # ms over the whole run so far
+    min: float
+    max: float
+    median: float
+    window: Window | None  # None: no request of this row in that second
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """Everything the exports send for one second."""
+
+    wall: float  # epoch seconds
+    elapsed: float  # seconds since the start of the run
+    users: int
+    rows: list[RowSample]
+    total: RowSample  # all request rows merged ("Aggregated")
+    interval: float = 1.0  # seconds since the previous sample (what the windows span)
+    final: bool = False  # the last sample, taken when the run has ended
+    # custom metrics (`metrics:` of a scenario) as name -> {kind, value...}; empty when none
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class _Prev:
+    """A row's cumulative counts array (its raw bytes) and tallies at the previous sample."""
+
+    __slots__ = ("failures", "n", "raw", "sum_us")
+
+    def __init__(self) -> None:
+        self.raw = b""
+        self.n = self.failures = self.sum_us = 0
+
+
+# A window is a sparse histogram: the counts array indexes that had requests in it (ascending)
+# and their counts. Finding them compares the counts array now with the previous one CHUNK
+# entries at a time (a memcmp each), so only the few chunks that changed are read in Python.
+Sparse = tuple[list[int], list[int]]
+CHUNK = 256
+
+
+class Sampler:
+    """Turns the live Stats into a `Sample` once a second (keeps each row's previous counts).
+
+    `medians`: also compute each row's median over the whole run so far (the CSV
+    history's "Total Median Response Time"; it costs a pass over the row's counts).
+    """
+
+    def __init__(self, medians: bool = False) -> None:
+        self._prev: dict[tuple[str, str], _Prev] = {}
+        self._medians = medians
+        self._elapsed = 0.0
+
+    def sample(
+        self, stats: Any, users: int, wall: float, elapsed: float, *, final: bool = False
+    ) -> Sample:
+        rows: list[RowSample] = []
+        total = _Merged()
+        for key in sorted(stats.rows):
+            row = stats.rows[key]
+            kind = row_kind(row.method)
+            if kind is None or not row.lat.n:
+                continue
+            window, part = self._window(key, row)
+            median = row.lat.percentile_ms(50.0) if self._medians else 0.0
+            rows.append(_row_sample(row, kind, window, median))
+            if kind == "request":
+                total.add(row, window, part)
+        median = stats.aggregate()[0].percentile_ms(50.0) if self._medians and rows else 0.0
+        interval = elapsed - self._elapsed if elapsed > self._elapsed else 1.0
+        self._elapsed = elapsed
+        return Sample(
+            wall,
+            elapsed,
+            users,
+            rows,
+            total.sample(median),
+            interval=interval,
+            final=final,
+            metrics=self.metrics(stats),
+        )
+
+    @staticmethod
+    def metrics(stats: Any) -> dict[str, dict[str, Any]]:
+        """Custom metrics (a scenario's `metrics:`) as name -> {statistic: number}.
+
+        The one place every export reads custom metrics from: return, for each
+        metric, its numbers (e.g. {"count": 12, "rate": 0.25} or {"value": 7}); the
+        series (`yamlswarm_metric_<name>{stat=...}`), the line protocol and the JSON
+        lines carry them with no other change. The Stats hold no custom metrics in
+        this version, so there are none.
+        """
+        return {}
+
+    def _window(self, key: tuple[str, str], row: Any) -> tuple[Window | None, Sparse | None]:
+        """The row's window since the previous sample, and its sparse counts."""
+        lat = row.lat
+        prev = self._prev.get(key)
+        if prev is None or lat.n < prev.n:  # new, or the stats were reset (/stats/reset)
+            prev = self._prev[key] = _Prev()
+        n = lat.n - prev.n
+        if not n:
+            return None, None
+        raw = ctypes.string_at(ctypes.addressof(lat.counts), ctypes.sizeof(lat.counts))
+        sparse = _changes(raw, prev.raw, index_of(lat.min_us), index_of(lat.max_us))
+        window = Window(
+            n,
+            row.failures - prev.failures,
+            ms((lat.sum_us - prev.sum_us) / n),
+            _quantiles(sparse, n, lat.min_us, lat.max_us),
+        )
+        prev.raw, prev.n = raw, lat.n
+        prev.failures, prev.sum_us = row.failures, lat.sum_us
+        return window, sparse
+
+
+def _changes(raw: bytes, old: bytes, lo: int, hi: int) -> Sparse:
+    """The indexes in [lo, hi] whose count grew from `old` to `raw`, and by how much."""
+    now = memoryview(raw).cast(_FORMAT)
+    before = memoryview(old).cast(_FORMAT) if old else None
+    width = now.itemsize
+    indexes: list[int] = []
+    counts: list[int] = []
+    for start in range(lo - lo % CHUNK, hi + 1, CHUNK):
+        stop = min(start + CHUNK, len(now))
+        if (
+            before is not None
+            and raw[start * width : stop * width] == old[start * width : stop * width]
+        ):
+            continue
+        diff = now[start:stop].tolist()
+        if before is not None:
+            diff = list(map(sub, diff, before[start:stop].tolist()))
+        indexes += compress(range(start, stop), diff)
+        counts += compress(diff, diff)
+    return indexes, counts
+
+
+def _quantiles(sparse: Sparse, n: int, min_us: int, max_us: int) -> dict[float, float]:
+    """Quantiles (highest equivalent value of their bucket) of a sparse histogram."""
+    indexes, counts = sparse
+    cum = list(accumulate(counts))
+    out = {}
+    for q in _ALL_QUANTILES:
+        target = max(1, int(q * n + 0.5))
+        j = min(bisect_left(cum, target), len(cum) - 1)
+        value = _LAYOUT.get_highest_equivalent_value(_LAYOUT.get_value_from_index(indexes[j]))
+        out[q] = ms(min(max(value, min_us), max_us))
+    return out
+
+
+class _Merged:
+    """The request rows of one second merged: cumulative totals and the merged window."""
+
+    def __init__(self) -> None:
+        self.requests = self.failures = self.sum_us = 0
+        self.min_us, self.max_us = HIGHEST_US + 1, 0
+        self.indexes: list[int] = []
+        self.counts: list[int] = []
+        self.win_n = self.win_failures = 0
+        self.win_sum_ms = 0.0
+
+    def add(self, row: Any, window: Window | None, sparse: Sparse | None) -> None:
+        lat = row.lat
+        self.requests += lat.n
+        self.failures += row.failures
+        self.sum_us += lat.sum_us
+        self.min_us = min(self.min_us, lat.min_us)
+        self.max_us = max(self.max_us, lat.max_us)
+        if window is not None and sparse is not None:
+            self.indexes += sparse[0]
+            self.counts += sparse[1]
+            self.win_n += window.requests
+            self.win_failures += window.failures
+            self.win_sum_ms += window.mean * window.requests
+
+    def sample(self, median: float) -> RowSample:
+        return RowSample(
+            "Aggregated",
+            "",
+            "request",
+            self.requests,
+            self.failures,
+            ms(self.sum_us / self.requests) if self.requests else 0.0,
+            ms(self.min_us) if self.requests else 0.0,
+            ms(self.max_us),
+            median,
+            self._window(),
+        )
+
+    def _window(self) -> Window | None:
+        n = self.win_n
+        if not n:
+            return None
+        # the rows' sparse histograms, ordered by index (an index may repeat: cumulative
+        # counts over them are the merged histogram's all the same)
+        order = sorted(range(len(self.indexes)), key=self.indexes.__getitem__)
+        pick = itemgetter(*order) if len(order) > 1 else (lambda seq: [seq[order[0]]])
+        sparse = (list(pick(self.indexes)), list(pick(self.counts)))
+        quantiles = _quantiles(sparse, n, self.min_us, self.max_us)
+        return Window(n, self.win_failures, round(self.win_sum_ms / n, 3), quantiles)
+
+
+def _row_sample(row: Any, kind: str, window: Window | None, median: float) -> RowSample:
+    lat = row.lat
+    return RowSample(
+        row.name,
+        row.method,
+        kind,
+        lat.n,
+        row.failures,
+        ms(lat.sum_us / lat.n),
+        ms(lat.min_us),
+        ms(lat.max_us),
+        median,
+        window,
+    )
+
+
+def sample_of_result(result: Any, wall: float) -> Sample:
+    """A final sample from a RunResult alone (a run that ended before its first second closed):
+    exact counts; each row's latency over the whole run stands for its window."""
+    rows = []
+    for row in result.requests:
+        kind = row_kind(row.method)
+        if kind is not None and row.requests:
+            rows.append(_from_result(row.name, row.method, kind, row, row.failures))
+    total = _from_result("Aggregated", "", "request", result.totals, result.totals.failures)
+    return Sample(wall, result.duration_s, 0, rows, total, interval=result.duration_s, final=True)
+
+
+def _from_result(name: str, method: str, kind: str, row: Any, failures: int) -> RowSample:
+    lat = row.latency_ms
+    quantiles = {0.5: lat.p50, 0.9: lat.p90, 0.95: lat.p95, 0.99: lat.p99, 0.999: lat.p99_9}
+    for q in _ALL_QUANTILES:  # those the result does not keep: the next one it does
+        quantiles.setdefault(q, next((quantiles[k] for k in sorted(quantiles) if k >= q), lat.max))
+    quantiles[1.0] = lat.max
+    window = Window(row.requests, failures, lat.mean, quantiles) if row.requests else None
+    return RowSample(
+        name, method, kind, row.requests, failures, lat.mean, lat.min, lat.max, lat.p50, window
+    )
