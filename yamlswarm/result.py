@@ -130,14 +130,22 @@ class CheckResult:
     method: str
     check: str
     failures: int = 0
+    messages: list[str] = field(default_factory=list)  # its `message:`s as rendered, first ones
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if not self.messages:
+            del out["messages"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckResult:
         return cls(
-            str(data["name"]), str(data["method"]), str(data["check"]), int(data["failures"])
+            str(data["name"]),
+            str(data["method"]),
+            str(data["check"]),
+            int(data["failures"]),
+            [str(m) for m in data.get("messages") or ()],
         )
 
 
@@ -238,6 +246,8 @@ class RunResult:
     cluster: dict[str, Any] | None = None  # distributed runs: {"workers": n, "lost_workers": [...]}
     # -T/-E/--user-type: {"tags": [...], "exclude_tags": [...], "user_types": [...]}
     selection: dict[str, list[str]] | None = None
+    users_stopped: dict[str, int] = field(default_factory=dict)  # reason -> users a step stopped
+    test_stopped: str | None = None  # why a `stop: test` step ended the run
 
     @property
     def passed(self) -> bool:
@@ -264,6 +274,8 @@ class RunResult:
             "exit_code": self.exit_code,
             **({"cluster": dict(self.cluster)} if self.cluster is not None else {}),
             **({"selection": dict(self.selection)} if self.selection is not None else {}),
+            **({"users_stopped": dict(self.users_stopped)} if self.users_stopped else {}),
+            **({"test_stopped": self.test_stopped} if self.test_stopped is not None else {}),
         }
 
     @classmethod
@@ -300,6 +312,8 @@ class RunResult:
             exit_code=int(data.get("exit_code", 0)),
             cluster=dict(data["cluster"]) if data.get("cluster") else None,
             selection=_selection(data.get("selection")),
+            users_stopped={str(k): int(v) for k, v in (data.get("users_stopped") or {}).items()},
+            test_stopped=None if data.get("test_stopped") is None else str(data["test_stopped"]),
         )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from yamlswarm.compiler.blocks import Blocks
 from yamlswarm.compiler.context import BUILTIN_NAMES, Context, JsonPath
 from yamlswarm.compiler.sections import (
     check_counts,
@@ -69,7 +70,7 @@ def compile_document(
 
 
 def _compile(ctx: Context, data: dict, hook_mode: str) -> Plan:
-    user_names = _user_variables(data.get("users"))
+    user_names = _user_variables(data.get("users"), data.get("blocks"))
     variables = _variables(ctx, data.get("variables"), user_names)
     hook_specs, hook_modules = _hooks(ctx, data.get("hooks"), hook_mode)
     feeds = {}
@@ -82,9 +83,11 @@ def _compile(ctx: Context, data: dict, hook_mode: str) -> Plan:
         BUILTIN_NAMES | set(variables) | user_names | template_functions | set(base_context())
     )
     defaults, request_defaults = _defaults(ctx, data.get("defaults"))
-    env = step_env(request_defaults, hook_modules, tuple(hook_specs))
+    blocks = Blocks(ctx, data.get("blocks"))
+    env = blocks.env = step_env(request_defaults, hook_modules, tuple(hook_specs), blocks.use)
     load, cap = compile_load(ctx, data.get("load"))
     users = _users(ctx, data.get("users"), env)
+    blocks.compile_unused(ctx)
     check_counts(
         ctx,
         data.get("load"),
@@ -109,9 +112,11 @@ def _compile(ctx: Context, data: dict, hook_mode: str) -> Plan:
     )
 
 
-def _user_variables(users: Any) -> frozenset[str]:
-    """Every name any step of any user type may assign (extract, set, loop `as`)."""
+def _user_variables(users: Any, blocks: Any) -> frozenset[str]:
+    """Every name any step of any user type or block may assign (extract, set, loop `as`)."""
     names: set[str] = set()
+    for steps in (blocks or {}).values() if isinstance(blocks, dict) else ():
+        names.update(assigned_names(steps))
     for user in users if isinstance(users, list) else ():
         if not isinstance(user, dict):
             continue
@@ -224,7 +229,15 @@ def _user(ctx: Context, index: int, raw: Any, env: CompileEnv) -> UserType:
         on_stop=compile_steps(ctx, user.get("on_stop"), (*path, "on_stop"), env),
         source=ctx.source(path),
         tags=_tags(user.get("tags")),
+        session_headers=_session(ctx, user.get("session"), (*path, "session")),
     )
+
+
+def _session(ctx: Context, raw: Any, path: JsonPath) -> tuple[tuple[str, Any], ...]:
+    """A user type's `session: {headers}`: templates checked against every name the scenario
+    sets anywhere (one set only later, e.g. by on_start's login, is fine: left out until set)."""
+    session = ctx.mapping(path, raw)
+    return compile_headers(ctx, session.get("headers"), (*path, "headers"))
 
 
 def _weight(ctx: Context, path: JsonPath, raw: Any) -> float:
