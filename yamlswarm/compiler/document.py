@@ -19,6 +19,7 @@ from typing import Any
 
 from yamlswarm.compiler.blocks import Blocks
 from yamlswarm.compiler.context import BUILTIN_NAMES, Context, JsonPath
+from yamlswarm.compiler.rows import check_threshold_rows
 from yamlswarm.compiler.sections import (
     check_counts,
     compile_feed,
@@ -95,6 +96,8 @@ def _compile(ctx: Context, data: dict, hook_mode: str) -> Plan:
         all(u.count is not None for u in users),
     )
     faker = ctx.mapping(("faker",), data.get("faker"))
+    thresholds = compile_thresholds(ctx, data.get("thresholds"))
+    check_threshold_rows(ctx, thresholds, users)
     return Plan(
         name=str(data.get("name") or Path(ctx.doc.file).stem),
         file=str(Path(ctx.doc.file).resolve()),
@@ -106,7 +109,7 @@ def _compile(ctx: Context, data: dict, hook_mode: str) -> Plan:
         data=tuple(feed for feed in feeds.values() if feed is not None),
         faker_locale=faker.get("locale"),
         hooks=tuple(resolve_spec(spec, ctx.doc.base_dir) for spec in hook_specs),
-        thresholds=compile_thresholds(ctx, data.get("thresholds")),
+        thresholds=thresholds,
         iterations_cap=cap,
         source=ctx.source(()),
     )
