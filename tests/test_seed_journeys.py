@@ -58,7 +58,7 @@ def test_the_member_journey_opens_its_dashboard_in_parallel(demo_api, tmp_path):
 
 
 def test_the_shop_hooks_count_the_whole_runs_orders_when_distributed(demo_api, tmp_path):
-    run, result, stats = _run(
+    run, _, stats = _run(
         demo_api, tmp_path, "shop.yaml", "-u", "8", "-r", "50", "-t", "6s", "--processes", "2"
     )
     assert run.returncode == 0, run.stdout + run.stderr
