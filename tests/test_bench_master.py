@@ -11,9 +11,9 @@ from tests.cli_helpers import REPO, cli_env
 
 def test_bench_master_runs_to_the_end(tmp_path):
     out = tmp_path / "bench.json"
+    args = ["--workers", "2", "--seconds", "1", "--json", str(out)]
     run = subprocess.run(
-        [sys.executable, "benchmarks/bench_master.py", "--workers", "2", "--seconds", "1"]
-        + ["--json", str(out)],
+        [sys.executable, "benchmarks/bench_master.py", *args],
         capture_output=True,
         text=True,
         timeout=120,
