@@ -31,6 +31,7 @@ import gevent
 import zmq.green as zmq
 
 import yamlswarm
+from yamlswarm.distributed import auth
 from yamlswarm.distributed import messages as m
 from yamlswarm.runtime.stats import Stats
 
@@ -85,9 +86,12 @@ def _free_port() -> int:
 
 
 class SimulatedWorker:
-    def __init__(self, context: zmq.Context, port: int, n: int, frame: bytes) -> None:
+    def __init__(self, context: zmq.Context, port: int, n: int, frame: bytes, token: str) -> None:
         self.sock = context.socket(zmq.DEALER)
         self.sock.linger = 0
+        # the master accepts only workers that know its token (CURVE keys derived from it)
+        self.sock.curve_publickey, self.sock.curve_secretkey = auth.client_keys(token)
+        self.sock.curve_serverkey = auth.server_keys(token)[0]
         self.sock.connect(f"tcp://127.0.0.1:{port}")
         self.n = n
         self.frame = frame
@@ -125,6 +129,7 @@ def main() -> None:
 
     frames = [_report_frame(args.rows, args.per_row, seed) for seed in range(8)]
     port = _free_port()
+    token = auth.new_token()
     with tempfile.TemporaryDirectory() as tmp:
         scenario = Path(tmp) / "bench.yaml"
         scenario.write_text(SCENARIO)
@@ -132,7 +137,8 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "yamlswarm.distributed.master",
+                "yamlswarm",
+                "master",
                 str(scenario),
                 "-q",
                 "--expect-workers",
@@ -141,16 +147,24 @@ def main() -> None:
                 f"127.0.0.1:{port}",
                 "--expect-timeout",
                 "120",
+                "--token",
+                token,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         context = zmq.Context()
         workers = [
-            SimulatedWorker(context, port, n, frames[n % len(frames)]) for n in range(args.workers)
+            SimulatedWorker(context, port, n, frames[n % len(frames)], token)
+            for n in range(args.workers)
         ]
         joined = time.monotonic()
-        gevent.joinall([gevent.spawn(w.join) for w in workers], raise_error=True)
+        joins = [gevent.spawn(w.join) for w in workers]
+        while len(gevent.joinall(joins, timeout=1.0, raise_error=True)) < len(joins):
+            if master.poll() is not None:
+                raise SystemExit(
+                    f"the master exited with code {master.returncode} before the start"
+                )
         join_s = time.monotonic() - joined
         cpu0, t0 = _cpu_seconds(master.pid), time.monotonic()
         gevent.joinall([gevent.spawn(w.report, args.seconds) for w in workers], raise_error=True)

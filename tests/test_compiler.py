@@ -59,9 +59,12 @@ defaults: {timeout: 5s, follow_redirects: false}
 thresholds:
   - "p95 < 500ms"
   - {expr: "browse: error_rate < 1%", abort: true, after: 30s}
-"""
-        + FLOW
-        + "          - get: /\n",
+users:
+  - flows:
+      - name: browse  # a threshold's row must exist
+        steps:
+          - get: /
+""",
     )
     assert plan.name == "scenario" and plan.file == str(tmp_path / "scenario.yaml")
     assert plan.host == "http://127.0.0.1:8080" and plan.faker_locale == "de_DE"

@@ -93,9 +93,10 @@ def test_from_the_environment(tmp_path):
 
 
 def test_workers_run_the_selection_too(tmp_path):
-    sent, result, _ = _ran(tmp_path, "--processes", "2", "-T", "smoke", "-E", "web")
+    sent, result, run = _ran(tmp_path, "--processes", "2", "-T", "smoke", "-E", "web")
     assert sent == {"/report"}
     assert result["selection"]["tags"] == ["smoke"]
+    assert "selection: tags smoke; not web" in run.stdout  # the master's banner too
 
 
 @pytest.mark.parametrize(

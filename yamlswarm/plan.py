@@ -81,6 +81,7 @@ class JmesCheck:
     op: str
     value: Value
     source: Source = NOWHERE
+    message: Value | None = None  # shown when it fails; may read {{ actual }} / {{ expected }}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ class Checks:
     headers: tuple[HeaderCheck, ...] = ()
     max_latency: float | None = None  # seconds
     source: Source = NOWHERE
+    message: Value | None = None  # for a failed check without a message of its own
 
     @property
     def needs_body(self) -> bool:
@@ -166,6 +168,7 @@ class RequestStep:
     checks: Checks = field(default_factory=Checks)
     extract: tuple[Extract, ...] = ()
     source: Source = NOWHERE
+    on_failure: str | None = None  # "stop_user" | "stop_test": a failed request stops them
 
 
 # ---------------------------------------------------------------- users and flows
@@ -194,6 +197,9 @@ class UserType:
     on_stop: tuple[Step, ...] = ()
     source: Source = NOWHERE
     tags: tuple[str, ...] = ()  # every flow of the type has them
+    # `session: {headers}`: sent with every request of a user of the type, rendered per
+    # request; one whose template reads a variable not yet set is left out (runtime.session)
+    session_headers: tuple[tuple[str, Value], ...] = ()
 
 
 # ---------------------------------------------------------------- data feeds

@@ -132,14 +132,22 @@ class CheckResult:
     method: str
     check: str
     failures: int = 0
+    messages: list[str] = field(default_factory=list)  # its `message:`s as rendered, first ones
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if not self.messages:
+            del out["messages"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckResult:
         return cls(
-            str(data["name"]), str(data["method"]), str(data["check"]), int(data["failures"])
+            str(data["name"]),
+            str(data["method"]),
+            str(data["check"]),
+            int(data["failures"]),
+            [str(m) for m in data.get("messages") or ()],
         )
 
 
@@ -252,6 +260,8 @@ class RunResult:
     host: str | None = None
     scenario_file: str | None = None
     command: list[str] | None = None
+    users_stopped: dict[str, int] = field(default_factory=dict)  # reason -> users a step stopped
+    test_stopped: str | None = None  # why a `stop: test` step ended the run
 
     @property
     def passed(self) -> bool:
@@ -279,6 +289,8 @@ class RunResult:
             **({"cluster": dict(self.cluster)} if self.cluster is not None else {}),
             **({"selection": dict(self.selection)} if self.selection is not None else {}),
             **_provenance_to_dict(self),
+            **({"users_stopped": dict(self.users_stopped)} if self.users_stopped else {}),
+            **({"test_stopped": self.test_stopped} if self.test_stopped is not None else {}),
         }
 
     @classmethod
@@ -318,6 +330,8 @@ class RunResult:
             host=_text_or_none(data.get("host")),
             scenario_file=_text_or_none(data.get("scenario_file")),
             command=[str(a) for a in data["command"]] if data.get("command") else None,
+            users_stopped={str(k): int(v) for k, v in (data.get("users_stopped") or {}).items()},
+            test_stopped=None if data.get("test_stopped") is None else str(data["test_stopped"]),
         )
 
 

@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from yamlswarm.compiler.blocks import Blocks
 from yamlswarm.compiler.context import BUILTIN_NAMES, Context, JsonPath
+from yamlswarm.compiler.rows import check_threshold_rows
 from yamlswarm.compiler.sections import (
     check_counts,
     compile_feed,
@@ -70,7 +72,7 @@ def compile_document(
 
 
 def _compile(ctx: Context, data: dict, hook_mode: str) -> Plan:
-    user_names = _user_variables(data.get("users"))
+    user_names = _user_variables(data.get("users"), data.get("blocks"))
     variables = _variables(ctx, data.get("variables"), user_names)
     hook_specs, hook_modules = _hooks(ctx, data.get("hooks"), hook_mode)
     feeds = {}
@@ -83,9 +85,11 @@ def _compile(ctx: Context, data: dict, hook_mode: str) -> Plan:
         BUILTIN_NAMES | set(variables) | user_names | template_functions | set(base_context())
     )
     defaults, request_defaults = _defaults(ctx, data.get("defaults"))
-    env = step_env(request_defaults, hook_modules, tuple(hook_specs))
+    blocks = Blocks(ctx, data.get("blocks"))
+    env = blocks.env = step_env(request_defaults, hook_modules, tuple(hook_specs), blocks.use)
     load, cap = compile_load(ctx, data.get("load"))
     users = _users(ctx, data.get("users"), env)
+    blocks.compile_unused(ctx)
     check_counts(
         ctx,
         data.get("load"),
@@ -93,6 +97,8 @@ def _compile(ctx: Context, data: dict, hook_mode: str) -> Plan:
         all(u.count is not None for u in users),
     )
     faker = ctx.mapping(("faker",), data.get("faker"))
+    thresholds = compile_thresholds(ctx, data.get("thresholds"))
+    check_threshold_rows(ctx, thresholds, users)
     return Plan(
         name=str(data.get("name") or Path(ctx.doc.file).stem),
         file=str(Path(ctx.doc.file).resolve()),
@@ -104,15 +110,17 @@ def _compile(ctx: Context, data: dict, hook_mode: str) -> Plan:
         data=tuple(feed for feed in feeds.values() if feed is not None),
         faker_locale=faker.get("locale"),
         hooks=tuple(resolve_spec(spec, ctx.doc.base_dir) for spec in hook_specs),
-        thresholds=compile_thresholds(ctx, data.get("thresholds")),
+        thresholds=thresholds,
         iterations_cap=cap,
         source=ctx.source(()),
     )
 
 
-def _user_variables(users: Any) -> frozenset[str]:
-    """Every name any step of any user type may assign (extract, set, loop `as`)."""
+def _user_variables(users: Any, blocks: Any) -> frozenset[str]:
+    """Every name any step of any user type or block may assign (extract, set, loop `as`)."""
     names: set[str] = set()
+    for steps in (blocks or {}).values() if isinstance(blocks, dict) else ():
+        names.update(assigned_names(steps))
     for user in users if isinstance(users, list) else ():
         if not isinstance(user, dict):
             continue
@@ -229,7 +237,15 @@ def _user(ctx: Context, index: int, raw: Any, env: CompileEnv) -> UserType:
         on_stop=compile_steps(ctx, user.get("on_stop"), (*path, "on_stop"), env),
         source=ctx.source(path),
         tags=_tags(user.get("tags")),
+        session_headers=_session(ctx, user.get("session"), (*path, "session")),
     )
+
+
+def _session(ctx: Context, raw: Any, path: JsonPath) -> tuple[tuple[str, Any], ...]:
+    """A user type's `session: {headers}`: templates checked against every name the scenario
+    sets anywhere (one set only later, e.g. by on_start's login, is fine: left out until set)."""
+    session = ctx.mapping(path, raw)
+    return compile_headers(ctx, session.get("headers"), (*path, "headers"))
 
 
 def _weight(ctx: Context, path: JsonPath, raw: Any) -> float:

@@ -225,6 +225,13 @@ def compile_thresholds(ctx: Context, raw: Any) -> tuple[Threshold, ...]:
         except ValueError as exc:
             ctx.error(where, str(exc))
             continue
+        if parsed.metric == "error_rate" and parsed.value > 1:
+            ctx.error(
+                where,
+                f"{entry['expr']!r} cannot fail or cannot pass: error_rate is at most 100%"
+                f" (got {parsed.value * 100:g}%)",
+            )
+            continue
         out.append(
             Threshold(
                 expr=str(entry["expr"]),

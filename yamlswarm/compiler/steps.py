@@ -8,13 +8,15 @@ every variable the steps may assign; `user_wait` compiles a user type's `wait:`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from yamlswarm.compiler.context import Context, JsonPath, suggest
 from yamlswarm.hookmodules import HookModules
 from yamlswarm.kinds import BY_KEY, KINDS, STEP_KEYS
 from yamlswarm.kinds.base import CompileContext, CompileEnv, RequestDefaults
+from yamlswarm.kinds.chance import ChanceStep
 from yamlswarm.kinds.think import between
 from yamlswarm.plan import Step, Wait
 
@@ -22,10 +24,15 @@ __all__ = ["assigned_names", "compile_steps", "step_env", "user_wait"]
 
 
 def step_env(
-    defaults: RequestDefaults, hooks: HookModules | None, hook_specs: tuple[str, ...]
+    defaults: RequestDefaults,
+    hooks: HookModules | None,
+    hook_specs: tuple[str, ...],
+    use_block: Callable[[CompileContext, Any, JsonPath], tuple[Step, ...] | None] | None = None,
 ) -> CompileEnv:
-    """What every step of a scenario shares; `hooks` None: not loaded, `call:` is not checked."""
-    return CompileEnv(defaults, hooks, hook_specs, compile_steps, suggest)
+    """What every step of a scenario shares; `hooks` None: not loaded, `call:` is not checked;
+    `use_block`: the scenario's `blocks:` (`compiler.blocks.Blocks.use`)."""
+    env = CompileEnv(defaults, hooks, hook_specs, compile_steps, suggest)
+    return env if use_block is None else dataclasses.replace(env, use_block=use_block)
 
 
 def compile_steps(
@@ -48,7 +55,17 @@ def compile_step(ctx: CompileContext, raw: Any, path: JsonPath, env: CompileEnv)
         else:
             ctx.error(path, f"a step needs one of {', '.join(STEP_KEYS)}")
         return None
-    return BY_KEY[keys[0]].compile(ctx, step, path, env)
+    compiled = BY_KEY[keys[0]].compile(ctx, step, path, env)
+    probability = step.get("probability")
+    if probability is None:
+        return compiled
+    if isinstance(probability, bool) or not isinstance(probability, (int, float)):
+        ctx.error((*path, "probability"), f"a probability is a number, got {probability!r}")
+        return compiled
+    if not 0 < probability <= 1:
+        ctx.error((*path, "probability"), f"a probability is > 0 and <= 1, got {probability!r}")
+        return compiled
+    return ChanceStep(float(probability), (compiled,), ctx.source(path))
 
 
 def assigned_names(steps: Any) -> Iterator[Any]:
@@ -61,14 +78,20 @@ def assigned_names(steps: Any) -> Iterator[Any]:
         for kind in KINDS:
             yield from kind.assigns(step)
             for nested in kind.nested:
-                yield from assigned_names(_at(step, nested))
+                for steps in _at(step, nested):
+                    yield from assigned_names(steps)
 
 
-def _at(step: dict, path: tuple[str, ...]) -> Any:
-    value: Any = step
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
+def _at(value: Any, path: tuple[str, ...]) -> Iterator[Any]:
+    """The values at `path` under a step; a list on the way is gone through item by item
+    (`choose: [{steps}, ...]`)."""
+    if not path:
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _at(item, path)
+    elif isinstance(value, dict):
+        yield from _at(value.get(path[0]), path[1:])
 
 
 def user_wait(ctx: Context, raw: Any, path: JsonPath) -> Wait | None:

@@ -361,9 +361,11 @@ class Master:
         for index, worker in enumerate(workers):
             worker.state, worker.index = "running", index
             self.send(worker, m.Start(index, len(workers), self.settings.seed))
+        selection = self.settings.selection.describe()
         print(
             f"yamlswarm: running {self.plan.name!r} against {self.plan.host} "
-            f"({describe_load(self.plan)}) on {len(workers)} worker(s)",
+            f"({describe_load(self.plan)}) on {len(workers)} worker(s)"
+            + (f"\nselection: {selection}" if selection else ""),
             file=self.out,
             flush=True,
         )

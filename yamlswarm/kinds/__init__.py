@@ -14,7 +14,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from yamlswarm.kinds import call, group, if_, log, loop, request, set_, think
+from yamlswarm.kinds import (
+    call,
+    chance,
+    choose,
+    group,
+    header,
+    if_,
+    log,
+    loop,
+    parallel,
+    request,
+    set_,
+    stop,
+    think,
+    use,
+)
 from yamlswarm.kinds.base import StepKind
 from yamlswarm.plan import Step
 
@@ -29,6 +44,12 @@ KINDS: tuple[StepKind, ...] = (
     set_.KIND,
     call.KIND,
     log.KIND,
+    header.KIND,
+    choose.KIND,
+    use.KIND,
+    stop.KIND,
+    parallel.KIND,
+    chance.KIND,  # no key: `probability:` on any step (compiler.steps.compile_step)
 )
 
 STEP_KEYS: tuple[str, ...] = tuple(key for kind in KINDS for key in kind.keys)  # get ... log

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from yamlswarm.hookmodules import HookModules
 
 __all__ = [
+    "STEP_OPTIONS",
     "CompileContext",
     "CompileEnv",
     "Hints",
@@ -59,6 +60,11 @@ class CompileContext(Protocol):
 
     @property
     def doc(self) -> _Document: ...
+
+    @property
+    def scope(self) -> frozenset[str]:
+        """The names a step's templates may read."""
+        ...
 
     def error(self, path: JsonPath, message: str, *, key: bool = False) -> None: ...
 
@@ -104,6 +110,10 @@ class CompileEnv:
     hook_specs: tuple[str, ...]  # as written, for messages
     compile_steps: Callable[[CompileContext, Any, JsonPath, CompileEnv], tuple[Step, ...]]
     suggest: Callable[[str, Iterable[str]], str]  # " (did you mean 'x'?)" or ""
+    # `use: NAME`: the compiled steps of block NAME (None: unknown, or part of a cycle; reported)
+    use_block: Callable[[CompileContext, Any, JsonPath], tuple[Step, ...] | None] = (
+        lambda ctx, name, path: None
+    )
 
     def steps(self, ctx: CompileContext, raw: Any, path: JsonPath) -> tuple[Step, ...]:
         """A nested `steps:` / `then:` / `else:` list, compiled by the compiler's dispatcher."""
@@ -118,6 +128,9 @@ class StepUser(Protocol):
 
     vars: dict[str, Any]  # the user's template context: variables, data, faker, ...
     rng: random.Random
+    transport: Any  # runtime.http.transport.Transport
+    session_headers: dict[str, Any]  # lower-case name -> runtime.session_headers.SessionHeader
+    extra_transports: list[Any]  # a `parallel:` step's pool of further transports
     id: int
     name: str
     stop_on_failure: bool
@@ -205,12 +218,24 @@ class StepKind:
         return self.step_defs.get(key, f"{self.name}_step")
 
 
+# Settings any step may have beside its kind key (compiled by `compiler.steps.compile_step`).
+STEP_OPTIONS: dict[str, Any] = {
+    "probability": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 1,
+        "description": "Run the step with this probability (0 < p <= 1), drawn from the "
+        "user's seeded random source; otherwise skip it.",
+    },
+}
+
+
 def one_key_step(key: str, description: str, value: Mapping[str, Any]) -> dict[str, Any]:
     """The schema of a step that is one key and its value (`think: 1s`, `loop: {...}`)."""
     return {
         "type": "object",
         "description": description,
-        "properties": {key: dict(value)},
+        "properties": {key: dict(value), **STEP_OPTIONS},
         "required": [key],
         "additionalProperties": False,
     }

@@ -33,7 +33,15 @@ def compile_checks(ctx: CompileContext, raw: Any, path: JsonPath) -> Checks:
         headers=_header_checks(ctx, check.get("header"), (*path, "header")),
         max_latency=ctx.duration((*path, "max_latency"), check.get("max_latency")),
         source=ctx.source(path),
+        message=_message(ctx, check, path),
     )
+
+
+def _message(ctx: CompileContext, block: dict, path: JsonPath) -> Any:
+    """A check's `message:`, with `actual` and `expected` in scope besides the user's names."""
+    if "message" not in block:
+        return None
+    return ctx.value((*path, "message"), block["message"], ctx.scope | {"actual", "expected"})
 
 
 def _optional_value(ctx: CompileContext, block: dict, key: str, path: JsonPath) -> Any:
@@ -70,7 +78,7 @@ def _jmes_check(ctx: CompileContext, raw: Any, path: JsonPath) -> JmesCheck:
         value = ctx.regex((*path, op), item[op])
     else:
         value = ctx.value((*path, op), item[op])
-    return JmesCheck(expr, op, value, ctx.source(path))
+    return JmesCheck(expr, op, value, ctx.source(path), _message(ctx, item, path))
 
 
 def _header_checks(ctx: CompileContext, raw: Any, path: JsonPath) -> tuple[HeaderCheck, ...]:

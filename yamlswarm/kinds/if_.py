@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from yamlswarm.kinds.base import (
+    STEP_OPTIONS,
     CompileContext,
     CompileEnv,
     JsonPath,
@@ -70,6 +71,7 @@ SCHEMA = {
                 "$ref": "#/$defs/steps",
                 "description": "Steps run when the condition is false.",
             },
+            **STEP_OPTIONS,
         },
         "required": ["if", "then"],
         "additionalProperties": False,

@@ -13,9 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from yamlswarm.extractors import compile_extract
-from yamlswarm.kinds.base import CompileContext, CompileEnv, Hints, JsonPath, StepKind, one_key_step
+from yamlswarm.kinds.base import (
+    STEP_OPTIONS,
+    CompileContext,
+    CompileEnv,
+    Hints,
+    JsonPath,
+    StepBuildEnv,
+    StepKind,
+    StepUser,
+    one_key_step,
+)
 from yamlswarm.kinds.checks import compile_checks
+from yamlswarm.kinds.stop import stopper
 from yamlswarm.plan import Body, RequestStep
+from yamlswarm.runtime.context import Executor
 from yamlswarm.runtime.request import build_request
 from yamlswarm.templates import Template
 
@@ -63,7 +75,25 @@ def compile_request(
         checks=compile_checks(ctx, options.get("check"), (*where, "check")),
         extract=compile_extract(ctx, options.get("extract"), (*where, "extract")),
         source=ctx.source(path),
+        on_failure=options.get("on_failure"),
     )
+
+
+def build_request_step(step: RequestStep, env: StepBuildEnv) -> Executor:
+    """The request's executor; with `on_failure`, a failed request then stops the user or test."""
+    run = build_request(step, env)
+    if step.on_failure is None:
+        return run
+    written = step.name.source if isinstance(step.name, Template) else step.name
+    scope = "test" if step.on_failure == "stop_test" else "user"
+    stop = stopper(env.stats, scope, f"{step.method} {written} failed")
+
+    def guarded(user: StepUser) -> bool:
+        if run(user):
+            return True
+        stop(user)
+
+    return guarded
 
 
 def _flag(options: dict, key: str, default: bool) -> bool:
@@ -192,6 +222,10 @@ _SETTINGS: dict[str, Any] = {
         "description": "Values to store from the response into user variables.",
     },
     "auth": {"$ref": "#/$defs/auth", "description": "Authentication: {basic: [user, password]}."},
+    "on_failure": {
+        "enum": ["stop_user", "stop_test"],
+        "description": "When the request fails: stop this virtual user, or the whole test.",
+    },
 }
 _ONE_BODY = {  # each body key excludes the others
     kind: {"not": {"anyOf": [{"required": [other]} for other in _BODY_KINDS if other != kind]}}
@@ -230,6 +264,7 @@ SCHEMA = {
                 for m in METHODS
             },
             **_SETTINGS,
+            **STEP_OPTIONS,
         },
         "additionalProperties": False,
         "dependentSchemas": _ONE_BODY,
@@ -250,7 +285,7 @@ KIND = StepKind(
     },
     plan_type=RequestStep,
     compile=compile_request,
-    build=build_request,
+    build=build_request_step,
     schema=SCHEMA,
     step_defs={**{m: "request_step" for m in METHODS}, "request": "request_kind_step"},
     assigns=_assigns,

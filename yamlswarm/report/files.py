@@ -214,7 +214,10 @@ def write_junit(result: RunResult, path: str | os.PathLike[str]) -> None:
         )
         if check.failures:
             message = f"failed {check.failures} time{'s' if check.failures != 1 else ''}"
-            ET.SubElement(case, "failure", type="check", message=message).text = message
+            if check.messages:
+                message += ": " + check.messages[0]
+            failure = ET.SubElement(case, "failure", type="check", message=message)
+            failure.text = "\n".join([message, *check.messages[1:]])
     cases = len(result.thresholds) + len(result.checks)
     failed = sum(not t.passed for t in result.thresholds) + sum(
         c.failures > 0 for c in result.checks

@@ -171,6 +171,12 @@ def summary_line(result: RunResult) -> str:
     parts = [f"Ran {format_duration(result.duration_s)}", f"{result.iterations} iterations"]
     if result.dropped:
         parts.append(f"{result.dropped} dropped (max_users busy)")
+    parts.extend(
+        f"users stopped: {count} ({one_line(reason)})"
+        for reason, count in result.users_stopped.items()
+    )
+    if result.test_stopped:
+        parts.append(f"test stopped ({one_line(result.test_stopped)})")
     line = ", ".join(parts)
     if result.aborted:
         line += f"; aborted: {one_line(result.aborted)}"

@@ -49,7 +49,10 @@ from yamlswarm.runtime.bounded import (
 )
 from yamlswarm.runtime.http.response import Response
 from yamlswarm.runtime.jmes import compile_jmespath
-from yamlswarm.templates import Template
+from yamlswarm.runtime.values import as_text
+from yamlswarm.templates import Template, renderer
+
+MESSAGE_SEPARATOR = " — "  # as `runtime.stats.MESSAGE_SEPARATOR`
 
 __all__ = ["Checker", "build_checker"]
 
@@ -93,20 +96,52 @@ class Checker:
 def build_checker(checks: plan.Checks) -> Checker:
     """Compile `checks` once per request step (regexes and JMESPath included)."""
     built: list[tuple[_Test, str | None]] = []
+    block = checks.message
     if checks.status is not None:
-        built.append(_status(checks.status))
+        built.append(_told(_status(checks.status), block, checks.status.describe()))
     else:
         built.append((_default_status, None))
-    built.extend(_jmespath(check) for check in checks.jmespath)
+    built.extend(_told(_jmespath(c), c.message or block, c.value) for c in checks.jmespath)
     if checks.body_contains is not None:
-        built.append(_body_contains(checks.body_contains))
+        contains = checks.body_contains
+        built.append(_told(_body_contains(contains), block, contains))
     if checks.body_matches:
-        built.append(_body_matches(checks.body_matches))
-    built.extend(_header(check) for check in checks.headers)
+        matches = checks.body_matches
+        built.append(_told(_body_matches(matches), block, matches))
+    built.extend(_told(_header(check), block, check.value) for check in checks.headers)
     if checks.max_latency is not None:
-        built.append(_max_latency(checks.max_latency))
+        limit = checks.max_latency
+        built.append(_told(_max_latency(limit), block, _format_ms(limit)))
     descriptions = tuple(desc for _, desc in built if desc is not None)
     return Checker([test for test, _ in built], descriptions)
+
+
+def _told(built: tuple[_Test, str], message: Any, expected: Any) -> tuple[_Test, str]:
+    """A check whose failure reads `check failed: <check> — <message>` (`message:` rendered
+    with the user's variables, `actual` and `expected`); without a message, the check as is."""
+    test, desc = built
+    if message is None:
+        return built
+    render = renderer(message)
+    expected_of = _resolver(expected)
+    head = PREFIX + desc + MESSAGE_SEPARATOR
+
+    def told(response: Response, ctx: dict) -> Failure | None:
+        failed = test(response, ctx)
+        if failed is None or not failed[0].startswith(PREFIX):
+            return failed  # passed, or no response at all (a transport error keeps its name)
+        actual = failed[1]
+        try:
+            wanted = expected_of(ctx)
+        except Exception:  # the check itself reported its template error
+            wanted = expected.source if isinstance(expected, Template) else expected
+        try:
+            text = as_text(render({**ctx, "actual": actual, "expected": wanted}))
+        except Exception as exc:  # a message that does not render: the reason, not a crash
+            text = f"(message template error: {exc})"
+        return head + text, actual
+
+    return told, desc
 
 
 # ---------------------------------------------------------------- helpers

@@ -13,7 +13,7 @@ virtual user (`kinds.base.StepUser` is the same for the other kinds, plus the
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -38,6 +38,7 @@ class StepUser(Protocol):
     vars: dict[str, Any]
     rng: random.Random
     transport: Transport
+    session_headers: dict[str, Any]  # lower-case name -> runtime.session_headers.SessionHeader
     stop_on_failure: bool
     in_on_stop: bool
     busy: bool  # True while a request is in flight: a graceful stop lets it finish
@@ -111,6 +112,14 @@ def _no_transport() -> Transport:
     raise RuntimeError("this RunContext was built without a transport_factory")
 
 
+Together = Callable[[Sequence[Callable[[], bool]]], list[bool]]
+
+
+def in_turn(tasks: Sequence[Callable[[], bool]]) -> list[bool]:
+    """Run `tasks` one after the other (the default where no gevent runner provides `together`)."""
+    return [task() for task in tasks]
+
+
 @dataclass
 class BuildEnv:
     """What step builders need from the run: stats, the base origin, hooks, tracing, the clock."""
@@ -121,6 +130,9 @@ class BuildEnv:
     trace: Callable[..., None] | None = None  # set by --trace: called with each exchange
     log: Callable[[str], None] = print
     clock: Clock = field(default_factory=system_clock)  # builders only read clock.now
+    # a `parallel:` step: a new transport for its pool, and how to run its requests at once
+    transport_factory: Callable[[], Transport] = _no_transport
+    together: Together = in_turn
     _log_times: dict[str, float] = field(default_factory=dict)
 
 
@@ -149,7 +161,17 @@ class RunContext:
     spawn_rate: float | None = None
     trace: Callable[..., None] | None = None
     log: Callable[[str], None] = print
+    together: Together = in_turn  # the runner's: each task in its own greenlet
 
     def build_env(self) -> BuildEnv:
         """The part of the run step builders see (build it once: log steps share its state)."""
-        return BuildEnv(self.stats, self.base, self.hooks, self.trace, self.log, self.clock)
+        return BuildEnv(
+            self.stats,
+            self.base,
+            self.hooks,
+            self.trace,
+            self.log,
+            self.clock,
+            self.transport_factory,
+            self.together,
+        )

@@ -22,6 +22,7 @@ from yamlswarm.runtime.extract import build_extractor
 from yamlswarm.runtime.http.message import DEFAULT_BODY_LIMIT
 from yamlswarm.runtime.http.response import Response
 from yamlswarm.runtime.http.transport import Request
+from yamlswarm.runtime.session_headers import with_session
 from yamlswarm.runtime.signals import StopUser
 from yamlswarm.runtime.values import as_text, error_text
 from yamlswarm.templates import Template, renderer
@@ -200,17 +201,21 @@ class _Spec:
 def build_request(step: p.RequestStep, env: BuildEnv) -> Executor:
     spec = _Spec(step, env)
     request = spec.prepared()
+    rendered = _rendered_executor(spec)
     if request is not None:
-        return _prepared_executor(spec, request)
-    return _rendered_executor(spec)
+        return _prepared_executor(spec, request, rendered)
+    return rendered
 
 
-def _prepared_executor(spec: _Spec, request: Request) -> Executor:
-    """The hot path: the same prepared `Request` every time."""
+def _prepared_executor(spec: _Spec, request: Request, rendered: Executor) -> Executor:
+    """The hot path: the same prepared `Request` every time (a user with session headers
+    takes the general path, where they are rendered)."""
     fixed_row, row_for, now, failed = spec.fixed_row, spec.row_for, spec.now, spec.failed
     finish = _finisher(spec)
 
     def run(user: StepUser) -> bool:
+        if user.session_headers:
+            return rendered(user)
         row = fixed_row or row_for(user.vars)
         intended = user.take_intended_start()  # open model: when the iteration was due
         sent = now()
@@ -247,6 +252,8 @@ def _rendered_executor(spec: _Spec) -> Executor:
             url = url_text(ctx)
             body, ctype = body_of(ctx)
             headers = header_list(ctx, ctype)
+            if user.session_headers:
+                headers = with_session(headers, user.session_headers, ctx)
             method = step.method
             if hooks.before_request:
                 hooked = hooks.run_before_request(user, method, url, headers, body)

@@ -13,7 +13,7 @@ import random
 import signal
 import sys
 from collections import ChainMap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import gevent
@@ -29,6 +29,7 @@ from yamlswarm.runtime.http.message import Origin, parse_origin
 from yamlswarm.runtime.http.session import session_factory
 from yamlswarm.runtime.http.transport import TransportFactory
 from yamlswarm.runtime.observers import Observers, Tick
+from yamlswarm.runtime.session_headers import session_headers
 from yamlswarm.runtime.signals import StopUser
 from yamlswarm.runtime.slo import first_abort
 from yamlswarm.runtime.stats import Stats
@@ -143,6 +144,7 @@ class Runner:
             rng=self.rng,
             template_globals=self._template_globals(),
             spawn_rate=self.settings.spawn_rate,
+            together=_together,
         )
 
     def _compile_user_type(self, kind: p.UserType) -> CompiledUserType:
@@ -163,6 +165,7 @@ class Runner:
             on_start=build_steps(kind.on_start, env),
             on_stop=build_steps(kind.on_stop, env),
             wait=wait_function(kind.wait),
+            session_headers=session_headers(kind.session_headers),
         )
 
     def _template_globals(self) -> dict[str, Any]:
@@ -399,3 +402,14 @@ def _install_signals(callback: Callable[[], None]) -> list[Any]:
 def _restore_signals(handlers: list[Any]) -> None:
     for handler in handlers:
         handler.cancel()
+
+
+def _together(tasks: Sequence[Callable[[], bool]]) -> list[bool]:
+    """Run `tasks` at once, each in its own greenlet (a `parallel:` step); their results, in order.
+    A stop signal raised by one is raised again here, after all have ended."""
+    greenlets = [gevent.spawn(task) for task in tasks]
+    gevent.joinall(greenlets)
+    for greenlet in greenlets:
+        if greenlet.exception is not None:
+            raise greenlet.exception
+    return [bool(greenlet.value) for greenlet in greenlets]

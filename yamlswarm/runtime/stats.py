@@ -48,6 +48,7 @@ STEP_METHODS = frozenset({"GROUP", "FLOW", "CALL", "SET", "IF", "LOOP", "LOG", "
 # error table already shows, so they are left out of it.
 TRANSACTION_METHODS = frozenset({"GROUP", "FLOW"})
 _CHECK_PREFIX = "check failed: "
+MESSAGE_SEPARATOR = " — "  # "check failed: <check> — <its message:, rendered>"
 
 
 class RowStats:
@@ -144,6 +145,8 @@ class Stats:
         self.iterations = 0
         self.dropped = 0
         self.checks: set[tuple[str, str, str]] = set()
+        self.users_stopped: dict[str, int] = {}  # reason -> users a `stop: user` stopped
+        self.test_stopped: str | None = None  # the reason of a `stop: test`
         self.timeline: list[TimelineRow] = []
         self._second = Dist()
         self._sec_failures = 0
@@ -172,6 +175,15 @@ class Stats:
 
     def iteration_done(self) -> None:
         self.iterations += 1
+
+    def user_stopped(self, reason: str) -> None:
+        """A step stopped its user (`stop: user`, `on_failure: stop_user`)."""
+        self.users_stopped[reason] = self.users_stopped.get(reason, 0) + 1
+
+    def stopped_test(self, reason: str) -> None:
+        """A step stopped the test (`stop: test`, `on_failure: stop_test`); the first reason stays."""
+        if self.test_stopped is None:
+            self.test_stopped = reason
 
     def register_check(self, name: str, method: str, description: str) -> None:
         """Declare a check so that it is reported (as passed) even if it never fails."""
@@ -297,6 +309,8 @@ class Stats:
             interrupted=interrupted,
             aborted=aborted,
             exit_code=exit_code,
+            users_stopped=dict(self.users_stopped),
+            test_stopped=self.test_stopped,
         )
 
     def _sorted_rows(self) -> list[RowStats]:
@@ -337,12 +351,20 @@ class Stats:
 
     def _check_results(self) -> list[CheckResult]:
         failed: dict[tuple[str, str, str], int] = {}
+        messages: dict[tuple[str, str, str], list[str]] = {}
         for row in self.rows.values():
             for error, group in row.errors.items():
                 if error.startswith(_CHECK_PREFIX):
-                    failed[(row.name, row.method, error[len(_CHECK_PREFIX) :])] = group[0]
+                    check, _, message = error[len(_CHECK_PREFIX) :].partition(MESSAGE_SEPARATOR)
+                    key = (row.name, row.method, check)
+                    failed[key] = failed.get(key, 0) + group[0]
+                    if message and len(messages.setdefault(key, [])) < 5:
+                        messages[key].append(message)
         keys = sorted(self.checks | failed.keys())
-        return [CheckResult(n, m, d, failed.get((n, m, d), 0)) for n, m, d in keys]
+        return [
+            CheckResult(n, m, d, failed.get((n, m, d), 0), messages.get((n, m, d), []))
+            for n, m, d in keys
+        ]
 
     # ------------------------------------------------------------ distributed mode
 
@@ -361,6 +383,8 @@ class Stats:
             "checks": [list(c) for c in sorted(self.checks)],
             "second": self._second.export(),
             "second_failures": self._sec_failures,
+            "users_stopped": dict(self.users_stopped),
+            "test_stopped": self.test_stopped,
         }
         if reset:
             self._reset_counts()
@@ -378,6 +402,7 @@ class Stats:
 
     def _reset_counts(self) -> None:
         self.iterations = self.dropped = self._sec_failures = 0
+        self.users_stopped.clear()
         for row in self.rows.values():
             row.clear()
         self._second.clear()
@@ -393,6 +418,10 @@ class Stats:
             self._merge_row(item)
         self._second.merge(data["second"])
         self._sec_failures += data["second_failures"]
+        for reason, count in (data.get("users_stopped") or {}).items():
+            self.users_stopped[str(reason)] = self.users_stopped.get(str(reason), 0) + int(count)
+        if data.get("test_stopped") and self.test_stopped is None:
+            self.test_stopped = str(data["test_stopped"])
 
     def _merge_row(self, item: dict[str, Any]) -> None:
         row = self.row(item["name"], item["method"])

@@ -49,6 +49,8 @@ class VirtualUser:
         self.name = kind.name
         self.rng = random.Random(seed)
         self.transport = transport
+        self.session_headers = dict(kind.session_headers)  # set_header / unset_header change it
+        self.extra_transports: list[Transport] = []  # `parallel:` steps' pool, made on first use
         self.data = UserData(ctx.feeds)
         self.iteration = 0
         self.vars: dict[str, Any] = dict(ctx.template_globals)
@@ -199,6 +201,8 @@ class VirtualUser:
                 hooks.call_each(hooks.on_user_stop, self)
             self.data.stop()
             self.transport.close()
+            for extra in self.extra_transports:
+                extra.close()
 
 
 def _run_steps(executors: tuple[Executor, ...], user: VirtualUser) -> bool:

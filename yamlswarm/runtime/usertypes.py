@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import bisect
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from yamlswarm import plan as p
@@ -38,6 +38,7 @@ class CompiledUserType:
     on_start: tuple[Executor, ...]
     on_stop: tuple[Executor, ...]
     wait: WaitFunction | None
+    session_headers: Mapping[str, Any] = field(default_factory=dict)  # name -> SessionHeader
 
     def pick(self, rng: random.Random) -> CompiledFlow:
         if len(self.flows) == 1:

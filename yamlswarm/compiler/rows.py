@@ -1,0 +1,68 @@
+"""What `validate` can tell of the stats rows a scenario will have: the thresholds must name them.
+
+A threshold's ROW is a request row (`name` or `METHOD name`), a group, a parallel
+block or a flow. When every row name of the scenario is static (no templated
+`name:`, no hook `call:`, which may record rows of its own), a ROW matching none
+of them is an error with a did-you-mean: the run would only say "no data".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from yamlswarm.compiler.context import Context, suggest
+from yamlswarm.kinds import walk
+from yamlswarm.kinds.call import CallStep
+from yamlswarm.kinds.group import GroupStep
+from yamlswarm.kinds.parallel import ParallelStep
+from yamlswarm.plan import RequestStep, Step, Threshold, UserType
+from yamlswarm.templates import Template
+
+__all__ = ["check_threshold_rows"]
+
+
+def check_threshold_rows(
+    ctx: Context, thresholds: Iterable[Threshold], users: Iterable[UserType]
+) -> None:
+    """Report each threshold whose ROW no row of the scenario can have (names all static)."""
+    names = _row_names(users)
+    if names is None:
+        return
+    for index, threshold in enumerate(thresholds):
+        row = threshold.row
+        if row is None or row in names:
+            continue
+        ctx.error(
+            ("thresholds", index),
+            f"threshold row {row!r} is no request, group or flow of this scenario"
+            f"{suggest(row, sorted(names))}",
+        )
+
+
+def _row_names(users: Iterable[UserType]) -> set[str] | None:
+    """Every row name a run of these user types may record; None when some are not known."""
+    names: set[str] = set()
+    for user in users:
+        names.update(flow.name for flow in user.flows)
+        steps: list[Step] = [*user.on_start, *user.on_stop]
+        for flow in user.flows:
+            steps.extend(flow.steps)
+        for name in _step_rows(walk(steps)):
+            if name is None:
+                return None
+            names.add(name)
+    return names
+
+
+def _step_rows(steps: Iterable[Step]) -> Iterator[str | None]:
+    for step in steps:
+        if isinstance(step, RequestStep):
+            if isinstance(step.name, Template) or step.name is None:
+                yield None
+            else:
+                yield str(step.name)
+                yield f"{step.method} {step.name}"
+        elif isinstance(step, (GroupStep, ParallelStep)):
+            yield step.name
+        elif isinstance(step, CallStep):
+            yield None  # a hook function may record rows of any name
