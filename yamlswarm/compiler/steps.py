@@ -25,7 +25,7 @@ def step_env(
     defaults: RequestDefaults, hooks: HookModules | None, hook_specs: tuple[str, ...]
 ) -> CompileEnv:
     """What every step of a scenario shares; `hooks` None: not loaded, `call:` is not checked."""
-    return CompileEnv(defaults, hooks, hook_specs, compile_steps, suggest)
+    return CompileEnv(defaults, hooks, hook_specs, compile_steps, suggest, compile_step)
 
 
 def compile_steps(

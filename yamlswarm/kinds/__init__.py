@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from yamlswarm.kinds import call, group, if_, log, loop, request, set_, think
+from yamlswarm.kinds import call, group, if_, log, loop, request, set_, think, websocket
 from yamlswarm.kinds.base import StepKind
 from yamlswarm.plan import Step
 
@@ -29,9 +29,10 @@ KINDS: tuple[StepKind, ...] = (
     set_.KIND,
     call.KIND,
     log.KIND,
+    websocket.KIND,
 )
 
-STEP_KEYS: tuple[str, ...] = tuple(key for kind in KINDS for key in kind.keys)  # get ... log
+STEP_KEYS: tuple[str, ...] = tuple(key for kind in KINDS for key in kind.keys)  # get ... websocket
 BY_KEY: dict[str, StepKind] = {key: kind for kind in KINDS for key in kind.keys}
 BY_TYPE: dict[type, StepKind] = {kind.plan_type: kind for kind in KINDS}
 

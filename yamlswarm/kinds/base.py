@@ -104,10 +104,18 @@ class CompileEnv:
     hook_specs: tuple[str, ...]  # as written, for messages
     compile_steps: Callable[[CompileContext, Any, JsonPath, CompileEnv], tuple[Step, ...]]
     suggest: Callable[[str, Iterable[str]], str]  # " (did you mean 'x'?)" or ""
+    compile_step: Callable[[CompileContext, Any, JsonPath, CompileEnv], Step | None] | None = None
 
     def steps(self, ctx: CompileContext, raw: Any, path: JsonPath) -> tuple[Step, ...]:
         """A nested `steps:` / `then:` / `else:` list, compiled by the compiler's dispatcher."""
         return self.compile_steps(ctx, raw, path, self)
+
+    def step(self, ctx: CompileContext, raw: Any, path: JsonPath) -> Step | None:
+        """One ordinary step of a list whose other items the kind compiles itself (websocket)."""
+        if self.compile_step is None:
+            steps = self.compile_steps(ctx, [raw], path[:-1], self)  # wrong index in errors
+            return steps[0] if steps else None
+        return self.compile_step(ctx, raw, path, self)
 
 
 # ---------------------------------------------------------------- building and running
@@ -170,6 +178,7 @@ class Hints:
     patterns: Mapping[str, str] = field(default_factory=dict)  # a `pattern` -> what a mismatch is
     durations: frozenset[str] = frozenset()  # $defs whose bad pattern or bound is a bad duration
     sizes: Mapping[str, str] = field(default_factory=dict)  # $defs name -> message when too small
+    step_keys: frozenset[str] = frozenset()  # keys of steps valid only in the kind's nested lists
 
 
 @dataclass(frozen=True)
