@@ -47,6 +47,9 @@ EXAMPLES: dict[str, list[str]] = {
     "set": ["{set: {n: 1, m: '{{ n }}'}}"],
     "call": ["{call: fn}"],
     "log": ["{log: 'iteration {{ iteration }}'}"],
+    "websocket": [
+        "{websocket: {url: /ws, steps: [{send: hi}, {receive: {}}, {log: x}, {close: {}}]}}"
+    ],
 }
 CASES = [(name, text) for name, texts in EXAMPLES.items() for text in texts]
 HOOKS = "def fn(user):\n    user.vars['called'] = True\n"
@@ -123,7 +126,10 @@ def test_schema_compiler_and_runtime_handle_each_example(tmp_path, name, text) -
     hooks = HookRunner(load_hooks([str(tmp_path / "hooks.py")]))
     env = BuildEnv(stats=Stats(), base=None, hooks=hooks, log=lines.append)
     (run,) = build_steps((step,), env)
-    if name != "request":  # a request needs a session: tests/test_requests_cli.py runs them
+    if name not in (
+        "request",
+        "websocket",
+    ):  # these need a server: see test_requests_cli.py, test_websocket.py
         user = RecordingUser()
         assert run(user) is True
         assert user.vars.get("called") is (True if name == "call" else None)

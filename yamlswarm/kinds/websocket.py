@@ -4,7 +4,7 @@
 connection (a path joined to `host` with http→ws and https→wss, or an absolute
 ws:// / wss:// URL) and runs `steps` on it: the connection's own steps (`send`,
 `receive`, `close`, valid only here) and ordinary steps (think, set, log, if,
-loop, ...), in order. The plan nodes are in `kinds.ws_plan`, the schema in
+loop, ...), in order. The plan nodes are in `runtime.ws_plan`, the schema in
 `kinds.ws_schema`, the executor in `runtime.ws`.
 """
 
@@ -19,7 +19,7 @@ from yamlswarm.extractors import compile_extract
 from yamlswarm.kinds.base import CompileContext, CompileEnv, Hints, JsonPath, StepKind
 from yamlswarm.kinds.checks import compile_checks
 from yamlswarm.kinds.request import compile_headers
-from yamlswarm.kinds.ws_plan import WS_KEYS, WebSocketStep, WsClose, WsReceive, WsSend
+from yamlswarm.runtime.ws_plan import WS_KEYS, WebSocketStep, WsClose, WsReceive, WsSend
 from yamlswarm.kinds.ws_schema import MESSAGE_KINDS, SCHEMA, SETTINGS
 from yamlswarm.runtime.ws import build_websocket
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from yamlswarm.kinds.base import one_key_step
-from yamlswarm.kinds.ws_plan import WS_KEYS
+from yamlswarm.runtime.ws_plan import WS_KEYS
 
 __all__ = ["MESSAGE_KINDS", "SCHEMA", "SETTINGS"]
 

@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from yamlswarm.kinds.ws_plan import WebSocketStep, WsClose, WsReceive, WsSend
+from yamlswarm.runtime.ws_plan import WebSocketStep, WsClose, WsReceive, WsSend
 from yamlswarm.runtime.checks import build_checker
 from yamlswarm.runtime.context import BuildEnv, Executor
 from yamlswarm.runtime.extract import build_extractor

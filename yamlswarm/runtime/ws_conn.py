@@ -53,11 +53,22 @@ class WsTimeout(WsFailure):
 class WsConnection:
     """An open client connection: `send`, `receive`, `close`; `closed` once it is gone."""
 
-    __slots__ = ("_parts", "_size", "closed", "messages", "reason", "sock", "subprotocol", "ws")
+    __slots__ = (
+        "_parts",
+        "_size",
+        "accepted",
+        "closed",
+        "messages",
+        "reason",
+        "sock",
+        "subprotocol",
+        "ws",
+    )
 
     def __init__(self, sock: gsocket.socket, ws: WSConnection) -> None:
         self.sock = sock
         self.ws = ws
+        self.accepted = False  # the handshake succeeded (a close may follow in the same read)
         self.closed = False
         self.reason = "WS connection closed"  # why it is closed (the error of later steps)
         self.subprotocol: str | None = None
@@ -130,10 +141,13 @@ class WsConnection:
         elif isinstance(event, Ping):
             self._send_quietly(self.ws.send(event.response()))
         elif isinstance(event, CloseConnection):
-            if self.ws.state is ConnectionState.REMOTE_CLOSING:
+            if self.ws.state is ConnectionState.REMOTE_CLOSING:  # the peer began: answer it
                 self._send_quietly(self.ws.send(event.response()))
-            self.drop(f"WS closed by peer (code {event.code})")
+                self.drop(f"WS closed by peer (code {event.code})")
+            else:  # the answer to our own close
+                self.drop("WS connection closed")
         elif isinstance(event, AcceptConnection):
+            self.accepted = True
             self.subprotocol = event.subprotocol
         elif isinstance(event, RejectConnection):
             raise WsFailure(f"WS handshake rejected: HTTP {event.status_code}")
@@ -200,7 +214,7 @@ def connect(
         sock.sendall(ws.send(request))
         conn = WsConnection(sock, ws)
         deadline = time.monotonic() + timeout
-        while conn.ws.state is ConnectionState.CONNECTING and not conn.closed:
+        while not conn.accepted and not conn.closed:
             conn._read(deadline)
     except WsFailure:
         sock.close()
@@ -208,6 +222,6 @@ def connect(
     except Exception as exc:
         sock.close()
         raise WsFailure(error_name(exc)) from None
-    if conn.closed:
+    if not conn.accepted:
         raise WsFailure(conn.reason)
     return conn

@@ -6,7 +6,8 @@
     WsClose          `close:` the connection
 
 Shared by the kind (`kinds.websocket`, which compiles them) and the runtime
-(`runtime.ws`, which builds their executors); imports nothing but the plan.
+(`runtime.ws`, which builds their executors); imports nothing but the plan. It lives
+in the runtime so that `runtime.ws` can be imported without the step-kind registry.
 """
 
 from __future__ import annotations
