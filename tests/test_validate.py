@@ -130,7 +130,7 @@ def test_step_without_a_kind_key_suggests_the_closest_kind() -> None:
     [problem] = _problems(_step("gett: /x"))
     assert problem.message == (
         "a step needs exactly one of get, post, put, patch, delete, head, options, request,"
-        " think, loop, if, group, set, call, log (found: gett; did you mean 'get'?)"
+        " think, loop, if, group, set, call, log, websocket (found: gett; did you mean 'get'?)"
     )
 
 

@@ -19,9 +19,9 @@ from yamlswarm.extractors import compile_extract
 from yamlswarm.kinds.base import CompileContext, CompileEnv, Hints, JsonPath, StepKind
 from yamlswarm.kinds.checks import compile_checks
 from yamlswarm.kinds.request import compile_headers
-from yamlswarm.runtime.ws_plan import WS_KEYS, WebSocketStep, WsClose, WsReceive, WsSend
 from yamlswarm.kinds.ws_schema import MESSAGE_KINDS, SCHEMA, SETTINGS
 from yamlswarm.runtime.ws import build_websocket
+from yamlswarm.runtime.ws_plan import WS_KEYS, WebSocketStep, WsClose, WsReceive, WsSend
 
 __all__ = ["KIND", "compile_websocket"]
 

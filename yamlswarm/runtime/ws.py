@@ -20,7 +20,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from yamlswarm.runtime.ws_plan import WebSocketStep, WsClose, WsReceive, WsSend
 from yamlswarm.runtime.checks import build_checker
 from yamlswarm.runtime.context import BuildEnv, Executor
 from yamlswarm.runtime.extract import build_extractor
@@ -29,6 +28,7 @@ from yamlswarm.runtime.http.response import Response
 from yamlswarm.runtime.signals import StopIterationSignal, StopUser
 from yamlswarm.runtime.stats import RowStats, Stats
 from yamlswarm.runtime.values import as_text, error_text
+from yamlswarm.runtime.ws_plan import WebSocketStep, WsClose, WsReceive, WsSend
 from yamlswarm.templates import Template, renderer
 
 __all__ = ["METHOD", "build_websocket", "ws_url"]
