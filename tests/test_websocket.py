@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,26 @@ def test_a_receive_timeout_is_a_failure_and_the_user_lives_on(tmp_path: Path) ->
     assert rows["receive /chat"]["failures"] == 4
     assert _errors(result) == {"WS receive timed out after 0.2s": 4}
     assert rows["send /chat"]["requests"] == server.received == 8  # the block went on
+
+
+def test_a_stopped_user_closes_its_connection(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nusers:\n  - flows:\n      - steps:\n          - websocket:\n"
+        "              url: /chat\n              steps:\n"
+        "                - send: wait\n                - receive: {timeout: 60s}\n"
+    )
+    with WsServer("silent") as server:
+        started = time.monotonic()
+        run, result = run_json(
+            tmp_path, text, server.url, "-u", "2", "-r", "20", "-t", "1s", "--stop-timeout", "1s"
+        )
+        took = time.monotonic() - started
+        deadline = time.monotonic() + 5
+        while server.closed < server.connections and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert result is not None, run.stderr
+    assert took < 30  # the 60 s receive did not hold the run
+    assert server.connections == 2 and server.closed == 2 and server.received == 2
 
 
 def test_failed_checks_and_until_are_named_failures(tmp_path: Path) -> None:

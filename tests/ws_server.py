@@ -2,7 +2,7 @@
 
 `WsServer(mode)` runs in a background thread on 127.0.0.1 port 0 and counts what it
 sees: `connections`, `received` (messages from clients), `sent` (messages to them),
-`paths` and `headers` of each handshake. Modes:
+`closed` (connections that ended), `paths` and `headers` of each handshake. Modes:
 
 - "echo": answers every message with itself (text stays text, binary stays binary);
   a text message `chat:N:TEXT` is answered by N-1 `noise` messages, then `TEXT`;
@@ -34,6 +34,7 @@ class WsServer:
         self.connections = 0
         self.received = 0
         self.sent = 0
+        self.closed = 0
         self.paths: list[str] = []
         self.headers: list[dict[str, str]] = []
         self.subprotocols: list[str | None] = []
@@ -94,6 +95,13 @@ class WsServer:
         with self._lock:
             self.connections += 1
             self.subprotocols.append(connection.subprotocol)
+        try:
+            await self._serve(connection)
+        finally:
+            with self._lock:
+                self.closed += 1
+
+    async def _serve(self, connection: ServerConnection) -> None:
         if self.mode == "close":
             await connection.close(1011, "going away")
             return

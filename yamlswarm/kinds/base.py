@@ -104,17 +104,15 @@ class CompileEnv:
     hook_specs: tuple[str, ...]  # as written, for messages
     compile_steps: Callable[[CompileContext, Any, JsonPath, CompileEnv], tuple[Step, ...]]
     suggest: Callable[[str, Iterable[str]], str]  # " (did you mean 'x'?)" or ""
-    compile_step: Callable[[CompileContext, Any, JsonPath, CompileEnv], Step | None] | None = None
+    compile_step: Callable[[CompileContext, Any, JsonPath, CompileEnv], Step | None]
 
     def steps(self, ctx: CompileContext, raw: Any, path: JsonPath) -> tuple[Step, ...]:
         """A nested `steps:` / `then:` / `else:` list, compiled by the compiler's dispatcher."""
         return self.compile_steps(ctx, raw, path, self)
 
     def step(self, ctx: CompileContext, raw: Any, path: JsonPath) -> Step | None:
-        """One ordinary step of a list whose other items the kind compiles itself (websocket)."""
-        if self.compile_step is None:
-            steps = self.compile_steps(ctx, [raw], path[:-1], self)  # wrong index in errors
-            return steps[0] if steps else None
+        """One ordinary step at `path`, of a list whose other items the kind compiles itself
+        (websocket.steps); None when it has errors (they are recorded)."""
         return self.compile_step(ctx, raw, path, self)
 
 
