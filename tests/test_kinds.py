@@ -52,9 +52,12 @@ EXAMPLES: dict[str, list[str]] = {
     "use": ["{use: block}"],
     "stop": ["{stop: user, reason: done}"],
     "parallel": ["{parallel: {name: assets, steps: [{get: /a}, {get: /b}]}}"],
+    "websocket": [
+        "{websocket: {url: /ws, steps: [{send: hi}, {receive: {}}, {log: x}, {close: {}}]}}"
+    ],
 }
 KEYED = [kind for kind in KINDS if kind.keys]  # `probability:` wraps any step, it has no key
-NOT_RUN_HERE = {"request", "parallel", "stop"}  # need a session, or raise a stop signal
+NOT_RUN_HERE = {"request", "parallel", "stop", "websocket"}  # need a server, or stop the user
 CASES = [(name, text) for name, texts in EXAMPLES.items() for text in texts]
 HOOKS = "def fn(user):\n    user.vars['called'] = True\n"
 
@@ -142,7 +145,7 @@ def test_schema_compiler_and_runtime_handle_each_example(tmp_path, name, text) -
     hooks = HookRunner(load_hooks([str(tmp_path / "hooks.py")]))
     env = BuildEnv(stats=Stats(), base=None, hooks=hooks, log=lines.append)
     (run,) = build_steps((step,), env)
-    if name not in NOT_RUN_HERE:  # tests/test_requests_cli.py and test_idioms*.py run those
+    if name not in NOT_RUN_HERE:  # test_requests_cli, test_idioms*, test_websocket run those
         user = RecordingUser()
         assert run(user) is True
         assert user.vars.get("called") is (True if name == "call" else None)

@@ -2,7 +2,7 @@
 
 A threshold's ROW is a request row (`name` or `METHOD name`), a group, a parallel
 block or a flow. When every row name of the scenario is static (no templated
-`name:`, no hook `call:`, which may record rows of its own), a ROW matching none
+`name:`, no hook `call:`, which may record rows of its own, no `websocket:`), a ROW matching none
 of them is an error with a did-you-mean: the run would only say "no data".
 """
 
@@ -16,6 +16,7 @@ from yamlswarm.kinds.call import CallStep
 from yamlswarm.kinds.group import GroupStep
 from yamlswarm.kinds.parallel import ParallelStep
 from yamlswarm.plan import RequestStep, Step, Threshold, UserType
+from yamlswarm.runtime.ws_plan import WebSocketStep
 from yamlswarm.templates import Template
 
 __all__ = ["check_threshold_rows"]
@@ -64,5 +65,5 @@ def _step_rows(steps: Iterable[Step]) -> Iterator[str | None]:
                 yield f"{step.method} {step.name}"
         elif isinstance(step, (GroupStep, ParallelStep)):
             yield step.name
-        elif isinstance(step, CallStep):
-            yield None  # a hook function may record rows of any name
+        elif isinstance(step, (CallStep, WebSocketStep)):
+            yield None  # a hook function may record rows of any name; WS rows are per message

@@ -31,7 +31,7 @@ def step_env(
 ) -> CompileEnv:
     """What every step of a scenario shares; `hooks` None: not loaded, `call:` is not checked;
     `use_block`: the scenario's `blocks:` (`compiler.blocks.Blocks.use`)."""
-    env = CompileEnv(defaults, hooks, hook_specs, compile_steps, suggest)
+    env = CompileEnv(defaults, hooks, hook_specs, compile_steps, suggest, compile_step)
     return env if use_block is None else dataclasses.replace(env, use_block=use_block)
 
 

@@ -29,6 +29,7 @@ from yamlswarm.kinds import (
     stop,
     think,
     use,
+    websocket,
 )
 from yamlswarm.kinds.base import StepKind
 from yamlswarm.plan import Step
@@ -49,10 +50,11 @@ KINDS: tuple[StepKind, ...] = (
     use.KIND,
     stop.KIND,
     parallel.KIND,
+    websocket.KIND,
     chance.KIND,  # no key: `probability:` on any step (compiler.steps.compile_step)
 )
 
-STEP_KEYS: tuple[str, ...] = tuple(key for kind in KINDS for key in kind.keys)  # get ... log
+STEP_KEYS: tuple[str, ...] = tuple(key for kind in KINDS for key in kind.keys)  # get ... websocket
 BY_KEY: dict[str, StepKind] = {key: kind for kind in KINDS for key in kind.keys}
 BY_TYPE: dict[type, StepKind] = {kind.plan_type: kind for kind in KINDS}
 

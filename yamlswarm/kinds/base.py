@@ -110,6 +110,7 @@ class CompileEnv:
     hook_specs: tuple[str, ...]  # as written, for messages
     compile_steps: Callable[[CompileContext, Any, JsonPath, CompileEnv], tuple[Step, ...]]
     suggest: Callable[[str, Iterable[str]], str]  # " (did you mean 'x'?)" or ""
+    compile_step: Callable[[CompileContext, Any, JsonPath, CompileEnv], Step | None]
     # `use: NAME`: the compiled steps of block NAME (None: unknown, or part of a cycle; reported)
     use_block: Callable[[CompileContext, Any, JsonPath], tuple[Step, ...] | None] = (
         lambda ctx, name, path: None
@@ -118,6 +119,11 @@ class CompileEnv:
     def steps(self, ctx: CompileContext, raw: Any, path: JsonPath) -> tuple[Step, ...]:
         """A nested `steps:` / `then:` / `else:` list, compiled by the compiler's dispatcher."""
         return self.compile_steps(ctx, raw, path, self)
+
+    def step(self, ctx: CompileContext, raw: Any, path: JsonPath) -> Step | None:
+        """One ordinary step at `path`, of a list whose other items the kind compiles itself
+        (websocket.steps); None when it has errors (they are recorded)."""
+        return self.compile_step(ctx, raw, path, self)
 
 
 # ---------------------------------------------------------------- building and running
@@ -183,6 +189,7 @@ class Hints:
     patterns: Mapping[str, str] = field(default_factory=dict)  # a `pattern` -> what a mismatch is
     durations: frozenset[str] = frozenset()  # $defs whose bad pattern or bound is a bad duration
     sizes: Mapping[str, str] = field(default_factory=dict)  # $defs name -> message when too small
+    step_keys: frozenset[str] = frozenset()  # keys of steps valid only in the kind's nested lists
 
 
 @dataclass(frozen=True)

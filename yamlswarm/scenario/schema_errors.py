@@ -194,7 +194,8 @@ def _unclear_steps(data: Any) -> set[Path_]:
 
     def walk(value: Any, path: Path_, is_step: bool) -> None:
         if isinstance(value, dict):
-            if is_step and sum(k in _STEP_KINDS for k in value) != 1:
+            kinds = _STEP_KINDS | _scoped_keys(path)
+            if is_step and sum(k in kinds for k in value) != 1:
                 found.add(path)
             for key, item in value.items():
                 if key in _STEP_LISTS and isinstance(item, list):
@@ -214,6 +215,22 @@ def _unclear_steps(data: Any) -> set[Path_]:
 
 
 _STEP_KINDS = frozenset(STEP_KEYS)
+# Keys of steps valid only in one kind's nested lists (websocket: send, receive, close),
+# by the path of those lists inside a step.
+_SCOPED = {
+    nested: kind.hints.step_keys for kind in KINDS for nested in kind.nested if kind.hints.step_keys
+}
+_SCOPED_HOMES = {key: ".".join(nested) for nested, keys in _SCOPED.items() for key in keys}
+
+
+def _scoped_keys(path: Path_) -> frozenset[str]:
+    """The extra step keys valid at `path`, the path of a step (empty outside such lists)."""
+    for nested, keys in _SCOPED.items():
+        if tuple(path[-len(nested) - 1 : -1]) == nested:
+            return keys
+    return frozenset()
+
+
 # Keys that hold a list of steps: a flow's and a user's, and those of kinds with nested steps.
 _STEP_LISTS = frozenset(
     {"steps", "on_start", "on_stop", *(path[-1] for kind in KINDS for path in kind.nested)}
@@ -308,8 +325,16 @@ def _exactly_one(ctx: _Context, error: Error) -> Iterator[Problem]:
         found = ", ".join(present)
     elif error.instance and not strict:
         found = ", ".join(map(str, error.instance))
-        close = [m for m in (_did_you_mean(k, keys) for k in error.instance) if m]
-        found += f"; did you mean {close[0]!r}?" if close else ""
+        misplaced = [k for k in error.instance if k in _SCOPED_HOMES]
+        choices = (
+            [*keys, *_scoped_keys(tuple(error.absolute_path))] if subject == "a step" else keys
+        )
+        close = [m for m in (_did_you_mean(k, choices) for k in error.instance) if m]
+        if misplaced and misplaced[0] not in choices:
+            key = misplaced[0]
+            found += f"; {key!r} is only valid inside {_SCOPED_HOMES[key]}"
+        elif close:
+            found += f"; did you mean {close[0]!r}?"
     else:
         found = "none"
     yield ctx.at(error, f"{subject} needs exactly one of {', '.join(keys)} (found: {found})")
