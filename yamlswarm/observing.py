@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from yamlswarm.runtime.observers import Observer, Observers
 
@@ -27,11 +27,20 @@ class ObserveEnv:
     out: TextIO
     err: TextIO
     role: str  # "local" (one process) or "master" (merged numbers of a distributed run)
+    steering: Any = None  # runtime.steering.Steering of a steered run (--web), else None
 
 
 ObserverFactory = Callable[[ObserveEnv], Observer | None]
 
-OBSERVERS: list[ObserverFactory] = []
+def _web(env: ObserveEnv) -> Observer | None:
+    if not env.settings.web:
+        return None
+    from yamlswarm.web.server import web_observer
+
+    return web_observer(env)
+
+
+OBSERVERS: list[ObserverFactory] = [_web]
 
 
 def build_observers(env: ObserveEnv) -> Observers:

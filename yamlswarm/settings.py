@@ -34,6 +34,13 @@ class RunSettings:
     # output kind -> target, e.g. {"json": Path("result.json"), "csv": Path("out/run")};
     # the kinds are those of `yamlswarm.report.outputs.OUTPUTS`
     outputs: Mapping[str, Path] = field(default_factory=dict)
+    # --web [HOST:PORT]: serve the live web UI there (None: no UI); --autostart: start without
+    # waiting for Start in the page; --autoquit S: quit S seconds after the run (None: stay up
+    # until Ctrl-C); web_token: what a UI beyond loopback requires (--token / YAMLSWARM_TOKEN)
+    web: str | None = None
+    autostart: bool = False
+    autoquit: float | None = None
+    web_token: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("tags", "exclude_tags", "user_types"):  # lists from a master's message
