@@ -33,6 +33,16 @@ class Steerable(Protocol):
         """Seconds since the load started."""
         ...
 
+    @property
+    def active_users(self) -> int:
+        """Users running now."""
+        ...
+
+    @property
+    def stats(self) -> Any:
+        """The run's live statistics (None while there are none)."""
+        ...
+
     def stop(self, reason: str) -> None: ...
 
     def reset_stats(self) -> None: ...
@@ -66,6 +76,16 @@ class Steering:
         if self._target is None or not self.started.is_set():
             return 0.0
         return max(0.0, self._target.elapsed)
+
+    def active_users(self) -> int:
+        """Users running now (0 before Start)."""
+        return self._target.active_users if self._target is not None else 0
+
+    def stats(self) -> Any:
+        """The live statistics of the run (None before Start)."""
+        if self._target is None or not self.started.is_set():
+            return None
+        return self._target.stats
 
     def on_change(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)

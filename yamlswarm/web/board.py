@@ -103,9 +103,8 @@ class Board:
         self.role = role
         self.elapsed = elapsed
         self.workers = workers or (lambda: [])
-        self.stats: Stats | None = None
+        self._stats: Stats | None = None
         self.result: RunResult | None = None
-        self.users = 0
         self.clients: set[Client] = set()
         self.health = Health()
         self.point: dict[str, Any] | None = None  # the last second's timeline point
@@ -118,15 +117,19 @@ class Board:
 
     def second(self, stats: Stats, users: int, point: dict[str, Any]) -> None:
         """A second has closed: remember the numbers; if anyone watches, tell them."""
-        self.stats, self.users, self.point = stats, users, point
+        self._stats, self.point = stats, point
         self._generator = self.health.second()
         self._count_current(stats)
         if self.clients:
             self.push()
 
+    @property
+    def stats(self) -> Stats | None:
+        """The run's statistics, live (those of the last tick when the run gives none)."""
+        return self.steering.stats() or self._stats
+
     def finish(self, result: RunResult | None) -> None:
         self.result = result
-        self.users = 0
         self.steering.finished()
 
     def _count_current(self, stats: Stats) -> None:
@@ -177,7 +180,7 @@ class Board:
             "host": self.plan.host,
             "model": steering.kind,
             "role": self.role,
-            "users": self.users,
+            "users": 0 if self.result is not None else steering.active_users(),
             "target_users": steering.users,
             "spawn_rate": steering.spawn_rate,
             "rate": steering.rate,
