@@ -21,7 +21,7 @@ from tests.servers import free_port
 TARGET_SCRIPT = r"""
 from gevent import monkey
 monkey.patch_all()
-import json, sys
+import json, socket, sys
 from gevent.pywsgi import WSGIServer
 from yamlswarm.demo.app import make_app
 
@@ -39,6 +39,7 @@ def app(environ, start_response):
 
 class Counting(WSGIServer):
     def handle(self, sock, address):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as yamlswarm.demo.server
         open_sockets.add(sock)
         try:
             super().handle(sock, address)
