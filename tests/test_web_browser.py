@@ -96,7 +96,9 @@ def test_start_steer_and_stop_from_the_page(tmp_path, browser):
         wait_until(lambda: _text(browser, "users") == "2")
 
         wait_until(lambda: {"/health", "products", "look"} <= _row_names(browser))
-        first = wait_until(lambda: _points(browser, "chart-rps") >= 2 and _points(browser, "chart-rps"))
+        first = wait_until(
+            lambda: _points(browser, "chart-rps") >= 2 and _points(browser, "chart-rps")
+        )
         wait_until(lambda: _points(browser, "chart-rps") > first, timeout=5)  # the charts move
         assert browser.find_elements(By.CSS_SELECTOR, "#chart-latency path[data-series='p99']")
 

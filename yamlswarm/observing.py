@@ -32,6 +32,7 @@ class ObserveEnv:
 
 ObserverFactory = Callable[[ObserveEnv], Observer | None]
 
+
 def _web(env: ObserveEnv) -> Observer | None:
     if not env.settings.web:
         return None

@@ -176,7 +176,9 @@ def make_steering(plan: p.Plan, settings: RunSettings) -> Any:
         return None
     from yamlswarm.runtime.steering import Steering
 
-    return Steering(plan.load, wait_for_start=not settings.autostart, spawn_rate=settings.spawn_rate)
+    return Steering(
+        plan.load, wait_for_start=not settings.autostart, spawn_rate=settings.spawn_rate
+    )
 
 
 def warn_if_unreachable(plan: p.Plan, err: TextIO) -> None:
