@@ -117,8 +117,6 @@ class Runner:
         self._next_id = itertools.count(1)
         self.started_at = 0.0
         self.steering = steering
-        if steering is not None:
-            steering.attach(self)
 
     # -- building ----------------------------------------------------------------
 
@@ -354,6 +352,7 @@ class Runner:
         """Run until the model ends, the duration passes, iterations run out or Ctrl-C."""
         handlers = _install_signals(self.interrupt)
         if self.steering is not None:  # --web: the duration counts from Start
+            self.steering.attach(self)
             self.steering.wait_for_start(self._done)
         self.started_at = self.clock.now()
         self.stats.start()

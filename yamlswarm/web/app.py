@@ -127,7 +127,7 @@ class WebApp:
             ("POST", "/stop"): (_stop, True),
             ("GET", "/stats/reset"): (_reset, True),
             ("POST", "/stats/reset"): (_reset, True),
-            ("GET", "/stats/requests"): (locust.stats_requests, False),
+            ("GET", "/stats/requests"): (_stats_requests, False),
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -246,6 +246,10 @@ def _info(request: Request) -> Reply:
 
 def _state(request: Request) -> Reply:
     return Reply(200, request.app.board.snapshot())
+
+
+def _stats_requests(request: Request) -> Reply:
+    return Reply(200, locust.locust_stats(request.app.board.snapshot()))
 
 
 def _result(request: Request) -> Reply:

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from yamlswarm.web.app import Reply, Request
+from typing import Any
 
 _PERCENTILES = (("0.5", "p50"), ("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99"))
-
-
-def stats_requests(request: Request) -> Reply:
-    from yamlswarm.web.app import Reply
-
-    return Reply(200, locust_stats(request.app.board.snapshot()))
 
 
 def locust_stats(picture: dict[str, Any]) -> dict[str, Any]:
