@@ -176,7 +176,7 @@ def master(
     """Coordinate a distributed run of SCENARIO across workers."""
     from yamlswarm.distributed.master import run_master
 
-    settings = _settings(**options)
+    settings = _settings(web_token=token or None, **options)  # the token also guards --web
     _no_trace(settings, "master")
     sys.exit(
         run_master(

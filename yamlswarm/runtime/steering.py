@@ -87,6 +87,11 @@ class Steering:
             return None
         return self._target.stats
 
+    def workers(self) -> list[dict[str, Any]]:
+        """The workers of a distributed run and their health (none for a local run)."""
+        rows = getattr(self._target, "worker_rows", None)
+        return rows() if rows is not None else []
+
     def on_change(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
 

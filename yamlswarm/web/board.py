@@ -102,7 +102,7 @@ class Board:
         self.steering = steering
         self.role = role
         self.elapsed = elapsed
-        self.workers = workers or (lambda: [])
+        self.workers = workers or steering.workers
         self._stats: Stats | None = None
         self.result: RunResult | None = None
         self.clients: set[Client] = set()
@@ -120,6 +120,8 @@ class Board:
         self._stats, self.point = stats, point
         self._generator = self.health.second()
         self._count_current(stats)
+        if self.steering.state == "spawning":  # a master runs no controller of its own
+            self.steering.spawned(self.steering.active_users())
         if self.clients:
             self.push()
 
