@@ -141,3 +141,15 @@ def test_a_client_queue_keeps_the_newest():
         client.offer(str(n).encode())
     kept = [client.queue.get_nowait() for _ in range(CLIENT_QUEUE)]
     assert kept == [str(n).encode() for n in range(3, CLIENT_QUEUE + 3)]
+
+
+def test_a_steer_message_with_a_bad_number_is_refused():
+    import math
+
+    import pytest
+
+    from yamlswarm.distributed import messages as m
+
+    for bad in (m.Steer(-1), m.Steer(None, math.inf), m.Steer(None, None, math.nan)):
+        with pytest.raises(m.ProtocolError, match="bad 'steer' message"):
+            m.decode(m.encode(bad))

@@ -17,14 +17,14 @@ import gevent
 from yamlswarm.distributed import messages as m
 
 if TYPE_CHECKING:
-    from yamlswarm.distributed.master import Master
     from yamlswarm.runtime.steering import Steering
 
 
 class MasterControl:
     """The master as a steering sees it (runtime.steering.Steerable)."""
 
-    def __init__(self, master: Master, steering: Steering) -> None:
+    def __init__(self, master: Any, steering: Steering) -> None:
+        """`master`: the distributed.master.Master (not imported: it imports this module)."""
         self.master = master
         self.steering = steering
         self.started_at: float | None = None
