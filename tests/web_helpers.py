@@ -108,7 +108,7 @@ class WebRun:
         path = write_scenario(tmp_path, scenario)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.json_path = tmp_path / "result.json"
+        self.json_path = tmp_path / "run-result.json"
         command = [sys.executable, "-m", "yamlswarm", "run", str(path), "--host", host]
         command += ["--web", f"127.0.0.1:{self.port}", "-q", "--json", str(self.json_path), *args]
         self.process = subprocess.Popen(
