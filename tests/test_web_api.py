@@ -274,6 +274,8 @@ def _body() -> str:
         (["--autostart"], 2, "--autostart applies only with --web"),
         (["--autoquit", "1s"], 2, "--autoquit applies only with --web"),
         (["--web", "nonsense"], 2, "is not HOST:PORT"),
+        (["--trace", "--web"], 2, "cannot be combined with --web"),
+        (["--web", "127.0.0.1:70000"], 2, "is not HOST:PORT"),
     ],
 )
 def test_web_options_are_checked(tmp_path, target, args, code, message):

@@ -153,3 +153,25 @@ def test_a_steer_message_with_a_bad_number_is_refused():
     for bad in (m.Steer(-1), m.Steer(None, math.inf), m.Steer(None, None, math.nan)):
         with pytest.raises(m.ProtocolError, match="bad 'steer' message"):
             m.decode(m.encode(bad))
+
+
+STOPPING_USERS = """
+data:
+  rows: {csv: rows.csv, order: unique, on_exhausted: stop_user}
+load: {users: 2, spawn_rate: 100, duration: 9s}
+users:
+  - name: shopper
+    wait: {constant: 100ms}
+    flows:
+      - name: browse
+        steps:
+          - get: "/items/{{ data.rows.id }}"
+"""
+
+
+def test_users_that_stop_by_themselves_are_not_replaced_nor_counted_when_lowering(tmp_path):
+    (tmp_path / "rows.csv").write_text("id\n1\n2\n3\n4\n", encoding="utf-8")
+    run, _, script = steered(tmp_path, STOPPING_USERS, {2: {"users": 10}, 5: {"users": 3}})
+    run.run()
+    # 4 rows: at most 4 users ever run; lowering to 3 retires one of those 4, not 7
+    assert script.users[2:5] == [4, 4, 4] and script.users[5:] == [3, 3, 3, 3]

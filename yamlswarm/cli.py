@@ -136,6 +136,8 @@ def run(scenario: Path, processes: int | None, **options) -> None:
     """Validate, compile and run SCENARIO; print live progress and the final table."""
     options["web_token"] = options.get("web_token") or None
     settings = _settings(**options)
+    if settings.web:
+        _no_trace(settings, "--web")
     if processes is not None:
         _check_processes(processes)
         _no_trace(settings, "--processes")

@@ -194,9 +194,10 @@ def run_closed_steered(
             started += 1
             rate = steering.spawn_rate
             next_spawn = max(next_spawn, now - STEP) + (1.0 / rate if rate > 0 else 0.0)
-        while started > wanted:
+        while started > wanted and target.active_users > wanted:
             target.retire_user()
             started -= 1
+        started = min(started, wanted)  # those that stopped by themselves are not replaced
         if started >= wanted:
             next_spawn = clock.now()
             steering.spawned(started)
