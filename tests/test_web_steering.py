@@ -175,3 +175,13 @@ def test_users_that_stop_by_themselves_are_not_replaced_nor_counted_when_lowerin
     run.run()
     # 4 rows: at most 4 users ever run; lowering to 3 retires one of those 4, not 7
     assert script.users[2:5] == [4, 4, 4] and script.users[5:] == [3, 3, 3, 3]
+
+
+def test_autostart_is_spawning_at_once_and_running_once_every_user_is_up(tmp_path):
+    plan = plan_from_yaml(tmp_path, CLOSED)
+    steering = Steering(plan.load, wait_for_start=False, spawn_rate=None)
+    assert steering.started.is_set() and steering.state == "spawning"
+    steering.spawned(2)
+    assert steering.state == "running"
+    waiting = Steering(plan.load, wait_for_start=True, spawn_rate=None)
+    assert waiting.state == "ready" and not waiting.started.is_set()

@@ -131,7 +131,7 @@ def schema(output: Path | None) -> None:
     metavar="N",
     help="Run N local worker processes under an in-process master (-1: one per core).",
 )
-@env_option("--token", "web_token", help=WEB_TOKEN_HELP)
+@env_option("--token", "web_token", metavar="T", help=WEB_TOKEN_HELP)
 def run(scenario: Path, processes: int | None, **options) -> None:
     """Validate, compile and run SCENARIO; print live progress and the final table."""
     options["web_token"] = options.get("web_token") or None

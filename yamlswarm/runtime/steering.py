@@ -64,7 +64,7 @@ class Steering:
         self._target: Steerable | None = None
         self._listeners: list[Callable[[], None]] = []
         if not wait_for_start:
-            self.started.set()
+            self._begin()
 
     # -- what a control surface does ---------------------------------------------------
 
@@ -104,9 +104,12 @@ class Steering:
         """Start the run (a no-op once started), with new targets if given."""
         self.change(users, spawn_rate)
         if not self.started.is_set():
-            self.state = "spawning" if self.kind in ("closed", "iterations") else "running"
-            self.started.set()
+            self._begin()
         self._changed()
+
+    def _begin(self) -> None:
+        self.state = "spawning" if self.kind in ("closed", "iterations") else "running"
+        self.started.set()
 
     def change(
         self, users: int | None = None, spawn_rate: float | None = None, rate: float | None = None
