@@ -296,3 +296,30 @@ def test_a_port_in_use_is_a_start_error(tmp_path, target):
         result = yamlswarm("run", scenario, "--host", target.url, "--web", f"127.0.0.1:{port}")
     assert result.returncode == 3, result.stderr
     assert f"cannot serve the web UI on 127.0.0.1:{port}" in result.stderr
+
+
+def test_browsers_that_do_not_read_or_go_away_do_not_hold_the_run(web, target):
+    import socket
+    import time
+
+    run = web("--autoquit", "0")
+    run.json("POST", "/swarm", {"user_count": 2, "spawn_rate": 50})
+    stalled = []
+    for _ in range(3):  # connect, ask for the stream, never read a byte
+        sock = socket.create_connection(("127.0.0.1", run.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        sock.sendall(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{run.port}\r\n\r\n".encode())
+        stalled.append(sock)
+    wait_until(lambda: run.json("GET", "/api/state")["browsers"] == 3)
+    start, begun = target.requests(), time.monotonic()
+    time.sleep(3)
+    rate = (target.requests() - start) / (time.monotonic() - begun)
+    assert rate > 10  # 2 users, 2 requests every ~100 ms each: the load goes on
+    began = time.monotonic()
+    assert run.json("GET", "/stats/requests")["state"] == "running"
+    assert time.monotonic() - began < 1.0  # and the UI still answers at once
+    for sock in stalled:
+        sock.close()
+    wait_until(lambda: run.json("GET", "/api/state")["browsers"] == 0, timeout=10)
+    run.json("GET", "/stop")
+    assert run.finish()[0] == 0

@@ -195,6 +195,7 @@ class Board:
             "workers": self.workers(),
             "generator": self._generator,
             "finished": self.result is not None,
+            "browsers": len(self.clients),
         }
 
     @property
