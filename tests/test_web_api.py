@@ -323,3 +323,19 @@ def test_browsers_that_do_not_read_or_go_away_do_not_hold_the_run(web, target):
     wait_until(lambda: run.json("GET", "/api/state")["browsers"] == 0, timeout=10)
     run.json("GET", "/stop")
     assert run.finish()[0] == 0
+
+
+def test_without_autoquit_the_page_stays_up_until_ctrl_c(web, target):
+    import signal
+
+    run = web("-t", "1s", "--autostart")
+    assert run.process.stderr is not None
+    line = wait_until(lambda: run.process.stderr.readline(), timeout=20)
+    while "stays on" not in line:
+        line = run.process.stderr.readline()
+        assert line, "the run ended without saying the page stays up"
+    assert run.json("GET", "/stats/requests")["state"] == "stopped"  # the final numbers
+    assert run.json("GET", "/api/result")["totals"]["requests"] > 0
+    run.process.send_signal(signal.SIGINT)
+    code, out, _ = run.finish()
+    assert code == 0 and "Aggregated" in out  # the run's own exit code, not 130
