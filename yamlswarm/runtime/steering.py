@@ -75,6 +75,8 @@ class Steering:
         """Seconds since Start (0 before)."""
         if self._target is None or not self.started.is_set():
             return 0.0
+        if getattr(self._target, "started_at", None) == 0.0:  # a Runner between Start and run
+            return 0.0
         return max(0.0, self._target.elapsed)
 
     def active_users(self) -> int:
