@@ -171,7 +171,7 @@ class WebRun:
             self.process.communicate(timeout=10)
 
 
-def wait_until(predicate: Any, timeout: float = 10.0, step: float = 0.1) -> Any:
+def wait_until(predicate: Any, timeout: float = 20.0, step: float = 0.1) -> Any:
     """Poll `predicate()` until it returns something truthy; that value (AssertionError on timeout)."""
     deadline = time.monotonic() + timeout
     while True:
