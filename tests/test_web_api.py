@@ -151,7 +151,8 @@ def test_downloads_of_the_run_so_far_and_reset(web, target):
 def test_bad_requests_get_clear_messages(web, target):
     run = web("--autoquit", "0")
     cases = [
-        ({"user_count": "many"}, "user_count must be a number"),
+        ({"user_count": "many"}, "user_count must be a whole number, not 'many'"),
+        ({"user_count": "2.5"}, "user_count must be a whole number"),
         ({"user_count": "-1"}, "user_count must be between 0"),
         ({"spawn_rate": "nan"}, "spawn_rate must be between"),
         ({"host": "http://127.0.0.1:1"}, "the host is fixed"),

@@ -339,7 +339,8 @@ def _number(fields: dict[str, str], name: str, kind: type, low: float, high: flo
     try:
         value = kind(float(text)) if kind is int and "." not in text else kind(text)
     except ValueError:
-        raise HTTPError(400, f"{name} must be a number, not {text[:40]!r}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise HTTPError(400, f"{name} must be {what}, not {text[:40]!r}") from None
     if not (math.isfinite(value) and low <= value <= high):
         raise HTTPError(400, f"{name} must be between {low:g} and {high:g}, not {text[:40]}")
     return value
