@@ -91,6 +91,9 @@ def case_throughput(
         "yamlswarm": lambda: run_yamlswarm(
             scenario, target.url, args.users, args.duration, pin, tmp, case
         ),
+        "yamlswarm-web": lambda: run_yamlswarm(
+            scenario, target.url, args.users, args.duration, pin, tmp, f"{case}-web", web=True
+        ),
         "raw": lambda: run_raw(target.url, target.path, args.users, args.duration, pin, tmp),
     }
     tools = [t for t in args.tools if case == "a" or t != "raw"]
@@ -130,9 +133,15 @@ def _throughput_bars(results: list[dict[str, Any]], bar: float) -> list[dict[str
             r["ratio_to_locust"] = round(r["rps"] / base["rps"], 3)
             if r.get("req_per_cpu_s") and base.get("req_per_cpu_s"):
                 r["cpu_ratio_to_locust"] = round(r["req_per_cpu_s"] / base["req_per_cpu_s"], 3)
+    web = next((r for r in results if r["tool"] == "yamlswarm-web" and "rps" in r), None)
+    web_bar = []
+    if ours and web and ours.get("req_per_cpu_s") and web.get("req_per_cpu_s"):
+        cost = round(1 - web["req_per_cpu_s"] / ours["req_per_cpu_s"], 4)  # CPU per request
+        web_bar = [{"bar": "--web adds < 5 % CPU per request", "value": cost, "met": cost < 0.05}]
     if not (base and ours):
-        return [{"bar": f"requests/s >= {bar}x Locust", "met": None, "value": None}]
+        return [{"bar": f"requests/s >= {bar}x Locust", "met": None, "value": None}, *web_bar]
     return [
+        *web_bar,
         {
             "bar": f"requests/s >= {bar}x Locust",
             "value": ours["ratio_to_locust"],

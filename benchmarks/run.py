@@ -46,8 +46,10 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tools",
         default="locust,yamlswarm",
-        help="comma-separated, in order: locust, yamlswarm, raw (a bare geventhttpclient loop "
-        "in case (a), to calibrate the machine); default locust,yamlswarm",
+        help="comma-separated, in order: locust, yamlswarm, yamlswarm-web (the same run with "
+        "--web and a browser-like client reading its event stream: the web UI's cost), raw "
+        "(a bare geventhttpclient loop in case (a), to calibrate the machine); "
+        "default locust,yamlswarm",
     )
     parser.add_argument("--c-users", type=int, default=10_000, help="(c): users (default 10000)")
     parser.add_argument(
@@ -95,7 +97,7 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     args.tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     bad = sorted(set(args.cases) - set(CASES)) + sorted(
-        set(args.tools) - {"locust", "yamlswarm", "raw"}
+        set(args.tools) - {"locust", "yamlswarm", "yamlswarm-web", "raw"}
     )
     if bad:
         parser.error(f"unknown cases or tools: {', '.join(bad)}")

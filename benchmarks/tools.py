@@ -183,8 +183,10 @@ def run_yamlswarm(
     tmp: Path,
     label: str,
     spawn_rate: float | None = None,
+    web: bool = False,
 ) -> dict[str, Any]:
-    """`yamlswarm run ... --json`; figures from the JSON result."""
+    """`yamlswarm run ... --json`; figures from the JSON result. `web`: with `--web` on a free
+    loopback port and one client reading its event stream all along, as a browser would."""
     out = tmp / f"yamlswarm_{label}.json"
     out.unlink(missing_ok=True)
     command = [
@@ -205,6 +207,12 @@ def run_yamlswarm(
         "-q",
     ]
     log = tmp / f"yamlswarm_{label}.log"
+    watcher = None
+    if web:
+        port = _free_port()
+        command += ["--web", f"127.0.0.1:{port}", "--autostart", "--autoquit", "0"]
+        watcher = threading.Thread(target=_watch_events, args=(port, seconds + 60), daemon=True)
+        watcher.start()
     run = run_measured(command, dict(os.environ), seconds + 120, log)
     if not out.exists():
         return {
@@ -215,7 +223,7 @@ def run_yamlswarm(
     totals = data["totals"]
     latency = totals.get("latency_ms", {})
     result = {
-        "tool": "yamlswarm",
+        "tool": "yamlswarm-web" if web else "yamlswarm",
         "version": version("yamlswarm"),
         "requests": totals["requests"],
         "failures": totals["failures"],
@@ -226,6 +234,33 @@ def run_yamlswarm(
     result.update(_resources(run, result["requests"]))
     result["timeline"] = [(row["t"], row["rps"], row["p50"]) for row in data.get("timeline", [])]
     return result
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _watch_events(port: int, seconds: float) -> None:
+    """Read the web UI's event stream until the run ends (a browser watching the run)."""
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            stream = urllib.request.urlopen(f"http://127.0.0.1:{port}/events", timeout=5)
+        except OSError:  # not listening yet
+            time.sleep(0.1)
+            continue
+        try:
+            while stream.read(4096):
+                pass
+        except Exception:  # the run ended and its server cut the stream
+            pass
+        return
 
 
 def run_raw(

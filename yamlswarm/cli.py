@@ -15,6 +15,7 @@ from yamlswarm import __version__
 from yamlswarm.cli_options import (
     DURATION,
     TOKEN_HELP,
+    WEB_TOKEN_HELP,
     combine,
     config_defaults,
     env_option,
@@ -32,6 +33,7 @@ CONFIGURED = ("run", "master")  # the commands the config file gives defaults to
 
 
 def _settings(**kw) -> RunSettings:
+    _check_web(kw)
     env = dict(kw.pop("env", ()) or ())
     for name in ("tags", "exclude_tags"):  # -T a,b -T c: one tuple per use
         kw[name] = tuple(tag for group in kw.get(name) or () for tag in group)
@@ -48,6 +50,15 @@ def _settings(**kw) -> RunSettings:
         colour=can_colour(sys.stdout),  # NO_COLOR or TERM=dumb: no colours
         **kw,
     )
+
+
+def _check_web(kw: dict) -> None:
+    """--autostart and --autoquit only mean something with --web."""
+    if kw.get("web"):
+        return
+    for name in ("autostart", "autoquit"):
+        if kw.get(name) not in (None, False):
+            raise click.UsageError(f"--{name} applies only with --web")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,9 +135,13 @@ def schema(output: Path | None) -> None:
     metavar="N",
     help="Run N local worker processes under an in-process master (-1: one per core).",
 )
+@env_option("--token", "web_token", metavar="T", help=WEB_TOKEN_HELP)
 def run(scenario: Path, processes: int | None, **options) -> None:
     """Validate, compile and run SCENARIO; print live progress and the final table."""
+    options["web_token"] = options.get("web_token") or None
     settings = _settings(**options)
+    if settings.web:
+        _no_trace(settings, "--web")
     if processes is not None:
         _check_processes(processes)
         _no_trace(settings, "--processes")
@@ -167,7 +182,7 @@ def master(
     """Coordinate a distributed run of SCENARIO across workers."""
     from yamlswarm.distributed.master import run_master
 
-    settings = _settings(**options)
+    settings = _settings(web_token=token or None, **options)  # the token also guards --web
     _no_trace(settings, "master")
     sys.exit(
         run_master(

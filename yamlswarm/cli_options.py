@@ -235,6 +235,27 @@ run_options = combine(  # the options `run` and `master` share (SPEC section 2)
         metavar="N",
         help="Exit N when any request failed and every threshold passed (default: 0).",
     ),
+    env_option(
+        "--web",
+        is_flag=False,
+        flag_value="127.0.0.1:8089",
+        default=None,
+        metavar="[HOST:PORT]",
+        help="Serve the live web UI (default 127.0.0.1:8089); the run waits for Start there "
+        "unless --autostart, and -t counts from Start.",
+    ),
+    env_option("--autostart", is_flag=True, help="With --web: start at once, without waiting."),
+    env_option(
+        "--autoquit",
+        type=DURATION,
+        metavar="SECONDS",
+        help="With --web: quit this long after the run ends (default: stay up until Ctrl-C).",
+    ),
+)
+
+WEB_TOKEN_HELP = (
+    "The run token (or YAMLSWARM_TOKEN): required to serve --web beyond loopback; "
+    "the page asks for it once."
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from yamlswarm.export.observer import exports_observer
 from yamlswarm.runtime.observers import Observer, Observers
@@ -28,12 +28,23 @@ class ObserveEnv:
     out: TextIO
     err: TextIO
     role: str  # "local" (one process) or "master" (merged numbers of a distributed run)
+    steering: Any = None  # runtime.steering.Steering of a steered run (--web), else None
 
 
 ObserverFactory = Callable[[ObserveEnv], Observer | None]
 
+
+def _web(env: ObserveEnv) -> Observer | None:
+    if not env.settings.web:
+        return None
+    from yamlswarm.web.server import web_observer
+
+    return web_observer(env)
+
+
 OBSERVERS: list[ObserverFactory] = [
     exports_observer,  # --out KIND=TARGET and the live history of --csv (yamlswarm.export)
+    _web,  # --web: the live web UI (yamlswarm.web)
 ]
 
 

@@ -129,9 +129,18 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
         trace = TracePrinter(out, colour=settings.colour)
     quiet = settings.quiet or bool(settings.trace)
     live = LiveProgress(out, interactive=settings.interactive, quiet=quiet)
-    observers = build_observers(ObserveEnv(plan, settings, out, err, role="local"))
+    steering = make_steering(plan, settings)
+    observers = build_observers(ObserveEnv(plan, settings, out, err, "local", steering))
     runner = Runner(
-        plan, settings, hooks=hooks, live=live, out=out, err=err, trace=trace, observers=observers
+        plan,
+        settings,
+        hooks=hooks,
+        live=live,
+        out=out,
+        err=err,
+        trace=trace,
+        observers=observers,
+        steering=steering,
     )
     selection = settings.selection.describe()
     print(
@@ -192,6 +201,17 @@ def _watchdog(plan: p.Plan, settings: RunSettings, runner: Any, *, out: TextIO, 
         emergency=emergency,
     )
     return dog
+
+
+def make_steering(plan: p.Plan, settings: RunSettings) -> Any:
+    """The start gate and live targets of a run steered from the web UI (None without --web)."""
+    if not settings.web:
+        return None
+    from yamlswarm.runtime.steering import Steering
+
+    return Steering(
+        plan.load, wait_for_start=not settings.autostart, spawn_rate=settings.spawn_rate
+    )
 
 
 def warn_if_unreachable(plan: p.Plan, err: TextIO) -> None:

@@ -39,6 +39,13 @@ class RunSettings:
     csv_full_history: bool = False  # --csv-full-history: a history row per stats row too
     # the command line as the result records it (credentials masked); () when not from a CLI
     command: tuple[str, ...] = ()
+    # --web [HOST:PORT]: serve the live web UI there (None: no UI); --autostart: start without
+    # waiting for Start in the page; --autoquit S: quit S seconds after the run (None: stay up
+    # until Ctrl-C); web_token: what a UI beyond loopback requires (--token / YAMLSWARM_TOKEN)
+    web: str | None = None
+    autostart: bool = False
+    autoquit: float | None = None
+    web_token: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("tags", "exclude_tags", "user_types", "command"):  # lists from a message

@@ -30,6 +30,7 @@ from yamlswarm.distributed.reporting import ClusterReport, WorkerOutcome
 from yamlswarm.distributed.split import settings_to_wire
 from yamlswarm.errors import ClusterError, UsageError
 from yamlswarm.report.terminal import one_line, printable
+from yamlswarm.run import make_steering
 from yamlswarm.settings import RunSettings
 
 DEFAULT_BIND = "127.0.0.1:5557"
@@ -357,10 +358,19 @@ class Master:
         from yamlswarm.run import describe_load
 
         workers = self.wait_for_workers()
-        self.report = report = ClusterReport(self.plan, self.settings, out=self.out, err=self.err)
+        steering = make_steering(self.plan, self.settings)  # --web: the master's web UI
+        self.report = report = ClusterReport(
+            self.plan, self.settings, out=self.out, err=self.err, steering=steering
+        )
+        if steering is not None and not self._started_from_the_page(steering, report):
+            return report.finish(self.outcomes(), hook_ctx=self)
         for index, worker in enumerate(workers):
             worker.state, worker.index = "running", index
-            self.send(worker, m.Start(index, len(workers), self.settings.seed))
+            self.send(
+                worker, m.Start(index, len(workers), self.settings.seed, steering is not None)
+            )
+        if steering is not None:
+            self._web_control.relay()  # the targets set in the page, split across the workers
         selection = self.settings.selection.describe()
         print(
             f"yamlswarm: running {self.plan.name!r} against {self.plan.host} "
@@ -380,6 +390,18 @@ class Master:
         for worker in self.workers.values():
             self.send(worker, m.Quit("run finished"))
         return report.finish(self.outcomes(), hook_ctx=self)
+
+    def _started_from_the_page(self, steering: Any, report: ClusterReport) -> bool:
+        """--web: wait for Start in the page (False: stopped before it); time counts from it."""
+        from yamlswarm.distributed.steered import MasterControl
+
+        self._web_control = control = MasterControl(self, steering)
+        if not control.wait_for_start():
+            for worker in self.workers.values():
+                self.send(worker, m.Quit("stopped before the start"))
+            return False
+        report.started = control.started_at or time.perf_counter()
+        return True
 
     def _running_users(self) -> int:
         return sum(w.users for w in self._running())

@@ -6,7 +6,7 @@ handshake (`Hello` carries it too, so the refusal can say which versions met).
 Fields are plain msgpack values (str, int, float, bytes, lists, dicts).
 
     worker -> master   Hello, Ready, Report, Heartbeat, Done, Failed
-    master -> worker   Welcome, Refused, Start, Heartbeat, Stop, Quit
+    master -> worker   Welcome, Refused, Start, Heartbeat, Steer, Stop, Quit
 
 Handshake: Hello -> Welcome (the bundle) | Refused; then Ready (the bundle's
 hash, after the worker compiled it) -> Start (this worker's share) | Refused.
@@ -44,6 +44,7 @@ __all__ = [
     "Refused",
     "Report",
     "Start",
+    "Steer",
     "Stop",
     "Welcome",
     "decode",
@@ -124,10 +125,28 @@ class Start(Message):
     index: int
     count: int
     seed: int | None = None
+    steered: bool = False  # the web UI may change users and rates mid-run (Steer)
 
     def problem(self) -> str:
         ok = 0 <= self.index < self.count
         return "" if ok else f"share {self.index} of {self.count} does not exist"
+
+
+@dataclass(frozen=True)
+class Steer(Message):
+    """New targets for this worker's share, from the web UI (None: unchanged)."""
+
+    TYPE: ClassVar[str] = "steer"
+    users: int | None = None
+    spawn_rate: float | None = None
+    rate: float | None = None
+
+    def problem(self) -> str:
+        for name in ("users", "spawn_rate", "rate"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                return f"{name} {value}"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -192,7 +211,10 @@ class Quit(Message):
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls
-    for cls in (Hello, Welcome, Refused, Ready, Start, Report, Heartbeat, Stop, Done, Failed, Quit)
+    for cls in (
+        *(Hello, Welcome, Refused, Ready, Start, Report, Heartbeat, Stop, Done, Failed, Quit),
+        Steer,
+    )
 }
 
 

@@ -50,7 +50,16 @@ def lost_summary(outcomes: Sequence[WorkerOutcome]) -> str:
 class ClusterReport:
     """The merged statistics of one distributed run, from its start to its final table."""
 
-    def __init__(self, plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -> None:
+    def __init__(
+        self,
+        plan: p.Plan,
+        settings: RunSettings,
+        *,
+        out: TextIO,
+        err: TextIO,
+        steering: Any = None,
+    ) -> None:
+        """`steering`: the start gate and targets of a run steered from the web UI (--web)."""
         from yamlswarm.runtime.stats import Stats
 
         self.plan = plan
@@ -63,7 +72,7 @@ class ClusterReport:
         self.interrupted = False
         self._aborting = tuple(t for t in plan.thresholds if t.abort)
         self._live: Any = None
-        self.observers = build_observers(ObserveEnv(plan, settings, out, err, role="master"))
+        self.observers = build_observers(ObserveEnv(plan, settings, out, err, "master", steering))
 
     def merge(self, worker_id: str, data: dict[str, Any]) -> None:
         """Add a worker's report; ProtocolError (nothing merged) when it is malformed."""

@@ -81,8 +81,11 @@ class Worker:
             m.Start: self._to_control,
             m.Quit: self._on_quit,
             m.Stop: self._on_stop,
+            m.Steer: self._on_steer,
             m.Heartbeat: lambda msg: None,
         }
+        self.steering: Any = None  # a steered run's targets (the master's web UI)
+        self._steer: m.Steer | None = None
 
     # ------------------------------------------------------------------ wire
 
@@ -169,6 +172,11 @@ class Worker:
     def _on_stop(self, message: m.Stop) -> None:
         if self.runner is not None:
             self.runner.stop(f"master asked: {message.reason}")
+
+    def _on_steer(self, message: m.Steer) -> None:
+        self._steer = message  # one may come before the runner exists: applied when it does
+        if self.steering is not None:
+            self.steering.change(message.users, message.spawn_rate, message.rate)
 
     def _heartbeat_loop(self) -> None:
         while True:
@@ -291,6 +299,13 @@ class Worker:
         from yamlswarm.runtime.runner import Runner
 
         hooks = HookRunner(load_hooks(share.plan.hooks) if share.plan.hooks else None, err=self.err)
+        if start.steered:
+            from yamlswarm.runtime.steering import Steering
+
+            rate = share.settings.spawn_rate
+            self.steering = Steering(share.plan.load, wait_for_start=False, spawn_rate=rate)
+            if self._steer is not None:
+                self._on_steer(self._steer)
         self.runner = runner = Runner(
             share.plan,
             share.settings,
@@ -299,6 +314,7 @@ class Worker:
             live=None,
             out=self.out,
             err=self.err,
+            steering=self.steering,
         )
         self._say(f"running share {start.index + 1} of {start.count}")
         reporter = gevent.spawn(self._report_loop, runner)

@@ -33,6 +33,7 @@ from yamlswarm.runtime.session_headers import session_headers
 from yamlswarm.runtime.signals import StopUser
 from yamlswarm.runtime.slo import first_abort
 from yamlswarm.runtime.stats import Stats
+from yamlswarm.runtime.steering import Steering, steered_controller
 from yamlswarm.runtime.steps import build_steps
 from yamlswarm.runtime.user import VirtualUser
 from yamlswarm.runtime.usertypes import CompiledFlow, CompiledUserType, distribute, wait_function
@@ -72,12 +73,14 @@ class Runner:
         clock: Clock | None = None,
         transport_factory: TransportFactory | None = None,
         observers: Observers | None = None,
+        steering: Steering | None = None,
     ) -> None:
         """`partition` (index, count): this process's share of `order: unique` data rows;
         `trace`: called after every request with (user, step, response, error) (--trace);
         `clock`: time and sleeping (default the real one); `transport_factory`: a new
         transport for each user (default: HTTP sessions against the plan's host);
-        `observers`: told once a second (live exports, the web UI)."""
+        `observers`: told once a second (live exports, the web UI); `steering`: the start
+        gate and live targets of a steered run (--web)."""
         self.plan = plan
         self.settings = settings
         self.out = out or sys.stdout
@@ -115,6 +118,7 @@ class Runner:
         self._next_id = itertools.count(1)
         self.started_at = 0.0
         self.handle_signals = True  # False when a Watchdog catches SIGINT/SIGTERM instead
+        self.steering = steering
 
     # -- building ----------------------------------------------------------------
 
@@ -314,7 +318,15 @@ class Runner:
     # -- the load model ---------------------------------------------------------------
 
     def _control(self) -> None:
-        CONTROLLERS[type(self.plan.load)](self.plan.load, self.ctx, self)
+        load = self.plan.load
+        if self.steering is not None:
+            steered_controller(load, self.steering)(load, self.ctx, self)
+            return
+        CONTROLLERS[type(load)](load, self.ctx, self)
+
+    def reset_stats(self) -> None:
+        """Zero the numbers so far (the web UI's reset); the run and its timeline go on."""
+        self.stats.export(reset=True)
 
     def _duration(self) -> float | None:
         if self.settings.duration is not None:
@@ -348,9 +360,12 @@ class Runner:
 
     def run(self) -> None:
         """Run until the model ends, the duration passes, iterations run out or Ctrl-C."""
+        handlers = _install_signals(self.interrupt) if self.handle_signals else []
+        if self.steering is not None:  # --web: the duration counts from Start
+            self.steering.attach(self)
+            self.steering.wait_for_start(self._done)
         self.started_at = self.clock.now()
         self.stats.start()
-        handlers = _install_signals(self.interrupt) if self.handle_signals else []
         failure = (
             self.hooks.call_each(self.hooks.on_test_start, self)
             if self.hooks.on_test_start
@@ -369,6 +384,8 @@ class Runner:
             ticker.kill(block=True)
             self.stats.tick(self.active_users)
             _restore_signals(handlers)
+            if self.steering is not None:
+                self.steering.finished()
 
     @property
     def elapsed(self) -> float:
