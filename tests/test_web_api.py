@@ -131,7 +131,8 @@ def test_downloads_of_the_run_so_far_and_reset(web, target):
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(body.decode())))
     assert any("/health" in row for row in rows[1:])
-    assert run.request("GET", "/api/report.csv?kind=history")[0] == 200
+    assert run.request("GET", "/api/report.csv?kind=transactions")[0] == 200
+    assert run.request("GET", "/api/report.csv?kind=history")[0] == 400  # written live only
     assert run.request("GET", "/api/report.csv?kind=nope")[0] == 400
     status, headers, body = run.request("GET", "/api/report.html")
     assert status == 200 and headers["Content-Type"].startswith("text/html")

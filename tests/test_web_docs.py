@@ -44,7 +44,7 @@ def test_the_curl_examples_work_literally(tmp_path):
         assert json.loads(outputs[2])["user_count"] == 50
         assert json.loads(outputs[3])["totals"]["requests"] > 0
         assert json.loads((tmp_path / "result.json").read_text())["scenario"] == "webui"
-        assert (tmp_path / "stats.csv").read_text().startswith("Name,")
+        assert (tmp_path / "stats.csv").read_text().startswith("Type,Name,Request Count,")
         assert "<svg" in (tmp_path / "report.html").read_text()
         assert outputs[-2] == "ok"
         assert json.loads(outputs[-1]) == {"success": True, "message": "Test stopped"}

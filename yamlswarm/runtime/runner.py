@@ -58,6 +58,8 @@ class GeventClock(SystemClock):
 class Runner:
     """Runs one compiled plan in this process."""
 
+    handle_signals = True  # False when a Watchdog catches SIGINT/SIGTERM instead
+
     def __init__(
         self,
         plan: p.Plan,
@@ -117,7 +119,6 @@ class Runner:
         self.aborted: str | None = None
         self._next_id = itertools.count(1)
         self.started_at = 0.0
-        self.handle_signals = True  # False when a Watchdog catches SIGINT/SIGTERM instead
         self.steering = steering
 
     # -- building ----------------------------------------------------------------

@@ -268,7 +268,7 @@ def _report_html(request: Request) -> Reply:
     return _download(page.encode(), "text/html; charset=utf-8", "yamlswarm-report.html")
 
 
-CSV_KINDS = ("stats", "failures", "history")
+CSV_KINDS = ("stats", "failures", "exceptions", "transactions")  # the files of --csv
 
 
 def _report_csv(request: Request) -> Reply:
