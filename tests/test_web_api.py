@@ -341,3 +341,24 @@ def test_without_autoquit_the_page_stays_up_until_ctrl_c(web, target):
     run.process.send_signal(signal.SIGINT)
     code, out, _ = run.finish()
     assert code == 0 and "Aggregated" in out  # the run's own exit code, not 130
+
+
+def test_metrics_serves_the_exposition_format_with_exact_counters(web, target):
+    pytest.importorskip("prometheus_client", reason="GET /metrics needs prometheus-client")
+    run = web("--autoquit", "30")  # the page stays up after Stop: scrape the final numbers
+    status, headers, body = run.request("GET", "/metrics")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    before = target.requests()
+    run.json("POST", "/swarm", {"user_count": 2, "spawn_rate": 50})
+    wait_until(lambda: run.json("GET", "/api/result")["totals"]["requests"] >= 10)
+    run.json("GET", "/stop")
+    wait_until(lambda: run.json("GET", "/stats/requests")["state"] == "stopped")
+    status, _, body = run.request("GET", "/metrics")
+    assert status == 200
+    total = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in body.decode().splitlines()
+        if line.startswith("yamlswarm_requests_total{")
+    )
+    assert total == target.requests() - before  # what the target counted, exactly
+    assert "yamlswarm_users" in body.decode()

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from yamlswarm.web import locust
+from yamlswarm.web.metrics import metrics
 
 if TYPE_CHECKING:
     from yamlswarm.result import RunResult
@@ -103,7 +104,7 @@ class Request:
 
 
 Handler = Callable[[Request], Reply]
-EXTRA_ROUTES: dict[str, Handler] = {}  # path -> handler, mounted by other parts (GET /metrics)
+EXTRA_ROUTES: dict[str, Handler] = {}  # path -> handler, mounted by other parts
 
 
 class WebApp:
@@ -113,6 +114,7 @@ class WebApp:
         self.board = board
         self.token = token
         self.loopback = loopback
+        self.scrape: dict[str, Any] = {}  # GET /metrics: its sampler and run id, made at first use
         self.routes: dict[tuple[str, str], tuple[Handler, bool]] = {
             # (method, path) -> (handler, changes the run)
             ("GET", "/events"): (_events, False),
@@ -121,6 +123,7 @@ class WebApp:
             ("GET", "/api/report.json"): (_report_json, False),
             ("GET", "/api/report.html"): (_report_html, False),
             ("GET", "/api/report.csv"): (_report_csv, False),
+            ("GET", "/metrics"): (metrics, False),  # Prometheus exposition (yamlswarm.export)
             ("POST", "/swarm"): (_swarm, True),
             ("POST", "/api/steer"): (_swarm, True),
             ("GET", "/stop"): (_stop, True),
