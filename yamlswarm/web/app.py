@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from yamlswarm.web import locust
-from yamlswarm.web.metrics import metrics
 
 if TYPE_CHECKING:
     from yamlswarm.result import RunResult
@@ -104,7 +103,7 @@ class Request:
 
 
 Handler = Callable[[Request], Reply]
-EXTRA_ROUTES: dict[str, Handler] = {}  # path -> handler, mounted by other parts
+EXTRA_ROUTES: dict[str, Handler] = {}  # path -> handler, mounted by other parts (GET /metrics)
 
 
 class WebApp:
@@ -123,7 +122,6 @@ class WebApp:
             ("GET", "/api/report.json"): (_report_json, False),
             ("GET", "/api/report.html"): (_report_html, False),
             ("GET", "/api/report.csv"): (_report_csv, False),
-            ("GET", "/metrics"): (metrics, False),  # Prometheus exposition (yamlswarm.export)
             ("POST", "/swarm"): (_swarm, True),
             ("POST", "/api/steer"): (_swarm, True),
             ("GET", "/stop"): (_stop, True),

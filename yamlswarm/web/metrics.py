@@ -7,12 +7,8 @@ the time since the previous scrape (one `Sampler` per UI).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from yamlswarm.errors import UsageError
-
-if TYPE_CHECKING:
-    from yamlswarm.web.app import Reply, Request
+from yamlswarm.web.app import EXTRA_ROUTES, HTTPError, Reply, Request
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -21,7 +17,6 @@ def metrics(request: Request) -> Reply:
     from yamlswarm.export.exposition import exposition
     from yamlswarm.export.observer import new_run_id
     from yamlswarm.export.sample import Sampler
-    from yamlswarm.web.app import HTTPError, Reply
 
     app, board = request.app, request.app.board
     state = app.scrape or (app.scrape.setdefault("sampler", Sampler()) and app.scrape)
@@ -36,3 +31,8 @@ def metrics(request: Request) -> Reply:
     except UsageError as exc:  # prometheus-client is not installed
         raise HTTPError(501, str(exc)) from None
     return Reply(200, text, content_type=CONTENT_TYPE)
+
+
+def mount() -> None:
+    """Serve `GET /metrics` (unless something else already mounted that path)."""
+    EXTRA_ROUTES.setdefault("/metrics", metrics)

@@ -145,4 +145,7 @@ def web_observer(env: Any) -> WebUI | None:
     """The OBSERVERS factory: a WebUI when the run asked for `--web`."""
     if not env.settings.web or env.steering is None:
         return None
+    from yamlswarm.web import metrics
+
+    metrics.mount()
     return WebUI(env.plan, env.settings, env.steering, role=env.role, out=env.out, err=env.err)
