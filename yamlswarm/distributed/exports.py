@@ -21,14 +21,14 @@ from typing import Any
 from hdrh import codec
 
 from yamlswarm.distributed.messages import ProtocolError
-from yamlswarm.runtime.hdr import DIGITS, HIGHEST_US, LOWEST_US, Dist
+from yamlswarm.runtime.hdr import COUNTS_LEN, DIGITS, HIGHEST_US, LOWEST_US
 from yamlswarm.runtime.stats import EXPORT_VERSION
 
 MAX_ROWS = 2_000  # distinct request rows of a run (each holds a ~190 kB histogram)
 MAX_ERROR_GROUPS = 1_000  # per row and report
 MAX_CHECKS = 10_000
 MAX_TEXT_CHARS = 10_000  # a row name, an error, an example, a check
-_COUNTS_LEN = len(Dist().counts)
+_COUNTS_LEN = COUNTS_LEN
 # an encoded histogram inflates to its header and at most 9 bytes per counter (varints)
 _MAX_PAYLOAD = codec.payload_header_size + 9 * _COUNTS_LEN
 

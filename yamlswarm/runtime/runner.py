@@ -24,6 +24,7 @@ from yamlswarm.runtime.clock import Clock, SystemClock
 from yamlswarm.runtime.context import RunContext, RunState
 from yamlswarm.runtime.data import FeedState
 from yamlswarm.runtime.fake import make_faker
+from yamlswarm.runtime.health import HealthMonitor
 from yamlswarm.runtime.hook_calls import HookRunner
 from yamlswarm.runtime.http.message import Origin, parse_origin
 from yamlswarm.runtime.http.session import session_factory
@@ -82,7 +83,9 @@ class Runner:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.clock = clock or GeventClock()
-        self.stats = stats or Stats(clock=self.clock.wall)
+        self.stats = stats or Stats(clock=self.clock.wall, max_rows=settings.max_rows)
+        if self.stats.warn is None:
+            self.stats.warn = self._log
         self.hooks = hooks or HookRunner(None)
         self.live = live
         self.observers = observers or Observers((), self.err)
@@ -108,11 +111,19 @@ class Runner:
         self._retiring: list[VirtualUser] = []
         self._pool: list[VirtualUser] = []  # open model: idle users
         self._busy_pool: set[VirtualUser] = set()  # open model: users inside an iteration
+        self._warming: list[gevent.Greenlet] = []  # open model: pooled users in on_start
         self._all_spawned = False
         self.interrupted = False
         self.aborted: str | None = None
         self._next_id = itertools.count(1)
         self.started_at = 0.0
+        # the load starts (ticks, duration) once an open model's pool has run its on_start
+        self._load_started = Event()
+        self.health = (
+            HealthMonitor(self.clock, warn=self._log)
+            if isinstance(self.clock, GeventClock)
+            else None
+        )
 
     # -- building ----------------------------------------------------------------
 
@@ -135,6 +146,9 @@ class Runner:
             or session_factory(self.base, verify_tls=defaults.verify_tls),
             rng=self.rng,
             template_globals=self._template_globals(),
+            user_variables={
+                k: v for k, v in self.plan.variables.items() if isinstance(v, (list, dict, set))
+            },
             spawn_rate=self.settings.spawn_rate,
         )
 
@@ -241,8 +255,25 @@ class Runner:
             self.stop("all users finished")
 
     def prepare_pool(self, size: int) -> None:
-        """Open model: `size` users ready for arrivals (on_start runs at a user's first arrival)."""
-        self._pool = [self._new_user() for _ in range(size)]
+        """Open model: `size` users ready for arrivals, each created with its on_start run
+        (all at once, before the schedule starts: on_start is no iteration's lateness)."""
+        users = [self._new_user() for _ in range(size)]
+        if any(t.on_start for t in self.user_types) or self.hooks.on_user_start:
+            self._warming = [gevent.spawn(u.start_pooled) for u in users]
+            gevent.joinall(self._warming)
+            self._warming = []
+        else:
+            for user in users:
+                user.start_pooled()
+        self._pool = [u for u in users if u.alive]
+        self._begin_load()
+
+    def _begin_load(self) -> None:
+        """The load starts now: the duration and the timeline count from here."""
+        if not self._load_started.is_set():
+            self.started_at = self.clock.now()
+            self.stats.start()
+            self._load_started.set()
 
     def dispatch(self, due: float) -> None:
         """Open model: start one iteration due at `due` (clock.now()), or count it dropped."""
@@ -285,6 +316,8 @@ class Runner:
 
     def _stop_users(self) -> None:
         """Graceful stop: idle users stop at once, busy ones after their request; then a hard stop."""
+        if self._warming:  # stopped while the open model's pool ran on_start
+            gevent.killall(self._warming, StopUser, block=True, timeout=self.settings.stop_timeout)
         running = [*self.users, *self._retiring, *self._busy_pool]
         greenlets = [u.greenlet for u in running if u.greenlet is not None]
         for user in running:
@@ -316,10 +349,12 @@ class Runner:
         clock = self.clock
         duration = self._duration()
         aborting = tuple(t for t in self.plan.thresholds if t.abort)
+        self._load_started.wait()
         next_tick = self.started_at + 1.0
         while not self.stopping:
             clock.sleep(next_tick - clock.now())
             next_tick += 1.0
+            self._health_second()
             second = self.stats.tick(self.active_users)
             if self.observers:
                 self.observers.second(Tick(self.stats, self.active_users, self.elapsed, second))
@@ -334,12 +369,19 @@ class Runner:
             if duration is not None and elapsed >= duration:
                 self.stop("duration reached")
 
+    def _health_second(self) -> None:
+        if self.health is not None:
+            self.health.second()
+            self.stats.generator = self.health.report()
+
     # -- run ---------------------------------------------------------------------------
 
     def run(self) -> None:
         """Run until the model ends, the duration passes, iterations run out or Ctrl-C."""
         self.started_at = self.clock.now()
         self.stats.start()
+        if not isinstance(self.plan.load, p.ArrivalLoad):
+            self._load_started.set()
         handlers = _install_signals(self.interrupt)
         failure = (
             self.hooks.call_each(self.hooks.on_test_start, self)
@@ -350,6 +392,7 @@ class Runner:
             print(f"on_test_start failed: {failure}", file=self.err)
         control = gevent.spawn(self._control)
         ticker = gevent.spawn(self._ticker)
+        health = gevent.spawn(self.health.run) if self.health is not None else None
         try:
             self._done.wait()
         finally:
@@ -357,6 +400,9 @@ class Runner:
             control.kill(block=True)
             self._stop_users()
             ticker.kill(block=True)
+            if health is not None:
+                health.kill(block=True)
+                self.stats.generator = self.health.report() if self.health else None
             self.stats.tick(self.active_users)
             _restore_signals(handlers)
 
