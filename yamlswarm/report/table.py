@@ -118,11 +118,9 @@ def _failed_table(result: RunResult) -> str:
         for r in result.requests
         if r.failures_latency_ms is not None
     ]
-    if result.totals.failures_latency_ms is not None:
-        totals = result.totals
-        rows.append(
-            [AGGREGATED, "", str(totals.failures), *latency_cells(totals.failures_latency_ms)]
-        )
+    failed = result.totals.failures_latency_ms
+    if failed is not None:
+        rows.append([AGGREGATED, "", str(result.totals.failures), *latency_cells(failed)])
     headers = ["Failed requests", "Method", "Failures", *(f"{h} ms" for h in LATENCY_HEADERS)]
     return _table(rows, headers, ("left", "left", *("right",) * 8))
 

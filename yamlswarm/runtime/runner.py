@@ -84,8 +84,7 @@ class Runner:
         self.err = err or sys.stderr
         self.clock = clock or GeventClock()
         self.stats = stats or Stats(clock=self.clock.wall, max_rows=settings.max_rows)
-        if self.stats.warn is None:
-            self.stats.warn = self._log
+        self.stats.warn = self.stats.warn or self._log
         self.hooks = hooks or HookRunner(None)
         self.live = live
         self.observers = observers or Observers((), self.err)
@@ -99,31 +98,30 @@ class Runner:
         self.env = ChainMap(dict(settings.env), _EnvView())
         self.template_functions = self.hooks.template_functions
         self._done = Event()
+        # the load starts (ticks, duration) once an open model's pool has run its on_start
+        self._load_started = Event()
         load = plan.load
         budget = load.iterations if isinstance(load, p.IterationsLoad) else plan.iterations_cap
         self.state = RunState(budget, self.clock.now, on_stop=self._done.set)
         self.ctx = self._context(trace, transport_factory)
         self.build_env = self.ctx.build_env()
         self.user_types = tuple(self._compile_user_type(t) for t in plan.users)
+        self._init_users()
+        self._all_spawned = self.interrupted = False
+        self.aborted: str | None = None
+        self._next_id = itertools.count(1)
+        self.started_at = 0.0
+        real = isinstance(self.clock, GeventClock)  # a fake clock: no CPU share to measure
+        self.health = HealthMonitor(self.clock, warn=self._log) if real else None
+
+    def _init_users(self) -> None:
         self.users: list[VirtualUser] = []  # running closed-model users, in spawn order
         self._spawned: list[VirtualUser] = []
-        self._order = distribute(plan.users, peak_users(plan.load))  # exact mix at the peak
+        self._order = distribute(self.plan.users, peak_users(self.plan.load))  # mix at the peak
         self._retiring: list[VirtualUser] = []
         self._pool: list[VirtualUser] = []  # open model: idle users
         self._busy_pool: set[VirtualUser] = set()  # open model: users inside an iteration
         self._warming: list[gevent.Greenlet] = []  # open model: pooled users in on_start
-        self._all_spawned = False
-        self.interrupted = False
-        self.aborted: str | None = None
-        self._next_id = itertools.count(1)
-        self.started_at = 0.0
-        # the load starts (ticks, duration) once an open model's pool has run its on_start
-        self._load_started = Event()
-        self.health = (
-            HealthMonitor(self.clock, warn=self._log)
-            if isinstance(self.clock, GeventClock)
-            else None
-        )
 
     # -- building ----------------------------------------------------------------
 

@@ -264,10 +264,11 @@ class Stats:
         t = max(round(now - self.started), last_t + 1)
         sec, failures = self._second, self._sec_failures
         per_s = 1.0 / interval if interval > 0 else 1.0
+        p50: float | None = None  # a second without requests has no percentiles
+        p95: float | None = None
+        p99: float | None = None
         if sec.n:
             p50, p95, p99 = (ms(v) for v in sec.percentiles_us((50.0, 95.0, 99.0)))
-        else:  # a second without requests has no percentiles
-            p50 = p95 = p99 = None
         row = TimelineRow(
             t, users, round(sec.n * per_s, 3), round(failures * per_s, 3), p50, p95, p99
         )
