@@ -118,3 +118,27 @@ def test_a_saturated_generator_warns_and_says_so_in_the_json(tmp_path, demo_api)
     assert "--processes" in run.stderr and "bottleneck" in run.stderr
     assert set(generator["loop_lag_ms"]) == {"p50", "p99", "max"}
     assert "Load generator: CPU" in run.stdout
+
+
+def test_processes_report_each_worker_generator_and_merge_schedule_lag(tmp_path):
+    with CountingServer() as server:
+        run, result = run_json(
+            tmp_path,
+            """
+            version: 1
+            load: {arrival: [{duration: 2s, rate: 20/s}], max_users: 6}
+            users:
+              - name: u
+                flows: [{name: f, steps: [{get: /slow/2}]}]
+            """,
+            server.url,
+            "--processes",
+            "2",
+        )
+        assert run.returncode == 0, run.stderr
+        assert result["totals"]["requests"] == server.count("/slow/2") >= 35
+        generators = result["cluster"]["generators"]
+        assert len(generators) == 2
+        assert all(set(g["loop_lag_ms"]) == {"p50", "p99", "max"} for g in generators.values())
+        assert result["generator"]["worker"] in generators
+        assert result["schedule_lag_ms"]["max"] < 100.0

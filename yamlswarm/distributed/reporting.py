@@ -63,6 +63,7 @@ class ClusterReport:
         self.interrupted = False
         self._aborting = tuple(t for t in plan.thresholds if t.abort)
         self._live: Any = None
+        self.generators: dict[str, dict[str, Any]] = {}  # worker id -> its health report
         self.observers = build_observers(ObserveEnv(plan, settings, out, err, role="master"))
 
     def merge(self, worker_id: str, data: dict[str, Any]) -> None:
@@ -73,6 +74,14 @@ class ClusterReport:
             self.stats.merge(data)
         except Exception as exc:  # a histogram whose counters do not decode, after the checks
             raise ProtocolError(f"a report that does not merge ({exc!r:.200})") from None
+        report = data.get("generator")
+        if report:
+            known = self.generators.get(worker_id, {})
+            if report.get("warnings") and not known.get("warnings"):
+                for warning in report["warnings"]:
+                    print(f"warning: worker {worker_id}: {warning}", file=self.err, flush=True)
+            self.generators[worker_id] = dict(report)
+            self.stats.generator = busiest_generator(self.generators)
 
     # ------------------------------------------------------------------ once a second
 
@@ -142,7 +151,7 @@ class ClusterReport:
             aborted=self.aborted,
             out=self.out,
             err=self.err,
-            extra=cluster_summary(outcomes),
+            extra={**cluster_summary(outcomes), "generators": dict(self.generators)},
             on_test_stop=self._on_test_stop(hook_ctx),
             observers=self.observers,
         )
@@ -174,6 +183,14 @@ class ClusterReport:
         if not hooks.on_test_stop:
             return None
         return lambda result: hooks.call_each(hooks.on_test_stop, hook_ctx, result)
+
+
+def busiest_generator(generators: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The health report of the busiest worker (any saturated one first), named by worker."""
+    worker, report = max(
+        generators.items(), key=lambda kv: (bool(kv[1].get("saturated")), kv[1].get("cpu_pct", 0))
+    )
+    return {**report, "worker": worker}
 
 
 def cluster_summary(outcomes: Sequence[WorkerOutcome]) -> dict[str, Any]:

@@ -103,6 +103,7 @@ class HealthMonitor:
         return {
             "cpu_pct": round(cpu_pct, 1),
             "cpu_pct_peak": self.cpu_pct_peak,
+            "cpu_pct_last": self.cpu_pct_last,  # the last second (the live view shows it)
             "loop_lag_ms": self.loop_lag.summary() or {"p50": 0.0, "p99": 0.0, "max": 0.0},
             "saturated": bool(self.warnings),
             "warnings": list(self.warnings),
