@@ -142,3 +142,30 @@ def test_processes_report_each_worker_generator_and_merge_schedule_lag(tmp_path)
         assert all(set(g["loop_lag_ms"]) == {"p50", "p99", "max"} for g in generators.values())
         assert result["generator"]["worker"] in generators
         assert result["schedule_lag_ms"]["max"] < 100.0
+
+
+def test_max_rows_sends_new_names_to_the_step_overflow_row_with_one_warning(tmp_path):
+    with CountingServer() as server:
+        run, result = run_json(
+            tmp_path,
+            """
+            version: 1
+            load: {iterations: 30, users: 2}
+            users:
+              - name: u
+                flows:
+                  - name: f
+                    steps:
+                      - get: "/item/{{ iteration }}"
+                        name: "/item/{{ iteration }}"
+            """,
+            server.url,
+            "--max-rows",
+            "6",
+        )
+        assert run.returncode == 0, run.stderr
+        names = {r["name"] for r in result["requests"] if r["method"] == "GET"}
+        assert "/item/{{ iteration }} (other names)" in names and len(names) <= 6
+        assert result["totals"]["requests"] == server.total == 30
+        assert run.stderr.count("distinct request rows") == 1
+        assert "name:" in run.stderr
