@@ -119,6 +119,8 @@ def test_a_saturated_generator_warns_and_says_so_in_the_json(tmp_path, demo_api)
     assert generator["saturated"] and generator["warnings"], generator
     assert "--processes" in run.stderr and "bottleneck" in run.stderr
     assert set(generator["loop_lag_ms"]) == {"p50", "p99", "max"}
+    # the wire layer's kernel timestamps subtracted a client delay; it is reported, and large
+    assert generator["client_delay_ms"]["p99"] > 1.0, generator
     assert "Load generator: CPU" in run.stdout
 
 

@@ -286,6 +286,7 @@ def _finisher(spec: _Spec) -> Finish:
     """After the exchange: redirects, latency, hooks, checks, extraction, stats, tracing."""
     step, hooks, trace = spec.step, spec.env.hooks, spec.env.trace
     checker, extractor, now = spec.checker, spec.extractor, spec.now
+    client_delay = spec.stats.client_delay
     follow = _redirects(spec) if step.follow_redirects else None
 
     def finish(
@@ -301,6 +302,7 @@ def _finisher(spec: _Spec) -> Finish:
         end = now()
         arrived = response.received_at
         if arrived is not None and sent <= arrived < end:
+            client_delay(end - arrived)  # reported: a saturated generator shows in the numbers
             end = arrived  # the response was complete then; waiting for our turn is not latency
         latency = end - (sent if intended is None else intended)
         response.elapsed = latency

@@ -370,7 +370,15 @@ class Runner:
     def _health_second(self) -> None:
         if self.health is not None:
             self.health.second()
-            self.stats.generator = self.health.report()
+            self._health_report()
+
+    def _health_report(self) -> None:
+        assert self.health is not None
+        report = self.health.report()
+        delay = self.stats.delay.summary()
+        if delay is not None:
+            report["client_delay_ms"] = delay
+        self.stats.generator = report
 
     # -- run ---------------------------------------------------------------------------
 
@@ -400,7 +408,7 @@ class Runner:
             ticker.kill(block=True)
             if health is not None:
                 health.kill(block=True)
-                self.stats.generator = self.health.report() if self.health else None
+                self._health_report()
             self.stats.tick(self.active_users)
             _restore_signals(handlers)
 

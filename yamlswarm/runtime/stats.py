@@ -187,6 +187,7 @@ class Stats:
         self.checks: set[tuple[str, str, str]] = set()
         self.timeline: list[TimelineRow] = []
         self.lag: Dist | None = None  # open model: schedule lag of each iteration
+        self.delay = Dist()  # client delay: kernel receive timestamp to our reading it
         self.generator: dict[str, Any] | None = None  # runtime.health's report, at the end
         self.overflowed: dict[str, int] = {}  # step -> requests that went to its overflow row
         self._second = Dist()  # every request row records into this one object
@@ -241,6 +242,12 @@ class Stats:
         if self.lag is None:
             self.lag = Dist()
         self.lag.record(to_us(lag_s))
+
+    def client_delay(self, delay_s: float) -> None:
+        """How long a complete response waited for this process to read it (subtracted from
+        its latency by the kernel's receive timestamp)."""
+        us = int(delay_s * 1_000_000 + 0.5)
+        self.delay.record(us if 0 <= us <= HIGHEST_US else to_us(delay_s))
 
     def register_check(self, name: str, method: str, description: str) -> None:
         """Declare a check so that it is reported (as passed) even if it never fails."""
