@@ -228,3 +228,19 @@ def test_health_monitor_measures_loop_lag_and_stays_quiet_when_idle():
     report = monitor.report()
     assert report["loop_lag_ms"]["max"] == 0.0 and not warnings and not report["saturated"]
     assert monitor.loop_lag.n >= 45
+
+
+def test_each_user_gets_its_own_copy_of_a_data_row():
+    import random
+
+    from yamlswarm import plan
+    from yamlswarm.runtime.data import FeedState, UserData
+
+    feed = plan.DataFeed("accounts", "/tmp/a.csv", ("username",), (("alice",),))
+    state = FeedState(feed, random.Random(0), (0, 1))
+    first, second = UserData({"accounts": state}), UserData({"accounts": state})
+    first.start_user()
+    first.accounts["username"] = "changed by a hook"
+    second.start_user()
+    assert second.accounts["username"] == "alice"
+    assert state.acquire()[1]["username"] == "alice"  # the feed's row itself is untouched
