@@ -146,6 +146,11 @@ def test_processes_report_each_worker_generator_and_merge_schedule_lag(tmp_path)
         assert all(set(g["loop_lag_ms"]) == {"p50", "p99", "max"} for g in generators.values())
         assert result["generator"]["worker"] in generators
         assert result["schedule_lag_ms"]["max"] < 100.0
+        # workers' seconds are wall-clock seconds merged by that key: each timeline row is
+        # one second's count, exactly, and together they are every request
+        timeline = result["timeline"]
+        assert sum(row["rps"] for row in timeline) == result["totals"]["requests"]
+        assert [row["t"] for row in timeline] == sorted({row["t"] for row in timeline})
 
 
 def test_max_rows_sends_new_names_to_the_step_overflow_row_with_one_warning(tmp_path):

@@ -58,6 +58,7 @@ class ClusterReport:
         self.out = out
         self.err = err
         self.stats = Stats()
+        self.stats.epochs.merged = True  # the timeline: workers' wall-clock seconds, merged
         self.started = time.perf_counter()
         self.aborted: str | None = None  # the aborting threshold that failed
         self.interrupted = False
@@ -139,7 +140,7 @@ class ClusterReport:
         from yamlswarm.run import finish_run
 
         elapsed = time.perf_counter() - self.started
-        self.stats.tick(0)
+        self.stats.tick(0, final=True)  # every merged second, the last ones too
         if self._live is not None:
             self._live.finish()
         code = finish_run(

@@ -9,6 +9,7 @@ protocol (runtime.workload) that the runner implements. Time is the injected
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import signal
 import sys
@@ -348,7 +349,10 @@ class Runner:
         duration = self._duration()
         aborting = tuple(t for t in self.plan.thresholds if t.abort)
         self._load_started.wait()
-        next_tick = self.started_at + 1.0
+        # seconds end on wall-clock seconds (the first is 0.5 to 1.5 s long), so that the
+        # seconds of distributed workers are the same seconds (runtime.epochs)
+        wall = clock.wall()
+        next_tick = clock.now() + math.floor(wall + 0.5) + 1.0 - wall
         while not self.stopping:
             clock.sleep(next_tick - clock.now())
             next_tick += 1.0

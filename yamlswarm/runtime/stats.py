@@ -13,6 +13,7 @@ significant digits). This module does not import gevent.
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -31,6 +32,7 @@ from yamlswarm.result import (
     TimelineRow,
     Totals,
 )
+from yamlswarm.runtime.epochs import EpochSeconds, epoch_of
 from yamlswarm.runtime.hdr import BITS, HALF, HIGHEST_US, MASK, SHIFT, Dist, ms, to_us
 from yamlswarm.runtime.stats_wire import EXPORT_VERSION as EXPORT_VERSION
 from yamlswarm.runtime.stats_wire import export_stats, merge_stats
@@ -190,6 +192,7 @@ class Stats:
         self.delay = Dist()  # client delay: kernel receive timestamp to our reading it
         self.generator: dict[str, Any] | None = None  # runtime.health's report, at the end
         self.overflowed: dict[str, int] = {}  # step -> requests that went to its overflow row
+        self.epochs = EpochSeconds()  # closed seconds by wall-clock second (distributed)
         self._second = Dist()  # every request row records into this one object
         self._sec_failures = 0
         self._window: deque[tuple[Dist, int]] = deque()  # closed seconds, newest last
@@ -253,14 +256,19 @@ class Stats:
         """Declare a check so that it is reported (as passed) even if it never fails."""
         self.checks.add((name, method, description))
 
-    def tick(self, users: int) -> TimelineRow:
+    def tick(self, users: int, final: bool = False) -> TimelineRow:
         """Close the current second into a timeline row; the runner calls it once a second.
 
         Its cost does not depend on how many rows there are: every row records into the
-        one `_second` object, whose counts are handed to the live window here.
+        one `_second` object, whose counts are handed to the live window here. The closed
+        second is also kept under its epoch second (`runtime.epochs`); a master whose
+        merges brought such seconds builds its timeline from them instead (`final`: all).
         """
+        if self.epochs.merged:
+            return self._tick_epochs(users, final)
         now = self.clock()
         interval = now - self._last_tick
+        self.epochs.close(epoch_of(self._last_tick), self._second, self._sec_failures)
         self._last_tick = now
         if interval < 0.5 and self.timeline:
             # a final sliver of a second: its requests are in the totals, but scaled up to a
@@ -269,31 +277,30 @@ class Stats:
             return self.timeline[-1]
         last_t = self.timeline[-1].t if self.timeline else 0
         t = max(round(now - self.started), last_t + 1)
-        sec, failures = self._second, self._sec_failures
         per_s = 1.0 / interval if interval > 0 else 1.0
-        p50: float | None = None  # a second without requests has no percentiles
-        p95: float | None = None
-        p99: float | None = None
-        if sec.n:
-            p50, p95, p99 = (ms(v) for v in sec.percentiles_us((50.0, 95.0, 99.0)))
-        row = TimelineRow(
-            t, users, round(sec.n * per_s, 3), round(failures * per_s, 3), p50, p95, p99
-        )
+        row = _timeline_row(t, users, self._second, self._sec_failures, per_s)
         self.timeline.append(row)
         self._rotate()
         return row
+
+    def _tick_epochs(self, users: int, final: bool) -> TimelineRow:
+        """A master: one timeline row per merged epoch second that is complete now."""
+        for epoch, dist, failures in self.epochs.due(self.clock(), final):
+            last_t = self.timeline[-1].t if self.timeline else 0
+            t = max(epoch + 1 - math.floor(self.started), last_t + 1)
+            self.timeline.append(_timeline_row(t, users, dist, failures, 1.0))
+            self._second.clear()
+            self._second.add(dist)
+            self._sec_failures = failures
+            self._rotate()
+        return self.timeline[-1] if self.timeline else TimelineRow(0, users, 0.0, 0.0)
 
     def _rotate(self) -> None:
         """Hand the current second to the live window and start afresh (the same object)."""
         sec = self._second
         closed = self._spare.pop() if self._spare else Dist()
         closed.counts, sec.counts = sec.counts, closed.counts
-        closed.n, closed.sum_us, closed.min_us, closed.max_us = (
-            sec.n,
-            sec.sum_us,
-            sec.min_us,
-            sec.max_us,
-        )
+        closed.n, closed.sum_us, closed.min_us, closed.max_us = sec.n, sec.sum_us, sec.min_us, sec.max_us  # fmt: skip
         self._closed_requests += sec.n
         self._closed_failures += self._sec_failures
         self._window.append((closed, self._sec_failures))
@@ -339,18 +346,20 @@ class Stats:
         for dist, _ in self._window:
             window.add(dist)
         p50, p95, p99 = (ms(v) for v in window.percentiles_us((50.0, 95.0, 99.0)))
+        rows, merged = self.request_rows(), self.epochs.merged
+        now_n, now_f = self._second.n, self._sec_failures
         return LiveView(
             elapsed_s=self.clock() - self.started,
             duration_s=duration_s,
             users=users,
             rps=self.timeline[-1].rps if self.timeline else 0.0,
-            requests=self._closed_requests + self._second.n,
-            failures=self._closed_failures + self._sec_failures,
+            requests=sum(r.requests for r in rows) if merged else self._closed_requests + now_n,
+            failures=sum(r.failures for r in rows) if merged else self._closed_failures + now_f,
             p50=p50,
             p95=p95,
             p99=p99,
             dropped=self.dropped,
-            top_rows=_top_rows(self.request_rows()),
+            top_rows=_top_rows(rows),
             schedule_lag_ms=self.lag.summary() if self.lag is not None else None,
             generator=self.generator,
         )
@@ -458,6 +467,13 @@ class Stats:
     def merge(self, data: dict[str, Any]) -> None:
         """Add another process's exported numbers exactly."""
         merge_stats(self, data)
+
+
+def _timeline_row(t: int, users: int, sec: Dist, failures: int, per_s: float) -> TimelineRow:
+    p50 = p95 = p99 = None  # a second without requests has no percentiles
+    if sec.n:
+        p50, p95, p99 = (ms(v) for v in sec.percentiles_us((50.0, 95.0, 99.0)))
+    return TimelineRow(t, users, round(sec.n * per_s, 3), round(failures * per_s, 3), p50, p95, p99)
 
 
 def _top_rows(rows: list[RowStats]) -> list[LiveRow]:

@@ -29,6 +29,7 @@ def export_stats(stats: Any, reset: bool = False) -> dict[str, Any]:
         "checks": [list(c) for c in sorted(stats.checks)],
         "second": stats._second.export(),
         "second_failures": stats._sec_failures,
+        "seconds": stats.epochs.export(drain=reset),
         "schedule_lag": stats.lag.export() if stats.lag is not None else None,
     }
     if stats.generator:
@@ -51,10 +52,10 @@ def _export_row(row: Any) -> dict[str, Any]:
 
 
 def _reset_counts(stats: Any) -> None:
-    stats.iterations = stats.dropped = stats._sec_failures = 0
+    stats.iterations = stats.dropped = 0
     for row in stats.rows.values():
         row.clear()
-    stats._second.clear()
+    # the current second is not cleared: it is closed, whole, under its epoch second
     if stats.lag is not None:
         stats.lag.clear()
 
@@ -68,8 +69,12 @@ def merge_stats(stats: Any, data: dict[str, Any]) -> None:
     stats.checks.update((n, m, d) for n, m, d in data["checks"])
     for item in data["rows"]:
         _merge_row(stats, item)
-    stats._second.merge(data["second"])
-    stats._sec_failures += data["second_failures"]
+    seconds = data.get("seconds")
+    if not seconds:  # no closed epoch seconds: the current second is merged into ours
+        stats._second.merge(data["second"])
+        stats._sec_failures += data["second_failures"]
+    else:
+        stats.epochs.merge(seconds)
     lag = data.get("schedule_lag")
     if lag is not None and lag["n"]:
         if stats.lag is None:
