@@ -244,3 +244,46 @@ def test_each_user_gets_its_own_copy_of_a_data_row():
     second.start_user()
     assert second.accounts["username"] == "alice"
     assert state.acquire()[1]["username"] == "alice"  # the feed's row itself is untouched
+
+
+def test_open_model_iterations_and_requests_agree_at_the_stop(tmp_path):
+    plan = plan_from_yaml(
+        tmp_path,
+        """
+        load: {arrival: [{duration: 2s, rate: 5/s}], max_users: 20}
+        users:
+          - name: u
+            flows: [{name: f, steps: [{get: /x}, {think: 3s}]}]
+        """,
+    )
+    runner = FakeRun(plan).run()
+    row = runner.stats.row("/x", "GET")
+    assert row.requests == 10
+    assert runner.stats.iterations == 10  # every one was still thinking at the stop
+
+
+def test_seconds_without_requests_have_no_percentiles_in_json_csv_and_html(tmp_path):
+    import csv
+    import json
+
+    from yamlswarm.report.files import write_csv
+    from yamlswarm.report.html import _bucket
+    from yamlswarm.result import RunResult, TimelineRow
+
+    clock = FakeClock(0.0, epoch=1_700_000_000.0)
+    stats = Stats(clock=clock.wall)
+    stats.row("/x", "GET").success(0.002)
+    clock.t = 1.0
+    stats.tick(1)
+    clock.t = 2.0
+    empty = stats.tick(1)
+    assert (empty.p50, empty.p95, empty.p99) == (None, None, None)
+    result = stats.snapshot(scenario="s", model={})
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["timeline"][1]["p50"] is None
+    assert RunResult.from_dict(data).timeline[1].p99 is None
+    write_csv(result, tmp_path / "run")
+    history = list(csv.reader((tmp_path / "run_history.csv").open()))
+    assert history[2][-3:] == ["", "", ""]
+    rows = [TimelineRow(t, 1, 0.0, 0.0) for t in range(1, 700)]
+    assert all(r.p50 is None for r in _bucket(rows))  # a gap in the chart, not a 0
