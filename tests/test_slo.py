@@ -69,7 +69,9 @@ def test_pass_and_fail_with_units(stats):
     assert not evaluate(_threshold("/fast: p95 < 90ms"), stats, 10).passed
     assert not evaluate(_threshold("error_rate < 1%"), stats, 10).passed
     result = evaluate(_threshold("/slow: p99 <= 2s"), stats, 10)
-    assert result.passed and result.value == pytest.approx(2000.0)
+    assert result.passed and result.value == pytest.approx(500.0)  # of the successes
+    failed = evaluate(_threshold("/slow: failed.p99 <= 2s"), stats, 10)
+    assert failed.passed and failed.value == pytest.approx(2000.0)
 
 
 def test_an_unknown_row_fails_instead_of_passing_vacuously(stats):

@@ -177,7 +177,7 @@ def test_timeline_rows_per_second_with_a_fake_clock():
     last = stats.tick(users=5)
     assert (first.t, first.users, first.rps, first.failures_per_s) == (1, 4, 10.0, 2.0)
     assert first.p50 == 1.0 and first.p99 == 5.0
-    assert (empty.t, empty.rps, empty.p50, empty.p95, empty.p99) == (2, 0.0, 0.0, 0.0, 0.0)
+    assert (empty.t, empty.rps, empty.p50, empty.p95, empty.p99) == (2, 0.0, None, None, None)
     assert (last.t, last.rps, last.p50) == (3, 2.0, 3.0)
     result = stats.snapshot(scenario="s", model={})
     assert [r.t for r in result.timeline] == [1, 2, 3]
@@ -215,7 +215,8 @@ def test_counters_and_service_time_only_when_used():
     closed_row, open_row = result.requests
     assert closed_row.service_ms is None
     assert (open_row.service_ms.min, open_row.service_ms.max) == (20.0, 40.0)
-    assert (open_row.latency_ms.min, open_row.latency_ms.max) == (50.0, 70.0)
+    assert (open_row.latency_ms.min, open_row.latency_ms.max) == (50.0, 50.0)  # successes
+    assert open_row.failures_latency_ms.max == 70.0  # the failure is apart
     assert result.totals.service_ms.p50 == pytest.approx(20.0, rel=0.001)
     assert (result.iterations, result.dropped) == (2, 3)
 
@@ -262,7 +263,7 @@ def test_export_with_reset_zeroes_numbers_but_keeps_rows_usable():
     row.failure(0.002, "HTTP 500")
     stats.iteration_done()
     first = stats.export(reset=True)
-    assert first["rows"][0]["lat"]["n"] == 1 and first["iterations"] == 1
+    assert first["rows"][0]["fail"]["n"] == 1 and first["iterations"] == 1
     row.success(0.004)
     second = stats.export(reset=True)
     (item,) = second["rows"]
@@ -279,9 +280,10 @@ def test_export_with_reset_zeroes_numbers_but_keeps_rows_usable():
     assert (merged.requests, merged.failures, merged.latency_ms.min, merged.latency_ms.max) == (
         2,
         1,
-        2.0,
+        4.0,  # the successes' latency; the failure's is apart
         4.0,
     )
+    assert merged.failures_latency_ms.max == 2.0
 
 
 def test_merge_refuses_an_unknown_version():

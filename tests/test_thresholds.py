@@ -77,3 +77,21 @@ def test_non_string_is_a_parse_error():
 )
 def test_passes(op, measured, limit, ok):
     assert passes(op, measured, limit) is ok
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("failed.p95 < 2s", ParsedThreshold(None, "failed.p95", "<", 2000.0)),
+        ("/x: failed.max <= 300ms", ParsedThreshold("/x", "failed.max", "<=", 300.0)),
+        ("failed.avg < 1", ParsedThreshold(None, "failed.avg", "<", 1.0)),
+    ],
+)
+def test_thresholds_on_the_latency_of_failed_requests(text, expected):
+    assert parse_threshold(text) == expected
+
+
+@pytest.mark.parametrize("text", ["failed.rps > 1", "failed.p101 < 1s", "failed.p95 < 1%"])
+def test_bad_thresholds_on_failed_requests(text):
+    with pytest.raises(ValueError):
+        parse_threshold(text)

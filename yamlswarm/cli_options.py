@@ -220,6 +220,13 @@ run_options = combine(  # the options `run` and `master` share (SPEC section 2)
         help="How long stopping users may take to finish their requests.",
     ),
     env_option(
+        "--max-rows",
+        type=click.IntRange(min=1),
+        default=1000,
+        show_default=True,
+        help="Distinct stats rows at most; new names of a step past it share one overflow row.",
+    ),
+    env_option(
         "--trace",
         type=click.IntRange(min=1),
         is_flag=False,

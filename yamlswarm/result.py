@@ -54,10 +54,11 @@ class RowResult:
     requests: int = 0
     failures: int = 0
     rps: float = 0.0
-    latency_ms: Latency = field(default_factory=Latency)
+    latency_ms: Latency = field(default_factory=Latency)  # of the successful requests
     service_ms: Latency | None = None  # open model only: time from the actual send
     # Locust's percentiles ("50%" .. "100%") in ms, for the Locust-style CSV (None: not kept)
     percentiles_ms: dict[str, float] | None = None
+    failures_latency_ms: Latency | None = None  # of the failed requests (None: none failed)
 
     @property
     def label(self) -> str:
@@ -153,15 +154,15 @@ class CheckResult:
 
 @dataclass(slots=True)
 class TimelineRow:
-    """One second of the run; percentiles in ms, 0 for a second without requests."""
+    """One second of the run; percentiles in ms, None for a second without requests."""
 
     t: int
     users: int
     rps: float
     failures_per_s: float
-    p50: float = 0.0
-    p95: float = 0.0
-    p99: float = 0.0
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -173,10 +174,14 @@ class TimelineRow:
             users=int(data["users"]),
             rps=float(data["rps"]),
             failures_per_s=float(data["failures_per_s"]),
-            p50=float(data.get("p50") or 0.0),
-            p95=float(data.get("p95") or 0.0),
-            p99=float(data.get("p99") or 0.0),
+            p50=_optional_float(data.get("p50")),
+            p95=_optional_float(data.get("p95")),
+            p99=_optional_float(data.get("p99")),
         )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None or value == "" else float(value)
 
 
 @dataclass(slots=True)
@@ -186,9 +191,10 @@ class Totals:
     requests: int = 0
     failures: int = 0
     rps: float = 0.0
-    latency_ms: Latency = field(default_factory=Latency)
+    latency_ms: Latency = field(default_factory=Latency)  # of the successful requests
     service_ms: Latency | None = None
     percentiles_ms: dict[str, float] | None = None  # as RowResult's
+    failures_latency_ms: Latency | None = None  # of the failed requests (None: none failed)
 
     @property
     def error_rate(self) -> float:
@@ -214,11 +220,13 @@ def _numbers_to_dict(row: RowResult | Totals) -> dict[str, Any]:
         out["service_ms"] = row.service_ms.to_dict()
     if row.percentiles_ms is not None:
         out["percentiles_ms"] = dict(row.percentiles_ms)
+    if row.failures_latency_ms is not None:
+        out["failures_latency_ms"] = row.failures_latency_ms.to_dict()
     return out
 
 
 def _numbers_from_dict(data: dict[str, Any]) -> dict[str, Any]:
-    service = data.get("service_ms")
+    service, failed = data.get("service_ms"), data.get("failures_latency_ms")
     return {
         "requests": int(data["requests"]),
         "failures": int(data["failures"]),
@@ -226,6 +234,7 @@ def _numbers_from_dict(data: dict[str, Any]) -> dict[str, Any]:
         "latency_ms": Latency.from_dict(data.get("latency_ms") or {}),
         "service_ms": Latency.from_dict(service) if service is not None else None,
         "percentiles_ms": _percentiles(data.get("percentiles_ms")),
+        "failures_latency_ms": Latency.from_dict(failed) if failed is not None else None,
     }
 
 
@@ -262,6 +271,10 @@ class RunResult:
     command: list[str] | None = None
     users_stopped: dict[str, int] = field(default_factory=dict)  # reason -> users a step stopped
     test_stopped: str | None = None  # why a `stop: test` step ended the run
+    # open model: how late iterations started after they were due, {p50, p99, max} in ms
+    schedule_lag_ms: dict[str, float] | None = None
+    # the load generator's own health: {cpu_pct, loop_lag_ms: {p50, p99, max}, ...}
+    generator: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -291,6 +304,8 @@ class RunResult:
             **_provenance_to_dict(self),
             **({"users_stopped": dict(self.users_stopped)} if self.users_stopped else {}),
             **({"test_stopped": self.test_stopped} if self.test_stopped is not None else {}),
+            **({"schedule_lag_ms": dict(self.schedule_lag_ms)} if self.schedule_lag_ms else {}),
+            **({"generator": dict(self.generator)} if self.generator else {}),
         }
 
     @classmethod
@@ -332,6 +347,8 @@ class RunResult:
             command=[str(a) for a in data["command"]] if data.get("command") else None,
             users_stopped={str(k): int(v) for k, v in (data.get("users_stopped") or {}).items()},
             test_stopped=None if data.get("test_stopped") is None else str(data["test_stopped"]),
+            schedule_lag_ms=dict(data["schedule_lag_ms"]) if data.get("schedule_lag_ms") else None,
+            generator=dict(data["generator"]) if data.get("generator") else None,
         )
 
 
@@ -413,3 +430,5 @@ class LiveView:
     p99: float
     dropped: int = 0
     top_rows: list[LiveRow] = field(default_factory=list)  # the busiest request rows, busiest first
+    schedule_lag_ms: dict[str, float] | None = None  # open model, so far: {p50, p99, max}
+    generator: dict[str, Any] | None = None  # the load generator's health, last seconds

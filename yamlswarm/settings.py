@@ -25,6 +25,7 @@ class RunSettings:
     interactive: bool = False  # stdout is a terminal, TERM not dumb: live progress redrawn in place
     colour: bool = False  # and NO_COLOR is not set: --trace paints statuses
     stop_timeout: float = 10.0
+    max_rows: int = 1_000  # --max-rows: distinct stats rows before a step's overflow row
     # --exit-code-on-error N: the exit code when a request failed and every threshold passed
     exit_code_on_error: int | None = None
     # -T/--tags, -E/--exclude-tags, --user-type: which flows and user types run (empty: all)

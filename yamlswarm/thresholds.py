@@ -1,6 +1,8 @@
 """Threshold expressions `[ROW:] METRIC OP VALUE`: parsing now, evaluation against results.
 
-`parse_threshold("browse: p99 < 1s")` gives `ParsedThreshold("browse", "p99", "<", 1000.0)`:
+`parse_threshold("browse: p99 < 1s")` gives `ParsedThreshold("browse", "p99", "<", 1000.0)`.
+Latency metrics (`pNN`, `avg`, `min`, `max`) are those of the successful requests;
+`failed.pNN` (`failed.avg`, ...) those of the failed ones. Values:
 latency metrics are normalised to milliseconds and `error_rate` to a fraction, so the
 code that measures a run compares like with like. `passes()` is the comparison the
 result evaluation (a later stage) applies to a measured value.
@@ -13,14 +15,22 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["COUNT_METRICS", "LATENCY_METRICS", "ParsedThreshold", "parse_threshold", "passes"]
+__all__ = [
+    "COUNT_METRICS",
+    "FAILED_PREFIX",
+    "LATENCY_METRICS",
+    "ParsedThreshold",
+    "parse_threshold",
+    "passes",
+]
 
 LATENCY_METRICS = frozenset({"avg", "min", "max"})  # plus every pNN
 COUNT_METRICS = frozenset({"rps", "requests", "failures", "dropped", "iterations"})
 
 _GRAMMAR = re.compile(
     r"^\s*(?:(?P<row>.+?)\s*:\s+)?"
-    r"(?P<metric>p\d+(?:\.\d+)?|avg|min|max|rps|error_rate|requests|failures|dropped|iterations)"
+    r"(?P<metric>(?:failed\.)?(?:p\d+(?:\.\d+)?|avg|min|max)"
+    r"|rps|error_rate|requests|failures|dropped|iterations)"
     r"\s*(?P<op><=|>=|==|!=|<|>)\s*"
     r"(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|%)?\s*$"
 )
@@ -48,7 +58,11 @@ class ParsedThreshold(NamedTuple):
     value: float
 
 
+FAILED_PREFIX = "failed."  # `failed.p95`: the latency of the failed requests
+
+
 def is_latency(metric: str) -> bool:
+    metric = metric.removeprefix(FAILED_PREFIX)
     return metric in LATENCY_METRICS or metric.startswith("p")
 
 
@@ -66,7 +80,8 @@ def parse_threshold(text: str) -> ParsedThreshold:
             f"cannot parse threshold {text!r}: expected [ROW:] METRIC OP VALUE, e.g. 'p95 < 500ms'"
         )
     metric, unit = match["metric"], match["unit"]
-    if metric.startswith("p") and float(metric[1:]) > 100:
+    base = metric.removeprefix(FAILED_PREFIX)
+    if base.startswith("p") and float(base[1:]) > 100:
         raise ValueError(f"{metric!r} is not a percentile: it must be between p0 and p100")
     factors = _UNIT_FACTOR.get(_family(metric), {None: 1.0})
     if unit not in factors:

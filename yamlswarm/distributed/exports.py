@@ -21,14 +21,14 @@ from typing import Any
 from hdrh import codec
 
 from yamlswarm.distributed.messages import ProtocolError
-from yamlswarm.runtime.hdr import DIGITS, HIGHEST_US, LOWEST_US, Dist
+from yamlswarm.runtime.hdr import COUNTS_LEN, DIGITS, HIGHEST_US, LOWEST_US
 from yamlswarm.runtime.stats import EXPORT_VERSION
 
 MAX_ROWS = 2_000  # distinct request rows of a run (each holds a ~190 kB histogram)
 MAX_ERROR_GROUPS = 1_000  # per row and report
 MAX_CHECKS = 10_000
 MAX_TEXT_CHARS = 10_000  # a row name, an error, an example, a check
-_COUNTS_LEN = len(Dist().counts)
+_COUNTS_LEN = COUNTS_LEN
 # an encoded histogram inflates to its header and at most 9 bytes per counter (varints)
 _MAX_PAYLOAD = codec.payload_header_size + 9 * _COUNTS_LEN
 
@@ -47,6 +47,10 @@ def check_export(data: Any, known_rows: int = 0, is_known: Callable[[Any], bool]
     for key in ("iterations", "dropped", "second_failures"):
         _count(data.get(key), key)
     _dist(data.get("second"), "second")
+    if data.get("schedule_lag") is not None:
+        _dist(data["schedule_lag"], "schedule lag")
+    if data.get("generator") is not None:
+        _generator(data["generator"])
     _list(data.get("checks"), "checks", MAX_CHECKS)
     for check in data["checks"]:
         if not (isinstance(check, list) and len(check) == 3 and all(map(_text, check))):
@@ -68,11 +72,28 @@ def _row(row: Any) -> None:
     where = f"row {row['method']} {row['name'][:60]!r}"
     _count(row.get("failures"), f"{where}: failures")
     _dist(row.get("lat"), f"{where}: latency")
+    if row.get("fail") is not None:
+        _dist(row["fail"], f"{where}: latency of failures")
     if row.get("service") is not None:
         _dist(row["service"], f"{where}: service time")
     for group in _list(row.get("errors"), f"{where}: errors", MAX_ERROR_GROUPS):
         if not _error_group(group):
             raise ProtocolError(f"{where}: an error group that is not [error, count, first, last]")
+
+
+def _generator(report: Any) -> None:
+    """A worker's load-generator health: a small map of numbers, flags and warnings."""
+    if not isinstance(report, dict) or len(report) > 20:
+        raise ProtocolError("a generator report that is not a small map")
+    for key, value in report.items():
+        ok = _text(key) and (
+            _is_time(value)
+            or isinstance(value, bool)
+            or (isinstance(value, dict) and len(value) <= 10 and all(map(_is_time, value.values())))
+            or (isinstance(value, list) and len(value) <= 10 and all(map(_text, value)))
+        )
+        if not ok:
+            raise ProtocolError(f"generator: {key!r:.40} is not a number, flag or short list")
 
 
 def _error_group(group: Any) -> bool:

@@ -67,11 +67,13 @@ class ClusterReport:
         self.out = out
         self.err = err
         self.stats = Stats()
+        self.stats.epochs.merged = True  # the timeline: workers' wall-clock seconds, merged
         self.started = time.perf_counter()
         self.aborted: str | None = None  # the aborting threshold that failed
         self.interrupted = False
         self._aborting = tuple(t for t in plan.thresholds if t.abort)
         self._live: Any = None
+        self.generators: dict[str, dict[str, Any]] = {}  # worker id -> its health report
         self.observers = build_observers(ObserveEnv(plan, settings, out, err, "master", steering))
 
     def merge(self, worker_id: str, data: dict[str, Any]) -> None:
@@ -82,6 +84,14 @@ class ClusterReport:
             self.stats.merge(data)
         except Exception as exc:  # a histogram whose counters do not decode, after the checks
             raise ProtocolError(f"a report that does not merge ({exc!r:.200})") from None
+        report = data.get("generator")
+        if report:
+            known = self.generators.get(worker_id, {})
+            if report.get("warnings") and not known.get("warnings"):
+                for warning in report["warnings"]:
+                    print(f"warning: worker {worker_id}: {warning}", file=self.err, flush=True)
+            self.generators[worker_id] = dict(report)
+            self.stats.generator = busiest_generator(self.generators)
 
     # ------------------------------------------------------------------ once a second
 
@@ -139,7 +149,7 @@ class ClusterReport:
         from yamlswarm.run import finish_run
 
         elapsed = time.perf_counter() - self.started
-        self.stats.tick(0)
+        self.stats.tick(0, final=True)  # every merged second, the last ones too
         if self._live is not None:
             self._live.finish()
         code = finish_run(
@@ -151,7 +161,7 @@ class ClusterReport:
             aborted=self.aborted,
             out=self.out,
             err=self.err,
-            extra=cluster_summary(outcomes),
+            extra={**cluster_summary(outcomes), "generators": dict(self.generators)},
             on_test_stop=self._on_test_stop(hook_ctx),
             observers=self.observers,
         )
@@ -183,6 +193,14 @@ class ClusterReport:
         if not hooks.on_test_stop:
             return None
         return lambda result: hooks.call_each(hooks.on_test_stop, hook_ctx, result)
+
+
+def busiest_generator(generators: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The health report of the busiest worker (any saturated one first), named by worker."""
+    worker, report = max(
+        generators.items(), key=lambda kv: (bool(kv[1].get("saturated")), kv[1].get("cpu_pct", 0))
+    )
+    return {**report, "worker": worker}
 
 
 def cluster_summary(outcomes: Sequence[WorkerOutcome]) -> dict[str, Any]:

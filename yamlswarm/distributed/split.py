@@ -26,6 +26,7 @@ __all__ = ["Share", "settings_from_wire", "settings_to_wire", "share_of", "split
 
 _WIRE_FIELDS = (
     *("host", "users", "spawn_rate", "duration", "iterations", "seed", "stop_timeout"),
+    "max_rows",
     *("tags", "exclude_tags", "user_types"),  # workers select the flows the master did
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
@@ -293,12 +293,18 @@ def _bucket(rows: list[TimelineRow]) -> list[TimelineRow]:
                 users=round(sum(r.users for r in chunk) / n),
                 rps=sum(r.rps for r in chunk) / n,
                 failures_per_s=sum(r.failures_per_s for r in chunk) / n,
-                p50=max(r.p50 for r in chunk),
-                p95=max(r.p95 for r in chunk),
-                p99=max(r.p99 for r in chunk),
+                p50=_worst(r.p50 for r in chunk),
+                p95=_worst(r.p95 for r in chunk),
+                p99=_worst(r.p99 for r in chunk),
             )
         )
     return out
+
+
+def _worst(values: Iterable[float | None]) -> float | None:
+    """The highest of a bucket's percentiles; None (a gap) when no second of it had requests."""
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
 
 
 def _distribution(result: RunResult) -> str:

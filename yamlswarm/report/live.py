@@ -82,6 +82,7 @@ class LiveProgress:
         ]
         if view.dropped:
             parts.append(f"dropped {view.dropped}")
+        parts.extend(_health_parts(view))
         return " | ".join(parts)
 
     def dashboard(self, view: LiveView) -> list[str]:
@@ -106,6 +107,9 @@ class LiveProgress:
                 f"p99 {number(view.p99)} ms"
             ),
         ]
+        health = _health_parts(view)
+        if health:
+            lines.append("  ".join(health))
         if view.top_rows:
             lines.append("")
             lines.extend(self._rows_table(view))
@@ -143,6 +147,21 @@ class LiveProgress:
         if self.width > 1 and len(line) >= self.width:
             return line[: self.width - 1]  # a wrapped line would break the redraw
         return line
+
+
+def _health_parts(view: LiveView) -> list[str]:
+    """Schedule lag (open model) and the load generator's CPU and loop lag, when known."""
+    parts = []
+    lag = view.schedule_lag_ms
+    if lag:
+        parts.append(f"schedule lag p99 {number(lag['p99'])} ms max {number(lag['max'])} ms")
+    gen = view.generator
+    if gen:
+        loop = gen.get("loop_lag_ms") or {}
+        cpu = gen.get("cpu_pct_last", gen.get("cpu_pct", 0))
+        text = f"generator CPU {cpu:.0f}% loop lag p99 {number(loop.get('p99', 0))} ms"
+        parts.append(text + (" SATURATED" if gen.get("saturated") else ""))
+    return parts
 
 
 def _clock_text(view: LiveView) -> str:

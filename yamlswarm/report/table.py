@@ -17,9 +17,10 @@ from yamlswarm.units import format_duration
 AGGREGATED = "Aggregated"
 LATENCY_HEADERS = ["Min", "p50", "p90", "p95", "p99", "p99.9", "Max"]
 STATS_HEADERS = ["Name", "Method", "Requests", "Failures", "RPS", *LATENCY_HEADERS]
-_LATENCY_METRIC = re.compile(r"^(p\d+(\.\d+)?|avg|min|max)$")
+_LATENCY_METRIC = re.compile(r"^(failed\.)?(p\d+(\.\d+)?|avg|min|max)$")
 _METRIC = re.compile(
-    r"(?P<metric>p\d+(?:\.\d+)?|avg|min|max|rps|error_rate|requests|failures|dropped|iterations)"
+    r"(?P<metric>(?:failed\.)?(?:p\d+(?:\.\d+)?|avg|min|max)"
+    r"|rps|error_rate|requests|failures|dropped|iterations)"
     r"\s*(?:<=|>=|==|!=|<|>)"
 )
 
@@ -27,13 +28,15 @@ _METRIC = re.compile(
 def render(result: RunResult) -> str:
     """The whole final report as text."""
     parts = [_stats_table(result)]
+    if result.totals.failures_latency_ms is not None:
+        parts.append(_failed_table(result))
     if any(r.service_ms is not None for r in result.requests):
         parts.append(_service_table(result))
     if result.errors:
         parts.append(_errors_table(result))
     if result.thresholds:
         parts.append(_thresholds_table(result))
-    parts.append(summary_line(result))
+    parts.append("\n".join([*health_lines(result), summary_line(result)]))
     return printable("\n\n".join(parts))  # the cells are escaped already; this is a safety net
 
 
@@ -106,6 +109,48 @@ def _service_table(result: RunResult) -> str:
         rows.append([AGGREGATED, "", *latency_cells(result.totals.service_ms)])
     headers = ["Service time", "Method", *(f"{h} ms" for h in LATENCY_HEADERS)]
     return _table(rows, headers, ("left", "left", *("right",) * 7))
+
+
+def _failed_table(result: RunResult) -> str:
+    """Latency of the failed requests, apart: the main table's percentiles are of successes."""
+    rows = [
+        [r.name, r.method, str(r.failures), *latency_cells(r.failures_latency_ms)]
+        for r in result.requests
+        if r.failures_latency_ms is not None
+    ]
+    failed = result.totals.failures_latency_ms
+    if failed is not None:
+        rows.append([AGGREGATED, "", str(result.totals.failures), *latency_cells(failed)])
+    headers = ["Failed requests", "Method", "Failures", *(f"{h} ms" for h in LATENCY_HEADERS)]
+    return _table(rows, headers, ("left", "left", *("right",) * 8))
+
+
+def health_lines(result: RunResult) -> list[str]:
+    """Footer lines: the open model's schedule lag, the load generator's own health."""
+    lines = []
+    lag = result.schedule_lag_ms
+    if lag:
+        lines.append(f"Schedule lag (iteration start − due): {_p50_p99_max(lag)}")
+    gen = result.generator
+    if gen:
+        loop = gen.get("loop_lag_ms") or {}
+        text = (
+            f"Load generator: CPU {gen.get('cpu_pct', 0):.0f}%, event-loop lag {_p50_p99_max(loop)}"
+        )
+        delay = gen.get("client_delay_ms")
+        if delay:
+            text += f", client delay p50 {number(delay['p50'])} ms p99 {number(delay['p99'])} ms"
+        lines.append(text)
+        for warning in gen.get("warnings") or ():
+            lines.append(f"warning: {warning}")
+    return lines
+
+
+def _p50_p99_max(summary: dict) -> str:
+    return (
+        f"p50 {number(summary.get('p50', 0))} ms, p99 {number(summary.get('p99', 0))} ms, "
+        f"max {number(summary.get('max', 0))} ms"
+    )
 
 
 _EXAMPLE_WIDTH = 60

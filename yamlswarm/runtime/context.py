@@ -144,7 +144,9 @@ class RunContext:
     `template_globals`: the names every user's template context starts with
     (Jinja globals, hook template functions, scenario variables, faker, env);
     `rng`: the run's seeded random source (feeds and user seeds are drawn from
-    it, in spawn order); `spawn_rate`: `-r` from the command line, which an
+    it, in spawn order); `user_variables`: the scenario variables that are lists or
+    maps, which each user deep-copies (so users share nothing and the plan is never
+    mutated); `spawn_rate`: `-r` from the command line, which an
     iterations model honours (a closed model has it merged in already).
     """
 
@@ -158,6 +160,8 @@ class RunContext:
     transport_factory: TransportFactory = _no_transport
     rng: random.Random = field(default_factory=random.Random)
     template_globals: Mapping[str, Any] = field(default_factory=dict)
+    # scenario variables holding lists or maps: each user starts with its own deep copy
+    user_variables: Mapping[str, Any] = field(default_factory=dict)
     spawn_rate: float | None = None
     trace: Callable[..., None] | None = None
     log: Callable[[str], None] = print

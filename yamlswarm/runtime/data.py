@@ -207,7 +207,7 @@ class UserData:
     def _take(self, name: str, state: FeedState) -> None:
         index, row = state.acquire()
         self._held[name] = index
-        self._rows[name] = row
+        self._rows[name] = Row(row)  # this user's own copy (CSV values are strings)
 
     def _give_back(self, name: str) -> None:
         index = self._held.pop(name, None)

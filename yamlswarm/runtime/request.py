@@ -24,6 +24,7 @@ from yamlswarm.runtime.http.response import Response
 from yamlswarm.runtime.http.transport import Request
 from yamlswarm.runtime.session_headers import with_session
 from yamlswarm.runtime.signals import StopUser
+from yamlswarm.runtime.stats import INTERRUPTED
 from yamlswarm.runtime.values import as_text, error_text
 from yamlswarm.templates import Template, renderer
 
@@ -149,6 +150,7 @@ class _Spec:
             self.stats.row(name, step.method) if not isinstance(name, Template) else None
         )
         self.name_render = name.render if isinstance(name, Template) else None
+        self.step_name = name.source if isinstance(name, Template) else name  # overflow row
         self.checker = build_checker(step.checks)
         self.extractor = build_extractor(step.extract)
         if self.fixed_row is not None:
@@ -160,7 +162,8 @@ class _Spec:
         self.now = env.clock.now  # bound once: as cheap as perf_counter
 
     def row_for(self, ctx: dict) -> RowStats:
-        return self.stats.row(as_text(self.name_render(ctx)), self.method)  # type: ignore[misc]
+        name = as_text(self.name_render(ctx))  # type: ignore[misc]
+        return self.stats.row(name, self.method, self.step_name)
 
     def prepared(self) -> Request | None:
         """The fast path: URL, query, headers, auth and body are constant and no hook rewrites
@@ -226,6 +229,9 @@ def _prepared_executor(spec: _Spec, request: Request, rendered: Executor) -> Exe
             raise
         except Exception as exc:  # a transport returns failures; anything else is data too
             return failed(user, row, sent if intended is None else intended, "", exc)
+        except BaseException:  # killed at the stop with the request in flight: the server saw it
+            row.failure(now() - sent, INTERRUPTED)
+            raise
         finally:
             user.busy = False
         return finish(user, row, request, response, sent, intended)
@@ -270,6 +276,9 @@ def _rendered_executor(spec: _Spec) -> Executor:
             raise
         except Exception as exc:  # a template or hook failed: data, not a crash
             return failed(user, row, sent if intended is None else intended, url, exc)
+        except BaseException:  # killed at the stop with the request in flight: the server saw it
+            row.failure(now() - sent, INTERRUPTED)
+            raise
         finally:
             user.busy = False
         return finish(user, row, request, response, sent, intended)
@@ -284,6 +293,7 @@ def _finisher(spec: _Spec) -> Finish:
     """After the exchange: redirects, latency, hooks, checks, extraction, stats, tracing."""
     step, hooks, trace = spec.step, spec.env.hooks, spec.env.trace
     checker, extractor, now = spec.checker, spec.extractor, spec.now
+    client_delay = spec.stats.client_delay
     follow = _redirects(spec) if step.follow_redirects else None
 
     def finish(
@@ -299,6 +309,7 @@ def _finisher(spec: _Spec) -> Finish:
         end = now()
         arrived = response.received_at
         if arrived is not None and sent <= arrived < end:
+            client_delay(end - arrived)  # reported: a saturated generator shows in the numbers
             end = arrived  # the response was complete then; waiting for our turn is not latency
         latency = end - (sent if intended is None else intended)
         response.elapsed = latency

@@ -9,6 +9,7 @@ protocol (runtime.workload) that the runner implements. Time is the injected
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import signal
 import sys
@@ -24,6 +25,7 @@ from yamlswarm.runtime.clock import Clock, SystemClock
 from yamlswarm.runtime.context import RunContext, RunState
 from yamlswarm.runtime.data import FeedState
 from yamlswarm.runtime.fake import make_faker
+from yamlswarm.runtime.health import HealthMonitor
 from yamlswarm.runtime.hook_calls import HookRunner
 from yamlswarm.runtime.http.message import Origin, parse_origin
 from yamlswarm.runtime.http.session import session_factory
@@ -88,7 +90,8 @@ class Runner:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.clock = clock or GeventClock()
-        self.stats = stats or Stats(clock=self.clock.wall)
+        self.stats = stats or Stats(clock=self.clock.wall, max_rows=settings.max_rows)
+        self.stats.warn = self.stats.warn or self._log
         self.hooks = hooks or HookRunner(None)
         self.live = live
         self.observers = observers or Observers((), self.err)
@@ -102,24 +105,31 @@ class Runner:
         self.env = ChainMap(dict(settings.env), _EnvView())
         self.template_functions = self.hooks.template_functions
         self._done = Event()
+        # the load starts (ticks, duration) once an open model's pool has run its on_start
+        self._load_started = Event()
         load = plan.load
         budget = load.iterations if isinstance(load, p.IterationsLoad) else plan.iterations_cap
         self.state = RunState(budget, self.clock.now, on_stop=self._done.set)
         self.ctx = self._context(trace, transport_factory)
         self.build_env = self.ctx.build_env()
         self.user_types = tuple(self._compile_user_type(t) for t in plan.users)
-        self.users: list[VirtualUser] = []  # running closed-model users, in spawn order
-        self._spawned: list[VirtualUser] = []
-        self._order = distribute(plan.users, peak_users(plan.load))  # exact mix at the peak
-        self._retiring: list[VirtualUser] = []
-        self._pool: list[VirtualUser] = []  # open model: idle users
-        self._busy_pool: set[VirtualUser] = set()  # open model: users inside an iteration
-        self._all_spawned = False
-        self.interrupted = False
+        self._init_users()
+        self._all_spawned = self.interrupted = False
         self.aborted: str | None = None
         self._next_id = itertools.count(1)
         self.started_at = 0.0
         self.steering = steering
+        real = isinstance(self.clock, GeventClock)  # a fake clock: no CPU share to measure
+        self.health = HealthMonitor(self.clock, warn=self._log) if real else None
+
+    def _init_users(self) -> None:
+        self.users: list[VirtualUser] = []  # running closed-model users, in spawn order
+        self._spawned: list[VirtualUser] = []
+        self._order = distribute(self.plan.users, peak_users(self.plan.load))  # mix at the peak
+        self._retiring: list[VirtualUser] = []
+        self._pool: list[VirtualUser] = []  # open model: idle users
+        self._busy_pool: set[VirtualUser] = set()  # open model: users inside an iteration
+        self._warming: list[gevent.Greenlet] = []  # open model: pooled users in on_start
 
     # -- building ----------------------------------------------------------------
 
@@ -148,6 +158,9 @@ class Runner:
             ),
             rng=self.rng,
             template_globals=self._template_globals(),
+            user_variables={
+                k: v for k, v in self.plan.variables.items() if isinstance(v, (list, dict, set))
+            },
             spawn_rate=self.settings.spawn_rate,
             together=_together,
         )
@@ -256,8 +269,25 @@ class Runner:
             self.stop("all users finished")
 
     def prepare_pool(self, size: int) -> None:
-        """Open model: `size` users ready for arrivals (on_start runs at a user's first arrival)."""
-        self._pool = [self._new_user() for _ in range(size)]
+        """Open model: `size` users ready for arrivals, each created with its on_start run
+        (all at once, before the schedule starts: on_start is no iteration's lateness)."""
+        users = [self._new_user() for _ in range(size)]
+        if any(t.on_start for t in self.user_types) or self.hooks.on_user_start:
+            self._warming = [gevent.spawn(u.start_pooled) for u in users]
+            gevent.joinall(self._warming)
+            self._warming = []
+        else:
+            for user in users:
+                user.start_pooled()
+        self._pool = [u for u in users if u.alive]
+        self._begin_load()
+
+    def _begin_load(self) -> None:
+        """The load starts now: the duration and the timeline count from here."""
+        if not self._load_started.is_set():
+            self.started_at = self.clock.now()
+            self.stats.start()
+            self._load_started.set()
 
     def dispatch(self, due: float) -> None:
         """Open model: start one iteration due at `due` (clock.now()), or count it dropped."""
@@ -300,6 +330,8 @@ class Runner:
 
     def _stop_users(self) -> None:
         """Graceful stop: idle users stop at once, busy ones after their request; then a hard stop."""
+        if self._warming:  # stopped while the open model's pool ran on_start
+            gevent.killall(self._warming, StopUser, block=True, timeout=self.settings.stop_timeout)
         running = [*self.users, *self._retiring, *self._busy_pool]
         greenlets = [u.greenlet for u in running if u.greenlet is not None]
         for user in running:
@@ -339,10 +371,15 @@ class Runner:
         clock = self.clock
         duration = self._duration()
         aborting = tuple(t for t in self.plan.thresholds if t.abort)
-        next_tick = self.started_at + 1.0
+        self._load_started.wait()
+        # seconds end on wall-clock seconds (the first is 0.5 to 1.5 s long), so that the
+        # seconds of distributed workers are the same seconds (runtime.epochs)
+        wall = clock.wall()
+        next_tick = clock.now() + math.floor(wall + 0.5) + 1.0 - wall
         while not self.stopping:
             clock.sleep(next_tick - clock.now())
             next_tick += 1.0
+            self._health_second()
             second = self.stats.tick(self.active_users)
             if self.observers:
                 self.observers.second(Tick(self.stats, self.active_users, self.elapsed, second))
@@ -357,6 +394,19 @@ class Runner:
             if duration is not None and elapsed >= duration:
                 self.stop("duration reached")
 
+    def _health_second(self) -> None:
+        if self.health is not None:
+            self.health.second()
+            self._health_report()
+
+    def _health_report(self) -> None:
+        assert self.health is not None
+        report = self.health.report()
+        delay = self.stats.delay.summary()
+        if delay is not None:
+            report["client_delay_ms"] = delay
+        self.stats.generator = report
+
     # -- run ---------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -367,6 +417,8 @@ class Runner:
             self.steering.wait_for_start(self._done)
         self.started_at = self.clock.now()
         self.stats.start()
+        if not isinstance(self.plan.load, p.ArrivalLoad):
+            self._load_started.set()
         failure = (
             self.hooks.call_each(self.hooks.on_test_start, self)
             if self.hooks.on_test_start
@@ -376,6 +428,7 @@ class Runner:
             print(f"on_test_start failed: {failure}", file=self.err)
         control = gevent.spawn(self._control)
         ticker = gevent.spawn(self._ticker)
+        health = gevent.spawn(self.health.run) if self.health is not None else None
         try:
             self._done.wait()
         finally:
@@ -383,6 +436,9 @@ class Runner:
             control.kill(block=True)
             self._stop_users()
             ticker.kill(block=True)
+            if health is not None:
+                health.kill(block=True)
+                self._health_report()
             self.stats.tick(self.active_users)
             _restore_signals(handlers)
             if self.steering is not None:

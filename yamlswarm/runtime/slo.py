@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from yamlswarm import plan as p
 from yamlswarm.result import ThresholdResult
+from yamlswarm.runtime.hdr import Dist
 from yamlswarm.runtime.stats import Stats
-from yamlswarm.thresholds import passes
+from yamlswarm.thresholds import FAILED_PREFIX, passes
 
 
 def measure(threshold: p.Threshold, stats: Stats, elapsed_s: float) -> float | None:
-    """The measured value of a threshold's metric (None: no data to measure)."""
+    """The measured value of a threshold's metric (None: no data to measure).
+
+    Latency metrics measure the successful requests; `failed.<metric>` the failed ones.
+    """
     metric = threshold.metric
     if metric == "dropped":
         return float(stats.dropped)
@@ -18,24 +22,31 @@ def measure(threshold: p.Threshold, stats: Stats, elapsed_s: float) -> float | N
     rows = stats.select(threshold.row)
     if threshold.row is not None and not rows:
         return None  # a row that never ran: fail loudly rather than pass vacuously
-    latency, _, failures = stats.aggregate(rows)
+    ok, failed, _ = stats.split(rows)
+    requests = ok.n + failed.n
     if metric == "requests":
-        return float(latency.n)
+        return float(requests)
     if metric == "failures":
-        return float(failures)
+        return float(failed.n)
     if metric == "rps":
-        return latency.n / elapsed_s if elapsed_s > 0 else 0.0
+        return requests / elapsed_s if elapsed_s > 0 else 0.0
     if metric == "error_rate":
-        return failures / latency.n if latency.n else 0.0
-    if not latency.n:
+        return failed.n / requests if requests else 0.0
+    if metric.startswith(FAILED_PREFIX):
+        return _latency(failed, metric[len(FAILED_PREFIX) :])
+    return _latency(ok, metric)
+
+
+def _latency(dist: Dist, metric: str) -> float | None:
+    if not dist.n:
         return None
     if metric == "avg":
-        return round(latency.sum_us / latency.n / 1000.0, 3)
+        return round(dist.sum_us / dist.n / 1000.0, 3)
     if metric == "min":
-        return round(latency.min_us / 1000.0, 3)
+        return round(dist.min_us / 1000.0, 3)
     if metric == "max":
-        return round(latency.max_us / 1000.0, 3)
-    return latency.percentile_ms(float(metric[1:]))
+        return round(dist.max_us / 1000.0, 3)
+    return dist.percentile_ms(float(metric[1:]))
 
 
 def evaluate(threshold: p.Threshold, stats: Stats, elapsed_s: float) -> ThresholdResult:

@@ -13,6 +13,7 @@ significant digits). This module does not import gevent.
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -31,9 +32,11 @@ from yamlswarm.result import (
     TimelineRow,
     Totals,
 )
+from yamlswarm.runtime.epochs import EpochSeconds, epoch_of
 from yamlswarm.runtime.hdr import BITS, HALF, HIGHEST_US, MASK, SHIFT, Dist, ms, to_us
+from yamlswarm.runtime.stats_wire import EXPORT_VERSION as EXPORT_VERSION
+from yamlswarm.runtime.stats_wire import export_stats, merge_stats
 
-EXPORT_VERSION = 1
 LIVE_WINDOW_S = 10
 LIVE_TOP_ROWS = 5
 
@@ -49,17 +52,37 @@ STEP_METHODS = frozenset({"GROUP", "FLOW", "CALL", "SET", "IF", "LOOP", "LOG", "
 TRANSACTION_METHODS = frozenset({"GROUP", "FLOW"})
 _CHECK_PREFIX = "check failed: "
 MESSAGE_SEPARATOR = " — "  # "check failed: <check> — <its message:, rendered>"
+# The error of a request still in flight when the run stopped it (counted: the server saw it).
+INTERRUPTED = "interrupted"
+DEFAULT_MAX_ROWS = 1_000  # distinct rows before requests go to their step's overflow row
+OVERFLOW_SUFFIX = " (other names)"
 
 
 class RowStats:
-    """The numbers of one (name, method) row; the runtime keeps one per request step."""
+    """The numbers of one (name, method) row; the runtime keeps one per request step.
 
-    __slots__ = ("_sec", "_stats", "errors", "failures", "lat", "method", "name", "service")
+    `lat` holds the latency of successful requests, `fail` (made at the first failure)
+    that of failed ones: a connection refused in 0.1 ms does not pull the percentiles
+    of the successes down. The current second (`_sec`) sees both, for the rate.
+    """
+
+    __slots__ = (
+        "_sec",
+        "_stats",
+        "errors",
+        "fail",
+        "failures",
+        "lat",
+        "method",
+        "name",
+        "service",
+    )
 
     def __init__(self, stats: Stats, name: str, method: str) -> None:
         self.name = name
         self.method = method
         self.lat = Dist()
+        self.fail: Dist | None = None
         self.service: Dist | None = None
         self.failures = 0
         self.errors: dict[str, list[Any]] = {}  # error -> [count, first, last, example]
@@ -68,7 +91,7 @@ class RowStats:
 
     @property
     def requests(self) -> int:
-        return self.lat.n
+        return self.lat.n + self.failures
 
     def success(self, latency_s: float, service_s: float | None = None) -> None:
         """Record one successful request; the hot path of every run."""
@@ -106,10 +129,17 @@ class RowStats:
         example: str | None = None,
     ) -> None:
         """Record one failed request; `error` is a short stable name for grouping."""
-        self.success(latency_s, service_s)
+        us = to_us(latency_s)
+        if self.fail is None:
+            self.fail = Dist()
+        self.fail.record(us)
         self.failures += 1
-        if self._sec is not None:
+        sec = self._sec
+        if sec is not None:
+            sec.record(us)
             self._stats._sec_failures += 1
+        if service_s is not None:
+            self._record_service(service_s)
         self.note_error(error, example)
 
     def note_error(self, error: str, example: str | None = None) -> None:
@@ -130,17 +160,30 @@ class RowStats:
 
     def clear(self) -> None:
         self.lat.clear()
-        if self.service is not None:
-            self.service.clear()
+        for dist in (self.fail, self.service):
+            if dist is not None:
+                dist.clear()
         self.failures = 0
         self.errors.clear()
 
 
 class Stats:
-    """All statistics of one process's run (or, merged, of a whole cluster)."""
+    """All statistics of one process's run (or, merged, of a whole cluster).
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    `max_rows` caps the distinct rows: past it, a new (name, method) goes to the overflow
+    row of its step (`row(name, method, step)`), and `warn` is called once per step.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        *,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self.clock = clock
+        self.max_rows = max_rows
+        self.warn = warn
         self.rows: dict[tuple[str, str], RowStats] = {}
         self.iterations = 0
         self.dropped = 0
@@ -148,11 +191,18 @@ class Stats:
         self.users_stopped: dict[str, int] = {}  # reason -> users a `stop: user` stopped
         self.test_stopped: str | None = None  # the reason of a `stop: test`
         self.timeline: list[TimelineRow] = []
-        self._second = Dist()
+        self.lag: Dist | None = None  # open model: schedule lag of each iteration
+        self.delay = Dist()  # client delay: kernel receive timestamp to our reading it
+        self.generator: dict[str, Any] | None = None  # runtime.health's report, at the end
+        self.overflowed: dict[str, int] = {}  # step -> requests that went to its overflow row
+        self.epochs = EpochSeconds()  # closed seconds by wall-clock second (distributed)
+        self._second = Dist()  # every request row records into this one object
         self._sec_failures = 0
         self._window: deque[tuple[Dist, int]] = deque()  # closed seconds, newest last
         self._spare: list[Dist] = []
         self._scratch = Dist()  # reused by live_view
+        self._closed_requests = 0  # requests and failures of the closed seconds
+        self._closed_failures = 0
         self.start()
 
     # ------------------------------------------------------------ recording
@@ -162,12 +212,29 @@ class Stats:
         self.started = self.clock()
         self._last_tick = self.started
 
-    def row(self, name: str, method: str) -> RowStats:
-        """The row for (name, method), created once and cached."""
+    def row(self, name: str, method: str, step: str | None = None) -> RowStats:
+        """The row for (name, method), created once and cached; past `max_rows` distinct rows
+        a new one is the overflow row of `step` (default: of `name`)."""
         key = (name, method)
         row = self.rows.get(key)
         if row is None:
+            if len(self.rows) >= self.max_rows and method not in STEP_METHODS:
+                return self._overflow(step or name, method)
             row = self.rows[key] = RowStats(self, name, method)
+        return row
+
+    def _overflow(self, step: str, method: str) -> RowStats:
+        name = f"{step}{OVERFLOW_SUFFIX}"
+        row = self.rows.get((name, method))
+        if row is None:
+            row = self.rows[(name, method)] = RowStats(self, name, method)
+        if step not in self.overflowed and self.warn is not None:
+            self.warn(
+                f"warning: more than {self.max_rows} distinct request rows: the requests of "
+                f"step {step!r} with new names go to the row {name!r}; give the step a "
+                f"fixed `name:` (or raise --max-rows)"
+            )
+        self.overflowed[step] = self.overflowed.get(step, 0) + 1
         return row
 
     def _second_of(self, method: str) -> Dist | None:
@@ -185,44 +252,74 @@ class Stats:
         if self.test_stopped is None:
             self.test_stopped = reason
 
+    def schedule_lag(self, lag_s: float) -> None:
+        """Open model: how late an iteration started after it was due."""
+        if self.lag is None:
+            self.lag = Dist()
+        self.lag.record(to_us(lag_s))
+
+    def client_delay(self, delay_s: float) -> None:
+        """How long a complete response waited for this process to read it (subtracted from
+        its latency by the kernel's receive timestamp)."""
+        us = int(delay_s * 1_000_000 + 0.5)
+        self.delay.record(us if 0 <= us <= HIGHEST_US else to_us(delay_s))
+
     def register_check(self, name: str, method: str, description: str) -> None:
         """Declare a check so that it is reported (as passed) even if it never fails."""
         self.checks.add((name, method, description))
 
-    def tick(self, users: int) -> TimelineRow:
-        """Close the current second into a timeline row; the runner calls it once a second."""
+    def tick(self, users: int, final: bool = False) -> TimelineRow:
+        """Close the current second into a timeline row; the runner calls it once a second.
+
+        Its cost does not depend on how many rows there are: every row records into the
+        one `_second` object, whose counts are handed to the live window here. The closed
+        second is also kept under its epoch second (`runtime.epochs`); a master whose
+        merges brought such seconds builds its timeline from them instead (`final`: all).
+        """
+        if self.epochs.merged:
+            return self._tick_epochs(users, final)
         now = self.clock()
         interval = now - self._last_tick
+        self.epochs.close(epoch_of(self._last_tick), self._second, self._sec_failures)
         self._last_tick = now
         if interval < 0.5 and self.timeline:
             # a final sliver of a second: its requests are in the totals, but scaled up to a
             # rate it would draw a spike that never happened, so it gets no timeline row
-            self._rotate(self._second, self._sec_failures)
+            self._rotate()
             return self.timeline[-1]
         last_t = self.timeline[-1].t if self.timeline else 0
         t = max(round(now - self.started), last_t + 1)
-        sec, failures = self._second, self._sec_failures
         per_s = 1.0 / interval if interval > 0 else 1.0
-        p50, p95, p99 = (ms(v) for v in sec.percentiles_us((50.0, 95.0, 99.0)))
-        row = TimelineRow(
-            t, users, round(sec.n * per_s, 3), round(failures * per_s, 3), p50, p95, p99
-        )
+        row = _timeline_row(t, users, self._second, self._sec_failures, per_s)
         self.timeline.append(row)
-        self._rotate(sec, failures)
+        self._rotate()
         return row
 
-    def _rotate(self, closed: Dist, failures: int) -> None:
-        """Keep the closed second for the live window and start a fresh one."""
-        self._window.append((closed, failures))
+    def _tick_epochs(self, users: int, final: bool) -> TimelineRow:
+        """A master: one timeline row per merged epoch second that is complete now."""
+        for epoch, dist, failures in self.epochs.due(self.clock(), final):
+            last_t = self.timeline[-1].t if self.timeline else 0
+            t = max(epoch + 1 - math.floor(self.started), last_t + 1)
+            self.timeline.append(_timeline_row(t, users, dist, failures, 1.0))
+            self._second.clear()
+            self._second.add(dist)
+            self._sec_failures = failures
+            self._rotate()
+        return self.timeline[-1] if self.timeline else TimelineRow(0, users, 0.0, 0.0)
+
+    def _rotate(self) -> None:
+        """Hand the current second to the live window and start afresh (the same object)."""
+        sec = self._second
+        closed = self._spare.pop() if self._spare else Dist()
+        closed.counts, sec.counts = sec.counts, closed.counts
+        closed.n, closed.sum_us, closed.min_us, closed.max_us = sec.n, sec.sum_us, sec.min_us, sec.max_us  # fmt: skip
+        self._closed_requests += sec.n
+        self._closed_failures += self._sec_failures
+        self._window.append((closed, self._sec_failures))
         if len(self._window) > LIVE_WINDOW_S:
             self._spare.append(self._window.popleft()[0])
-        fresh = self._spare.pop() if self._spare else Dist()
-        fresh.clear()
-        self._second = fresh
+        sec.clear()
         self._sec_failures = 0
-        for row in self.rows.values():
-            if row._sec is not None:
-                row._sec = fresh
 
     # ------------------------------------------------------------ reading
 
@@ -230,16 +327,23 @@ class Stats:
         """Rows of requests (not STEP_METHODS rows): those the totals add up."""
         return [r for r in self.rows.values() if r.method not in STEP_METHODS]
 
-    def aggregate(self, rows: Iterable[RowStats] | None = None) -> tuple[Dist, Dist | None, int]:
-        """Merge `rows` (default: every request row): (latency, service or None, failures)."""
-        lat, service, failures = Dist(), None, 0
+    def split(self, rows: Iterable[RowStats] | None = None) -> tuple[Dist, Dist, Dist | None]:
+        """Merge `rows` (default: every request row): (successes, failures, service or None)."""
+        ok, failed, service = Dist(), Dist(), None
         for row in self.request_rows() if rows is None else rows:
-            lat.add(row.lat)
-            failures += row.failures
+            ok.add(row.lat)
+            if row.fail is not None:
+                failed.add(row.fail)
             if row.service is not None:
                 service = service or Dist()
                 service.add(row.service)
-        return lat, service, failures
+        return ok, failed, service
+
+    def aggregate(self, rows: Iterable[RowStats] | None = None) -> tuple[Dist, Dist | None, int]:
+        """Merge `rows` (default: every request row): (every request, service or None, failures)."""
+        ok, failed, service = self.split(rows)
+        ok.add(failed)
+        return ok, service, failed.n
 
     def select(self, name: str | None) -> list[RowStats]:
         """Rows matching a threshold's ROW: a name, "METHOD name", or None for every request row."""
@@ -254,19 +358,22 @@ class Stats:
         for dist, _ in self._window:
             window.add(dist)
         p50, p95, p99 = (ms(v) for v in window.percentiles_us((50.0, 95.0, 99.0)))
-        rows = self.request_rows()
+        rows, merged = self.request_rows(), self.epochs.merged
+        now_n, now_f = self._second.n, self._sec_failures
         return LiveView(
             elapsed_s=self.clock() - self.started,
             duration_s=duration_s,
             users=users,
             rps=self.timeline[-1].rps if self.timeline else 0.0,
-            requests=sum(r.lat.n for r in rows),
-            failures=sum(r.failures for r in rows),
+            requests=sum(r.requests for r in rows) if merged else self._closed_requests + now_n,
+            failures=sum(r.failures for r in rows) if merged else self._closed_failures + now_f,
             p50=p50,
             p95=p95,
             p99=p99,
             dropped=self.dropped,
             top_rows=_top_rows(rows),
+            schedule_lag_ms=self.lag.summary() if self.lag is not None else None,
+            generator=self.generator,
         )
 
     def snapshot(
@@ -284,13 +391,15 @@ class Stats:
         if duration_s is None:
             duration_s = self.clock() - self.started
         duration_s = round(max(duration_s, 0.0), 3)
-        lat, service, failures = self.aggregate()
+        ok, failed, service = self.split()
+        requests = ok.n + failed.n
         totals = Totals(
-            lat.n,
-            failures,
-            _rate(lat.n, duration_s),
-            lat.latency(),
+            requests,
+            failed.n,
+            _rate(requests, duration_s),
+            ok.latency(),
             service.latency() if service else None,
+            failures_latency_ms=failed.latency() if failed.n else None,
         )
         return RunResult(
             yamlswarm_version=yamlswarm.__version__,
@@ -311,22 +420,26 @@ class Stats:
             exit_code=exit_code,
             users_stopped=dict(self.users_stopped),
             test_stopped=self.test_stopped,
+            schedule_lag_ms=self.lag.summary() if self.lag is not None else None,
+            generator=dict(self.generator) if self.generator else None,
         )
 
     def _sorted_rows(self) -> list[RowStats]:
         """Rows that recorded something (steps never reached, e.g. an unused `else`, are left out)."""
-        return [self.rows[k] for k in sorted(self.rows) if self.rows[k].lat.n]
+        return [self.rows[k] for k in sorted(self.rows) if self.rows[k].requests]
 
     def _row_result(self, row: RowStats, duration_s: float) -> RowResult:
         service = row.service.latency() if row.service is not None else None
+        failed = row.fail.latency() if row.fail is not None and row.fail.n else None
         return RowResult(
             row.name,
             row.method,
-            row.lat.n,
+            row.requests,
             row.failures,
-            _rate(row.lat.n, duration_s),
+            _rate(row.requests, duration_s),
             row.lat.latency(),
             service,
+            failures_latency_ms=failed,
         )
 
     def _error_results(self) -> list[ErrorResult]:
@@ -369,85 +482,34 @@ class Stats:
     # ------------------------------------------------------------ distributed mode
 
     def export(self, reset: bool = False) -> dict[str, Any]:
-        """A msgpack-friendly copy of every number; `reset=True` then zeroes them (delta reports).
-
-        The current second travels too, so a master that merges reports and
-        ticks its own Stats builds the cluster's timeline. Cached RowStats stay
-        valid after a reset.
-        """
-        data = {
-            "version": EXPORT_VERSION,
-            "iterations": self.iterations,
-            "dropped": self.dropped,
-            "rows": [self._export_row(r) for r in self.rows.values()],
-            "checks": [list(c) for c in sorted(self.checks)],
-            "second": self._second.export(),
-            "second_failures": self._sec_failures,
-            "users_stopped": dict(self.users_stopped),
-            "test_stopped": self.test_stopped,
-        }
-        if reset:
-            self._reset_counts()
-        return data
-
-    def _export_row(self, row: RowStats) -> dict[str, Any]:
-        return {
-            "name": row.name,
-            "method": row.method,
-            "failures": row.failures,
-            "lat": row.lat.export(),
-            "service": row.service.export() if row.service is not None else None,
-            "errors": [[e, *g] for e, g in row.errors.items()],
-        }
-
-    def _reset_counts(self) -> None:
-        self.iterations = self.dropped = self._sec_failures = 0
-        self.users_stopped.clear()
-        for row in self.rows.values():
-            row.clear()
-        self._second.clear()
+        """A msgpack-friendly copy of every number; `reset=True` then zeroes them (delta
+        reports). See `runtime.stats_wire`."""
+        return export_stats(self, reset)
 
     def merge(self, data: dict[str, Any]) -> None:
         """Add another process's exported numbers exactly."""
-        if data.get("version") != EXPORT_VERSION:
-            raise ValueError(f"stats export version {data.get('version')!r} is not supported")
-        self.iterations += data["iterations"]
-        self.dropped += data["dropped"]
-        self.checks.update((n, m, d) for n, m, d in data["checks"])
-        for item in data["rows"]:
-            self._merge_row(item)
-        self._second.merge(data["second"])
-        self._sec_failures += data["second_failures"]
-        for reason, count in (data.get("users_stopped") or {}).items():
-            self.users_stopped[str(reason)] = self.users_stopped.get(str(reason), 0) + int(count)
-        if data.get("test_stopped") and self.test_stopped is None:
-            self.test_stopped = str(data["test_stopped"])
+        merge_stats(self, data)
 
-    def _merge_row(self, item: dict[str, Any]) -> None:
-        row = self.row(item["name"], item["method"])
-        row.lat.merge(item["lat"])
-        row.failures += item["failures"]
-        if item["service"] is not None and item["service"]["n"]:
-            if row.service is None:
-                row.service = Dist()
-            row.service.merge(item["service"])
-        for error, count, first, last, example in item["errors"]:
-            group = row.errors.get(error)
-            if group is None:
-                row.errors[error] = [count, first, last, example]
-            else:
-                group[0] += count
-                if first < group[1]:
-                    group[1], group[3] = first, example
-                group[2] = max(group[2], last)
+
+def _timeline_row(t: int, users: int, sec: Dist, failures: int, per_s: float) -> TimelineRow:
+    p50 = p95 = p99 = None  # a second without requests has no percentiles
+    if sec.n:
+        p50, p95, p99 = (ms(v) for v in sec.percentiles_us((50.0, 95.0, 99.0)))
+    return TimelineRow(t, users, round(sec.n * per_s, 3), round(failures * per_s, 3), p50, p95, p99)
 
 
 def _top_rows(rows: list[RowStats]) -> list[LiveRow]:
     """The LIVE_TOP_ROWS rows with the most requests, for the live dashboard."""
-    busiest = heapq.nlargest(LIVE_TOP_ROWS, (r for r in rows if r.lat.n), key=lambda r: r.lat.n)
-    return [
-        LiveRow(r.name, r.method, r.lat.n, r.failures, ms(r.lat.sum_us / r.lat.n)) for r in busiest
-    ]
+    busiest = heapq.nlargest(
+        LIVE_TOP_ROWS, (r for r in rows if r.requests), key=lambda r: r.requests
+    )
+    return [LiveRow(r.name, r.method, r.requests, r.failures, _mean_ms(r)) for r in busiest]
+
+
+def _mean_ms(row: RowStats) -> float:
+    """Mean latency of every request of a row (successes and failures)."""
+    total = row.lat.sum_us + (row.fail.sum_us if row.fail is not None else 0)
+    return ms(total / row.requests) if row.requests else 0.0
 
 
 def _rate(count: int, duration_s: float) -> float:

@@ -7,6 +7,7 @@ real runner and in unit tests on a fake clock and a fake transport.
 
 from __future__ import annotations
 
+import copy
 import json as _json
 import random
 from typing import Any
@@ -19,6 +20,7 @@ from yamlswarm.runtime.http.message import DEFAULT_BODY_LIMIT
 from yamlswarm.runtime.http.response import Response
 from yamlswarm.runtime.http.transport import Request, Transport
 from yamlswarm.runtime.signals import StopIterationSignal, StopSignal, StopTest, StopUser
+from yamlswarm.runtime.stats import INTERRUPTED
 from yamlswarm.runtime.usertypes import CompiledUserType
 
 
@@ -54,6 +56,8 @@ class VirtualUser:
         self.data = UserData(ctx.feeds)
         self.iteration = 0
         self.vars: dict[str, Any] = dict(ctx.template_globals)
+        if ctx.user_variables:  # lists and maps of `variables:`: this user's own copies
+            self.vars.update(copy.deepcopy(dict(ctx.user_variables)))
         self.vars.update(user=UserInfo(user_id, kind.name), data=self.data, iteration=0)
         self.stop_on_failure = False
         self.in_on_stop = False
@@ -62,7 +66,8 @@ class VirtualUser:
         self.alive = True  # False once the user stopped (on_stop ran)
         self.started = False
         self.greenlet: Greenlet | None = None
-        self._intended: float | None = None
+        self._lag: float | None = None  # open model: this iteration's schedule lag (s)
+        self._requested = False  # a request of this iteration was sent (so it counts)
         self._state = ctx.state
         self._now = ctx.clock.now  # bound once: as cheap as calling perf_counter
 
@@ -106,8 +111,18 @@ class VirtualUser:
         return self.retired or self._state.stopping
 
     def take_intended_start(self) -> float | None:
-        intended, self._intended = self._intended, None
-        return intended
+        """Called by the request executor just before each send: the time latency counts from.
+
+        In the open model the first request of an iteration is charged the iteration's
+        schedule lag (how late it started), and only that: not `on_start`, not a `think`
+        or other steps before it. None: from the actual send.
+        """
+        self._requested = True
+        lag = self._lag
+        if lag is None:
+            return None
+        self._lag = None
+        return self._now() - lag
 
     def sleep(self, seconds: float) -> None:
         """Pause this user on the run's clock (other users run meanwhile)."""
@@ -133,12 +148,26 @@ class VirtualUser:
             if self.started:
                 self.finish()
 
+    def start_pooled(self) -> None:
+        """Open model: on_start when the pooled user is created, before its first arrival."""
+        try:
+            self._start()
+        except StopUser:
+            self.finish()
+        except StopTest as stop:
+            self.finish()
+            self._state.stop(stop.reason)
+
     def run_arrival(self, due: float) -> None:
-        """Open model: one iteration due at `due`; latency of its first request counts from then."""
+        """Open model: one iteration due at `due`; its lateness is its schedule lag."""
         try:
             if not self.started:
                 self._start()
-            self._intended = due
+            lag = self._now() - due
+            if lag < 0.0:
+                lag = 0.0
+            self.ctx.stats.schedule_lag(lag)
+            self._lag = lag
             self.iterate(wait=False)
         except StopUser:
             self.finish()
@@ -165,10 +194,20 @@ class VirtualUser:
             self.data.start_iteration()
         flow = kind.pick(self.rng)
         self.stop_on_failure = flow.stop_on_failure
+        self._requested = False
         try:
             ok = _run_steps(flow.steps, self)
         except StopIterationSignal:
             ok = False
+        except BaseException:
+            # stopped inside the iteration (the run's stop, a kill at --stop-timeout): if one
+            # of its requests was counted, the iteration is counted too
+            self._lag = None
+            if self._requested:
+                flow.row.failure(now() - begin, INTERRUPTED)
+                self.ctx.stats.iteration_done()
+            raise
+        self._lag = None
         took = now() - begin
         if ok:
             flow.row.success(took)
