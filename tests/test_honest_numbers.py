@@ -263,10 +263,10 @@ def test_open_model_iterations_and_requests_agree_at_the_stop(tmp_path):
 
 
 def test_seconds_without_requests_have_no_percentiles_in_json_csv_and_html(tmp_path):
-    import csv
     import json
 
-    from yamlswarm.report.files import write_csv
+    from yamlswarm.export.files import CsvHistory
+    from yamlswarm.export.sample import Sampler
     from yamlswarm.report.html import _bucket
     from yamlswarm.result import RunResult, TimelineRow
 
@@ -282,8 +282,11 @@ def test_seconds_without_requests_have_no_percentiles_in_json_csv_and_html(tmp_p
     data = json.loads(json.dumps(result.to_dict()))
     assert data["timeline"][1]["p50"] is None
     assert RunResult.from_dict(data).timeline[1].p99 is None
-    write_csv(result, tmp_path / "run")
-    history = list(csv.reader((tmp_path / "run_history.csv").open()))
-    assert history[2][-3:] == ["", "", ""]
+    sampler = Sampler()
+    sampler.sample(stats, 1, 1_700_000_001.0, 1.0)  # the first second (one request)
+    second = sampler.sample(stats, 1, 1_700_000_002.0, 2.0)  # the empty one
+    aggregated = CsvHistory.row(second, second.total)
+    assert aggregated[-5:] == ["", "", "", "", ""]  # --csv's PREFIX_stats_history.csv
+    assert "N/A" in aggregated and 0.0 not in aggregated[-5:]
     rows = [TimelineRow(t, 1, 0.0, 0.0) for t in range(1, 700)]
     assert all(r.p50 is None for r in _bucket(rows))  # a gap in the chart, not a 0

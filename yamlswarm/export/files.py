@@ -151,8 +151,9 @@ class CsvHistory:
         window, interval = row.window, sample.interval if sample.interval > 0 else 1.0
         if window is None:
             rps = fps = 0.0
-            percentiles: list[Any] = [0 if row.requests else "N/A"] * len(LOCUST_QUANTILES)
-            exact: list[Any] = [0.0] * 5
+            # a second without requests has no percentiles: Locust's N/A, and empty cells
+            percentiles: list[Any] = ["N/A"] * len(LOCUST_QUANTILES)
+            exact: list[Any] = [""] * 5
         else:
             rps, fps = window.requests / interval, window.failures / interval
             percentiles = [round(window.quantiles[q]) for q in LOCUST_QUANTILES]

@@ -3,26 +3,26 @@
 `Sampler.sample(stats, users, wall)` runs once a second, right after the
 statistics closed their second. Counters are the rows' exact cumulative counts.
 A row's latency *window* (the requests of that second alone) comes from the
-difference between its cumulative HDR counts now and at the previous sample, so
-the hot path (`RowStats.success`) is not touched: the cost is paid once a second,
-for the rows that had requests, over the part of the counts array between the
-row's min and max. Nothing here imports gevent.
+difference between its cumulative sparse HDR counts (of successful requests) now
+and at the previous sample, so the hot path (`RowStats.success`) is not touched:
+the cost is paid once a second, for the rows that had requests, over the buckets
+they hit. Counters count every request, failed or not. Nothing here imports gevent.
 """
 
 from __future__ import annotations
 
-import ctypes
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from itertools import accumulate, compress
-from operator import itemgetter, sub
-from typing import Any, Literal
+from itertools import accumulate
+from operator import itemgetter
+from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
 from yamlswarm.report.files import LOCUST_QUANTILES
-from yamlswarm.runtime.hdr import DIGITS, HIGHEST_US, LOWEST_US, index_of, ms
-from yamlswarm.runtime.stats import STEP_METHODS, TRANSACTION_METHODS
+from yamlswarm.runtime.hdr import DIGITS, HIGHEST_US, LOWEST_US, ms
+from yamlswarm.runtime.stats import STEP_METHODS
+from yamlswarm.runtime.stats_results import TRANSACTION_METHODS
 
 __all__ = ["QUANTILES", "RowSample", "Sample", "Sampler", "Window", "row_kind", "sample_of_result"]
 
@@ -30,8 +30,6 @@ __all__ = ["QUANTILES", "RowSample", "Sample", "Sampler", "Window", "row_kind", 
 QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 1.0)
 _ALL_QUANTILES = tuple(sorted(set(QUANTILES) | set(LOCUST_QUANTILES)))
 _LAYOUT = HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
-# the struct format of the counts' type (hdrh's words are 8 bytes; 4 where a long is)
-_FORMAT: Literal["Q", "I"] = "Q" if ctypes.sizeof(_LAYOUT.counts._type_) == 8 else "I"
 
 
 def row_kind(method: str) -> str | None:
@@ -85,20 +83,18 @@ class Sample:
 
 
 class _Prev:
-    """A row's cumulative counts array (its raw bytes) and tallies at the previous sample."""
+    """A row's cumulative (sparse) counts and tallies at the previous sample."""
 
-    __slots__ = ("failures", "n", "raw", "sum_us")
+    __slots__ = ("counts", "failures", "n", "sum_us")
 
     def __init__(self) -> None:
-        self.raw = b""
+        self.counts: dict[int, int] = {}
         self.n = self.failures = self.sum_us = 0
 
 
-# A window is a sparse histogram: the counts array indexes that had requests in it (ascending)
-# and their counts. Finding them compares the counts array now with the previous one CHUNK
-# entries at a time (a memcmp each), so only the few chunks that changed are read in Python.
+# A window is a sparse histogram: the bucket indexes that had requests in it (ascending)
+# and their counts.
 Sparse = tuple[list[int], list[int]]
-CHUNK = 256
 
 
 class Sampler:
@@ -121,7 +117,7 @@ class Sampler:
         for key in sorted(stats.rows):
             row = stats.rows[key]
             kind = row_kind(row.method)
-            if kind is None or not row.lat.n:
+            if kind is None or not row.requests:
                 continue
             window, part = self._window(key, row)
             median = row.lat.percentile_ms(50.0) if self._medians else 0.0
@@ -155,47 +151,30 @@ class Sampler:
         return {}
 
     def _window(self, key: tuple[str, str], row: Any) -> tuple[Window | None, Sparse | None]:
-        """The row's window since the previous sample, and its sparse counts."""
-        lat = row.lat
+        """The row's window since the previous sample (its successful requests' latency and
+        the failures of that second), and the sparse counts of those latencies."""
+        lat = row.lat  # the successful requests (failures have their own histogram)
         prev = self._prev.get(key)
         if prev is None or lat.n < prev.n:  # new, or the stats were reset (/stats/reset)
             prev = self._prev[key] = _Prev()
-        n = lat.n - prev.n
+        n, failures = lat.n - prev.n, row.failures - prev.failures
         if not n:
+            prev.failures = row.failures
             return None, None
-        raw = ctypes.string_at(ctypes.addressof(lat.counts), ctypes.sizeof(lat.counts))
-        sparse = _changes(raw, prev.raw, index_of(lat.min_us), index_of(lat.max_us))
+        old = prev.counts
+        changed = sorted(
+            (i, c - old.get(i, 0)) for i, c in lat.counts.items() if c != old.get(i, 0)
+        )
+        sparse = ([i for i, _ in changed], [c for _, c in changed])
         window = Window(
             n,
-            row.failures - prev.failures,
+            failures,
             ms((lat.sum_us - prev.sum_us) / n),
             _quantiles(sparse, n, lat.min_us, lat.max_us),
         )
-        prev.raw, prev.n = raw, lat.n
+        prev.counts, prev.n = dict(lat.counts), lat.n
         prev.failures, prev.sum_us = row.failures, lat.sum_us
         return window, sparse
-
-
-def _changes(raw: bytes, old: bytes, lo: int, hi: int) -> Sparse:
-    """The indexes in [lo, hi] whose count grew from `old` to `raw`, and by how much."""
-    now = memoryview(raw).cast(_FORMAT)
-    before = memoryview(old).cast(_FORMAT) if old else None
-    width = now.itemsize
-    indexes: list[int] = []
-    counts: list[int] = []
-    for start in range(lo - lo % CHUNK, hi + 1, CHUNK):
-        stop = min(start + CHUNK, len(now))
-        if (
-            before is not None
-            and raw[start * width : stop * width] == old[start * width : stop * width]
-        ):
-            continue
-        diff = now[start:stop].tolist()
-        if before is not None:
-            diff = list(map(sub, diff, before[start:stop].tolist()))
-        indexes += compress(range(start, stop), diff)
-        counts += compress(diff, diff)
-    return indexes, counts
 
 
 def _quantiles(sparse: Sparse, n: int, min_us: int, max_us: int) -> dict[float, float]:
@@ -215,7 +194,7 @@ class _Merged:
     """The request rows of one second merged: cumulative totals and the merged window."""
 
     def __init__(self) -> None:
-        self.requests = self.failures = self.sum_us = 0
+        self.requests = self.failures = self.ok = self.sum_us = 0
         self.min_us, self.max_us = HIGHEST_US + 1, 0
         self.indexes: list[int] = []
         self.counts: list[int] = []
@@ -224,11 +203,13 @@ class _Merged:
 
     def add(self, row: Any, window: Window | None, sparse: Sparse | None) -> None:
         lat = row.lat
-        self.requests += lat.n
+        self.requests += row.requests
         self.failures += row.failures
+        self.ok += lat.n
         self.sum_us += lat.sum_us
-        self.min_us = min(self.min_us, lat.min_us)
-        self.max_us = max(self.max_us, lat.max_us)
+        if lat.n:
+            self.min_us = min(self.min_us, lat.min_us)
+            self.max_us = max(self.max_us, lat.max_us)
         if window is not None and sparse is not None:
             self.indexes += sparse[0]
             self.counts += sparse[1]
@@ -243,8 +224,8 @@ class _Merged:
             "request",
             self.requests,
             self.failures,
-            ms(self.sum_us / self.requests) if self.requests else 0.0,
-            ms(self.min_us) if self.requests else 0.0,
+            ms(self.sum_us / self.ok) if self.ok else 0.0,
+            ms(self.min_us) if self.ok else 0.0,
             ms(self.max_us),
             median,
             self._window(),
@@ -269,10 +250,10 @@ def _row_sample(row: Any, kind: str, window: Window | None, median: float) -> Ro
         row.name,
         row.method,
         kind,
-        lat.n,
+        row.requests,
         row.failures,
-        ms(lat.sum_us / lat.n),
-        ms(lat.min_us),
+        ms(lat.sum_us / lat.n) if lat.n else 0.0,
+        ms(lat.min_us) if lat.n else 0.0,
         ms(lat.max_us),
         median,
         window,

@@ -22,8 +22,6 @@ from typing import Any
 
 import yamlswarm
 from yamlswarm.result import (
-    CheckResult,
-    ErrorResult,
     LiveRow,
     LiveView,
     RowResult,
@@ -34,6 +32,10 @@ from yamlswarm.result import (
 )
 from yamlswarm.runtime.epochs import EpochSeconds, epoch_of
 from yamlswarm.runtime.hdr import BITS, HALF, HIGHEST_US, MASK, SHIFT, Dist, ms, to_us
+from yamlswarm.runtime.stats_results import (
+    check_results,
+    error_results,
+)
 from yamlswarm.runtime.stats_wire import EXPORT_VERSION as EXPORT_VERSION
 from yamlswarm.runtime.stats_wire import export_stats, merge_stats
 
@@ -47,11 +49,6 @@ LIVE_TOP_ROWS = 5
 # belongs here (tests/test_kinds.py checks it); this module cannot import the registry, whose
 # builders use the runtime that uses this module.
 STEP_METHODS = frozenset({"GROUP", "FLOW", "CALL", "SET", "IF", "LOOP", "LOG", "THINK"})
-# Transactions time several steps; their failures are the failures of those steps, which the
-# error table already shows, so they are left out of it.
-TRANSACTION_METHODS = frozenset({"GROUP", "FLOW"})
-_CHECK_PREFIX = "check failed: "
-MESSAGE_SEPARATOR = " — "  # "check failed: <check> — <its message:, rendered>"
 # The error of a request still in flight when the run stopped it (counted: the server saw it).
 INTERRUPTED = "interrupted"
 DEFAULT_MAX_ROWS = 1_000  # distinct rows before requests go to their step's overflow row
@@ -411,10 +408,10 @@ class Stats:
             dropped=self.dropped,
             totals=totals,
             requests=[self._row_result(r, duration_s) for r in self._sorted_rows()],
-            errors=self._error_results(),
+            errors=error_results(self, self._sorted_rows()),
             thresholds=list(thresholds),
             timeline=list(self.timeline),
-            checks=self._check_results(),
+            checks=check_results(self),
             interrupted=interrupted,
             aborted=aborted,
             exit_code=exit_code,
@@ -441,43 +438,6 @@ class Stats:
             service,
             failures_latency_ms=failed,
         )
-
-    def _error_results(self) -> list[ErrorResult]:
-        out = []
-        for row in self._sorted_rows():
-            if row.method in TRANSACTION_METHODS:
-                continue
-            for error, (count, first, last, example) in row.errors.items():
-                out.append(
-                    ErrorResult(
-                        row.name,
-                        row.method,
-                        error,
-                        count,
-                        round(first - self.started, 3),
-                        round(last - self.started, 3),
-                        example,
-                    )
-                )
-        out.sort(key=lambda e: (-e.count, e.name, e.method, e.error))
-        return out
-
-    def _check_results(self) -> list[CheckResult]:
-        failed: dict[tuple[str, str, str], int] = {}
-        messages: dict[tuple[str, str, str], list[str]] = {}
-        for row in self.rows.values():
-            for error, group in row.errors.items():
-                if error.startswith(_CHECK_PREFIX):
-                    check, _, message = error[len(_CHECK_PREFIX) :].partition(MESSAGE_SEPARATOR)
-                    key = (row.name, row.method, check)
-                    failed[key] = failed.get(key, 0) + group[0]
-                    if message and len(messages.setdefault(key, [])) < 5:
-                        messages[key].append(message)
-        keys = sorted(self.checks | failed.keys())
-        return [
-            CheckResult(n, m, d, failed.get((n, m, d), 0), messages.get((n, m, d), []))
-            for n, m, d in keys
-        ]
 
     # ------------------------------------------------------------ distributed mode
 

@@ -250,7 +250,7 @@ def _sorted(stats: Stats) -> list[RowStats]:
 def _errors(stats: Stats | None) -> list[dict[str, Any]]:
     if stats is None:
         return []
-    from yamlswarm.runtime.stats import TRANSACTION_METHODS
+    from yamlswarm.runtime.stats_results import TRANSACTION_METHODS
 
     groups = [
         {"name": row.name, "method": row.method, "error": error, "count": group[0]}
