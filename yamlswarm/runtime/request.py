@@ -5,8 +5,9 @@ JSON bodies, stats rows, checkers — is decided in `build_request`, so one
 request of one user does only what its templates require. A constant step
 (no template, no `before_request` hook) sends one `Request` prepared at build
 time; any other step renders a new `Request` each time. Both go through the
-user's `Transport` and end in the same `finish`: redirects, latency,
-hooks, checks, extraction, stats and tracing.
+user's `Transport` (which follows redirects, `runtime.http.redirects`) and
+end in the same `finish`: latency, redirect counts, hooks, checks,
+extraction, stats and tracing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode
 
 from yamlswarm import plan as p
 from yamlswarm.runtime.checks import build_checker
@@ -31,9 +32,7 @@ from yamlswarm.templates import Template, renderer
 if TYPE_CHECKING:
     from yamlswarm.runtime.context import BuildEnv, Executor, StepUser
     from yamlswarm.runtime.hook_calls import HookRunner
-    from yamlswarm.runtime.stats import RowStats
-
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+    from yamlswarm.runtime.stats import RowStats, Stats
 
 
 def _encode_body(body: p.Body | None, ctx: dict | None) -> tuple[bytes, str | None]:
@@ -182,6 +181,7 @@ class _Spec:
                 timeout=step.timeout,
                 keep=self.keep,
                 verify_tls=step.verify_tls,
+                follow_redirects=step.follow_redirects,
             )
         except ValueError:
             return None  # reported per request, by the general path
@@ -244,7 +244,7 @@ def _rendered_executor(spec: _Spec) -> Executor:
     fixed_row, row_for, now, failed = spec.fixed_row, spec.row_for, spec.now, spec.failed
     parts, hooks, step, keep = spec.parts, spec.env.hooks, spec.step, spec.keep
     url_text, body_of, header_list = parts.url_text, parts.body, parts.header_list
-    timeout, verify = step.timeout, step.verify_tls
+    timeout, verify, follow = step.timeout, step.verify_tls, step.follow_redirects
     finish = _finisher(spec)
 
     def run(user: StepUser) -> bool:
@@ -270,7 +270,7 @@ def _rendered_executor(spec: _Spec) -> Executor:
                     hooked.body,
                 )
             # positional: a keyword call costs more than the object, on every request
-            request = Request(method, url, headers, body, timeout, False, keep, verify)
+            request = Request(method, url, headers, body, timeout, follow, keep, verify)
             response = user.transport.send(request)
         except StopUser:
             raise
@@ -290,11 +290,10 @@ Finish = Callable[["StepUser", "RowStats", Request, Response, float, "float | No
 
 
 def _finisher(spec: _Spec) -> Finish:
-    """After the exchange: redirects, latency, hooks, checks, extraction, stats, tracing."""
+    """After the exchange: latency, redirect counts, hooks, checks, extraction, stats, tracing."""
     step, hooks, trace = spec.step, spec.env.hooks, spec.env.trace
-    checker, extractor, now = spec.checker, spec.extractor, spec.now
-    client_delay = spec.stats.client_delay
-    follow = _redirects(spec) if step.follow_redirects else None
+    checker, extractor, now, stats = spec.checker, spec.extractor, spec.now, spec.stats
+    client_delay = stats.client_delay
 
     def finish(
         user: StepUser,
@@ -304,8 +303,6 @@ def _finisher(spec: _Spec) -> Finish:
         sent: float,
         intended: float | None,
     ) -> bool:
-        if follow is not None and response.status in _REDIRECTS:
-            response = follow(user, response, request.url)
         end = now()
         arrived = response.received_at
         if arrived is not None and sent <= arrived < end:
@@ -313,8 +310,9 @@ def _finisher(spec: _Spec) -> Finish:
             end = arrived  # the response was complete then; waiting for our turn is not latency
         latency = end - (sent if intended is None else intended)
         response.elapsed = latency
+        if response.redirects:
+            record_redirects(stats, row, response.redirects, latency)
         if trace is not None:
-            response.url = request.url
             head = request.head
             response.sent_headers = list(request.headers) if head is None else _head_headers(head)
         ctx = user.vars
@@ -342,30 +340,14 @@ def _finisher(spec: _Spec) -> Finish:
     return finish
 
 
-def _redirects(spec: _Spec) -> Callable[[StepUser, Response, str], Response]:
-    """Following one redirect of a step with `follow_redirects` (the transport follows the rest)."""
-    step, base, keep = spec.step, spec.env.base, spec.keep
-
-    def follow(user: StepUser, response: Response, url: str) -> Response:
-        location = response.headers.get("location")
-        if not location:
-            return response
-        if not url.startswith(("http://", "https://")) and base is not None:
-            url = f"{base!r}{url}"
-        method = step.method
-        if response.status == 303 or (response.status in (301, 302) and method == "POST"):
-            method = "GET"
-        request = Request(
-            method,
-            urljoin(url, location),
-            timeout=step.timeout,
-            follow_redirects=True,
-            keep=keep,
-            verify_tls=step.verify_tls,
-        )
-        return user.transport.send(request)
-
-    return follow
+def record_redirects(stats: Stats, row: RowStats, hops: list[float], chain: float) -> None:
+    """Count each redirect the server answered on the row `<name> (redirect)`: the step's own
+    row measures the whole chain once, so the totals equal the requests the server saw."""
+    redirect_row = stats.row(f"{row.name} (redirect)", row.method)
+    first = chain - sum(hops)  # the first exchange, which answered a redirect
+    redirect_row.success(first if first > 0 else 0.0)
+    for seconds in hops[:-1]:  # every hop but the last answered a redirect too
+        redirect_row.success(seconds)
 
 
 def _is_constant(step: p.RequestStep, parts: _RequestParts, hooks: HookRunner) -> bool:

@@ -19,6 +19,7 @@ from yamlswarm.runtime.data import UserData
 from yamlswarm.runtime.http.message import DEFAULT_BODY_LIMIT
 from yamlswarm.runtime.http.response import Response
 from yamlswarm.runtime.http.transport import Request, Transport
+from yamlswarm.runtime.request import record_redirects
 from yamlswarm.runtime.signals import StopIterationSignal, StopSignal, StopTest, StopUser
 from yamlswarm.runtime.stats import INTERRUPTED
 from yamlswarm.runtime.usertypes import CompiledUserType
@@ -97,6 +98,8 @@ class VirtualUser:
         start = self._now()
         response = self.transport.send(request)
         response.elapsed = self._now() - start
+        if response.redirects:  # counted as the request steps count them
+            record_redirects(self.ctx.stats, row, response.redirects, response.elapsed)
         error = response.error or (f"HTTP {response.status}" if response.status >= 400 else None)
         if error:
             row.failure(response.elapsed, error)

@@ -8,9 +8,10 @@ can use it freely.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from yamlswarm import __version__
 
@@ -18,14 +19,27 @@ USER_AGENT = f"yamlswarm/{__version__}"
 DEFAULT_BODY_LIMIT = 10 * 1024 * 1024  # bytes kept for checks/extraction; the rest is drained
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # always send a Content-Length, even 0
 
+# headers the framing adds unless the user set them (bits of `HeadFlags`)
+OWN_HOST, OWN_COOKIE, OWN_LENGTH = 1, 2, 4
+_OWN_BITS = {"host": OWN_HOST, "cookie": OWN_COOKIE, "content-length": OWN_LENGTH}
+
+
+class RequestError(ValueError):
+    """A request that cannot be sent as written; `name` is the error recorded for it."""
+
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(f"{name}: {detail}")
+        self.name = name
+
 
 class Origin:
     """scheme://host:port, with the Host header value and the socket address precomputed."""
 
-    __slots__ = ("host", "host_header", "host_line", "key", "port", "scheme", "tls")
+    __slots__ = ("host", "host_header", "host_line", "key", "path", "port", "scheme", "tls")
 
-    def __init__(self, scheme: str, host: str, port: int | None) -> None:
+    def __init__(self, scheme: str, host: str, port: int | None, path: str = "") -> None:
         self.scheme = scheme
+        self.path = path.rstrip("/")  # a base URL's path: relative step URLs go below it
         self.tls = scheme == "https"
         self.host = host
         self.port = port or (443 if self.tls else 80)
@@ -41,39 +55,85 @@ class Origin:
 
 @lru_cache(maxsize=1024)
 def parse_origin(url: str) -> Origin:
-    """The origin of an absolute http(s) URL; raises ValueError for anything else."""
-    parts = urlsplit(url)
+    """The origin of an absolute http(s) URL (its path kept as the base path, an IDNA host
+    encoded); raises ValueError for anything else."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise RequestError("invalid URL", f"{url!r}: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
-    return Origin(parts.scheme, parts.hostname, parts.port)
+    return Origin(parts.scheme, _ascii_host(parts.hostname), port, parts.path)
+
+
+def _ascii_host(host: str) -> str:
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise RequestError("invalid URL", f"host {host!r} is not a valid IDNA name") from None
+
+
+_UNSAFE = "\r\n\x00"
+# what a request target may carry as it is (RFC 3986 reserved and unreserved, and '%')
+_TARGET_SAFE = "!#$%&'()*+,/:;=?@[]~"
+_PLAIN_TARGET = re.compile(r"(?:[A-Za-z0-9\-._~!#$&'()*+,/:;=?@\[\]]|%[0-9A-Fa-f]{2})*")
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def encode_target(target: str) -> str:
+    """Percent-encode a request target as browsers and requests do: spaces and non-ASCII
+    become UTF-8 %XX, an existing %XX and the reserved characters stay."""
+    if any(c in target for c in _UNSAFE):
+        raise RequestError("invalid URL", f"control character in {target!r}")
+    if _PLAIN_TARGET.fullmatch(target):
+        return target
+    return quote(_LONE_PERCENT.sub("%25", target), safe=_TARGET_SAFE)
 
 
 def split_url(url: str, base: Origin | None) -> tuple[Origin, str]:
-    """(origin, request target) of a URL: absolute, or a path relative to `base`."""
-    if url.startswith("/"):
-        if base is None:
-            raise ValueError(f"relative URL {url!r} needs a host (scenario 'host' or --host)")
-        return base, url
+    """(origin, request target) of a URL: absolute, or a path relative to `base` (below the
+    base URL's path, with exactly one slash between them)."""
     if url.startswith(("http://", "https://")):
+        if any(c in url for c in _UNSAFE):
+            raise RequestError("invalid URL", f"control character in {url!r}")
         parts = urlsplit(url)
         target = parts.path or "/"
         if parts.query:
             target = f"{target}?{parts.query}"
-        return parse_origin(f"{parts.scheme}://{parts.netloc}"), target
+        origin = parse_origin(f"{parts.scheme}://{parts.netloc}")
+        return origin, encode_target(target)
     if base is None:
         raise ValueError(f"relative URL {url!r} needs a host (scenario 'host' or --host)")
-    return base, "/" + url
+    path = url if url.startswith("/") else "/" + url
+    return base, encode_target(base.path + path if base.path else path)
 
 
 _USER_AGENT_LINE = f"User-Agent: {USER_AGENT}\r\n"
 _ACCEPT_ENCODING_LINE = "Accept-Encoding: gzip, deflate\r\n"
 
 
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\r\n\x00]")
+
+
 def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
-    """Request line and header lines (CRLF-terminated), without Host/Cookie/Content-Length."""
+    """Request line and header lines (CRLF-terminated), without the Host/Cookie/Content-Length
+    the framing adds (`head_flags` says which of them the user set). Raises `RequestError`
+    for a method, target, header name or value that would break the request head."""
+    if not _TOKEN.fullmatch(method):
+        raise RequestError("invalid method", repr(method))
+    if " " in target or _BAD_VALUE.search(target):
+        raise RequestError("invalid URL", repr(target))
     lines = [f"{method} {target} HTTP/1.1\r\n"]
     agent = encoding = True  # still to add
     for name, value in headers:
+        if not _TOKEN.fullmatch(name):
+            raise RequestError("invalid header name", repr(name))
+        if _BAD_VALUE.search(value):
+            raise RequestError("invalid header value", f"{name}: {value!r}")
         lower = name.lower()
         if lower == "user-agent":
             agent = False
@@ -84,18 +144,36 @@ def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> 
         lines.append(_USER_AGENT_LINE)
     if encoding:
         lines.append(_ACCEPT_ENCODING_LINE)
-    return "".join(lines).encode("latin-1", errors="replace")
+    text = "".join(lines)
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start : exc.end]
+        raise RequestError("invalid header value", f"{bad!r} is not Latin-1") from None
+
+
+def head_flags(headers: Iterable[tuple[str, str]]) -> int:
+    """Which of Host, Cookie and Content-Length the user set (OWN_* bits): those replace ours."""
+    flags = 0
+    for name, _ in headers:
+        flags |= _OWN_BITS.get(name.lower(), 0)
+    return flags
 
 
 def frame(
-    head: bytes, origin: Origin, body: bytes, method: str, cookie: str | None = None
+    head: bytes,
+    origin: Origin,
+    body: bytes,
+    method: str,
+    cookie: str | None = None,
+    own: int = 0,
 ) -> bytes:
-    """The whole request as sent: a head from `build_head`, then Host, Cookie, Content-Length,
-    the blank line and the body."""
-    parts = [head, origin.host_line]
-    if cookie:
+    """The whole request as sent: a head from `build_head`, then Host, Cookie, Content-Length
+    (each unless the user set it: `own`), the blank line and the body."""
+    parts = [head] if own & OWN_HOST else [head, origin.host_line]
+    if cookie and not own & OWN_COOKIE:
         parts.append(f"Cookie: {cookie}\r\n".encode("latin-1"))
-    if body or method in _BODY_METHODS:
+    if (body or method in _BODY_METHODS) and not own & OWN_LENGTH:
         parts.append(b"Content-Length: %d\r\n" % len(body))
     parts.append(b"\r\n")
     parts.append(body)

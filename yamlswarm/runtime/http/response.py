@@ -43,6 +43,9 @@ class Headers:
         return value
 
 
+_NO_HOPS: list[float] = []  # shared, never mutated: a new list replaces it
+
+
 class Response:
     """One HTTP exchange as the runtime recorded it.
 
@@ -63,6 +66,7 @@ class Response:
         "headers",
         "method",
         "received_at",
+        "redirects",
         "sent_headers",
         "status",
         "truncated",
@@ -96,6 +100,8 @@ class Response:
         # than when this user's greenlet next got to run (docs/latency.md)
         self.received_at: float | None = None
         self.sent_headers: list[tuple[str, str]] | None = None  # kept only when tracing
+        # seconds of each redirect hop followed after the first exchange (empty: none)
+        self.redirects: list[float] = _NO_HOPS
         self._json: Any = _UNSET
 
     @property

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterable
-from urllib.parse import urljoin
+from collections.abc import Iterable, Sequence
 
 import gevent
 from gevent import socket as gsocket
@@ -25,11 +24,14 @@ from yamlswarm.runtime.http.framing import SimpleHead, read_response, simple_hea
 from yamlswarm.runtime.http.message import (
     DEFAULT_BODY_LIMIT,
     Origin,
+    RequestError,
     build_head,
     frame,
+    head_flags,
     split_url,
 )
 from yamlswarm.runtime.http.proxy import Proxy, absolute_form, proxy_for, tunnel
+from yamlswarm.runtime.http.redirects import MAX_REDIRECTS, REDIRECTS, TOO_MANY, next_hop
 from yamlswarm.runtime.http.response import Headers, Response
 from yamlswarm.runtime.http.tls import client_context
 from yamlswarm.runtime.http.transport import Request, TransportFactory
@@ -38,8 +40,6 @@ from yamlswarm.runtime.http.wire import Connection, Failure, error_name
 # methods retried automatically on a fresh connection (RFC 9110 9.2.2)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 RECHECK_AFTER = 0.05  # seconds idle after which a pooled connection is checked before reuse
-MAX_REDIRECTS = 10
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class CookieJar:
@@ -207,9 +207,9 @@ class Session:
         cookie = self.jar.header(origin.host)
         data = request.wire if not cookie else None
         if data is None:
-            data = frame(head, origin, request.body, request.method, cookie)
+            data = frame(head, origin, request.body, request.method, cookie, request.own)
         verify = request.verify_tls
-        return self.send_raw(
+        response = self.send_raw(
             origin,
             data,
             request.method,
@@ -217,6 +217,10 @@ class Session:
             request.keep,
             self.verify_tls if verify is None else verify,
         )
+        response.url = request.url
+        if response.status in REDIRECTS and request.follow_redirects:
+            return self._follow(request, response)
+        return response
 
     # -- one exchange --------------------------------------------------------
 
@@ -393,29 +397,67 @@ class Session:
 
     def _send_rendered(self, request: Request) -> Response:
         """A request that is not prepared: its head built here, redirects followed if asked."""
+        response = self._send_one(request.method.upper(), request.url, request.headers, request)
+        if response.status in REDIRECTS and request.follow_redirects:
+            return self._follow(request, response)
+        return response
+
+    def _send_one(
+        self, method: str, url: str, headers: Sequence[tuple[str, str]], request: Request
+    ) -> Response:
+        """One exchange of `method url` with `headers` and the request's body and options;
+        the response's `url` is the absolute URL sent."""
         verify = self.verify_tls if request.verify_tls is None else request.verify_tls
-        method, url, body = request.method.upper(), request.url, request.body
-        header_list = request.headers  # a sequence; a redirect rebinds, never mutates, it
-        for _ in range(MAX_REDIRECTS + 1):
-            try:
-                origin, target = split_url(url, self.base)
-            except ValueError:
-                return Response(method, url, error="InvalidURL")
-            head = build_head(method, target, header_list)
-            data = frame(head, origin, body, method, self.jar.header(origin.host))
-            response = self.send_raw(origin, data, method, request.timeout, request.keep, verify)
-            response.url = url
-            if not (request.follow_redirects and response.status in _REDIRECTS):
-                return response
+        body = request.body
+        try:
+            origin, target = split_url(url, self.base)
+            head = build_head(method, target, headers)
+        except RequestError as exc:
+            return Response(method, url, error=exc.name)
+        except ValueError:
+            return Response(method, url, error="InvalidURL")
+        own = head_flags(headers) if headers else 0
+        data = frame(head, origin, body, method, self.jar.header(origin.host), own)
+        response = self.send_raw(origin, data, method, request.timeout, request.keep, verify)
+        response.url = f"{origin!r}{target}"
+        return response
+
+    def _follow(self, request: Request, response: Response) -> Response:
+        """Follow redirects from `response` (a redirect of `request`), at most MAX_REDIRECTS;
+        `response.redirects` holds the seconds each hop after the first exchange took."""
+        method, url = request.method.upper(), response.url
+        headers: Sequence[tuple[str, str]] = request.headers
+        body = request.body
+        times: list[float] = []
+        while response.status in REDIRECTS:
             location = response.headers.get("location")
             if not location:
-                return response
-            url = urljoin(f"{origin!r}{target}", location)
-            if response.status == 303 or (response.status in (301, 302) and method == "POST"):
-                method, body = "GET", b""
-                header_list = [(k, v) for k, v in header_list if k.lower() != "content-type"]
-        response.error = "TooManyRedirects"
+                break
+            if len(times) == MAX_REDIRECTS:
+                response.error = TOO_MANY
+                break
+            hop = next_hop(response.status, location, method, url, headers, body)
+            method, url, headers, body = hop.method, hop.url, hop.headers, hop.body
+            start = time.perf_counter()
+            response = self._send_one(method, url, headers, _with_body(request, body))
+            times.append(time.perf_counter() - start)
+        response.redirects = times
         return response
+
+
+def _with_body(request: Request, body: bytes) -> Request:
+    if body is request.body:
+        return request
+    return Request(
+        request.method,
+        request.url,
+        (),
+        body,
+        request.timeout,
+        False,
+        request.keep,
+        request.verify_tls,
+    )
 
 
 def session_factory(

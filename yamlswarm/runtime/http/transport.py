@@ -18,7 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from yamlswarm.runtime.http.message import DEFAULT_BODY_LIMIT, Origin, build_head, frame, split_url
+from yamlswarm.runtime.http.message import (
+    DEFAULT_BODY_LIMIT,
+    Origin,
+    build_head,
+    frame,
+    head_flags,
+    split_url,
+)
 from yamlswarm.runtime.http.response import Response
 
 __all__ = ["Request", "Transport", "TransportFactory"]
@@ -50,6 +57,7 @@ class Request:
     origin: Origin | None = None
     head: bytes | None = None
     wire: bytes | None = None
+    own: int = 0  # which of Host/Cookie/Content-Length the user set (message.OWN_*)
 
     def __init__(
         self,
@@ -83,9 +91,10 @@ class Request:
         timeout: float,
         keep: int,
         verify_tls: bool,
+        follow_redirects: bool = False,
     ) -> Request:
-        """A request sent many times unchanged, its head encoded once; never follows redirects
-        (the request step does that itself). Raises ValueError for a URL that needs a host."""
+        """A request sent many times unchanged, its head encoded once. Raises ValueError
+        (`message.RequestError` for a head that cannot be sent) for a URL that needs a host."""
         origin, target = split_url(url, base)
         request = _Prepared(
             method,
@@ -93,13 +102,14 @@ class Request:
             tuple(headers),
             body,
             timeout=timeout,
-            follow_redirects=False,
+            follow_redirects=follow_redirects,
             keep=keep,
             verify_tls=verify_tls,
         )
         request.origin = origin
         request.head = head = build_head(method, target, headers)
-        request.wire = frame(head, origin, body, method)  # all of it, while no cookie is due
+        request.own = own = head_flags(headers)
+        request.wire = frame(head, origin, body, method, None, own)  # all of it, no cookie due
         return request
 
     def __repr__(self) -> str:
@@ -109,7 +119,7 @@ class Request:
 class _Prepared(Request):
     """A request from `Request.prepared`: the same, with its bytes encoded."""
 
-    __slots__ = ("head", "origin", "wire")
+    __slots__ = ("head", "origin", "own", "wire")
 
 
 class Transport(Protocol):
