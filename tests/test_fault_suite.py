@@ -108,5 +108,8 @@ def test_hypothesis_over_scenarios_and_modes(tmp_path, mode, users, timeout, met
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert took < DURATION_S + STOP_TIMEOUT_S + 2 + START_UP_S + 3, f"{mode}: ran {took:.1f} s"
     result = json.loads(out.read_text())
-    if mode in COUNTED:
+    # a server that sends a body after a HEAD response (trickle, chunked forever) leaves bytes
+    # no client reads on the connection: a request sent behind them is never parsed there
+    desynchronised = method == "head" and mode in ("trickle", "chunked_forever", "gzip_bomb")
+    if mode in COUNTED and not desynchronised:
         assert result["totals"]["requests"] == seen
