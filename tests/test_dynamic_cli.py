@@ -401,5 +401,8 @@ def test_every_example_scenario_runs_against_the_demo_api(tmp_path, demo_api):
         assert run.returncode in (0, 1), (example, run.stderr)  # 1: a threshold may fail in 3 s
         result = json.loads(out.read_text())
         assert result["totals"]["requests"] > 0, example
-        real_errors = [e for e in result["errors"] if not e["error"].startswith("HTTP 401")]
+        # a 401 is part of some journeys; a latency check can fail on a machine busy enough
+        # to stall one request past its bound: neither says the example is broken
+        expected = ("HTTP 401", "check failed: max_latency")
+        real_errors = [e for e in result["errors"] if not e["error"].startswith(expected)]
         assert result["totals"]["failures"] == 0 or real_errors == [], (example, result["errors"])

@@ -57,10 +57,19 @@ def test_capped_open_model_counts_every_drop(tmp_path):
     assert "dropped" in run.stdout
 
 
+def _freeze_after(server: FaultServer, requests: int, seconds: float) -> None:
+    deadline = time.monotonic() + 30
+    while server.requests < requests and time.monotonic() < deadline:
+        time.sleep(0.005)
+    server.freeze(seconds)
+
+
 def test_a_server_freeze_shows_in_p99_and_max(tmp_path):
     """No coordinated omission: latency counts from when each iteration was due."""
     with FaultServer("freeze") as server:
-        threading.Timer(1.5, server.freeze, args=(1.0,)).start()
+        # a second into the load (20 requests seen), not a second after the process started:
+        # on a busy machine the start-up alone can outlast a fixed timer
+        threading.Thread(target=_freeze_after, args=(server, 20, 1.0), daemon=True).start()
         run, result = run_json(
             tmp_path,
             """
