@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.cli_helpers import run_json
+from tests.cli_helpers import run_json, write_scenario, yamlswarm
 from tests.servers import CountingServer
 
 ITERATIONS = 6
@@ -119,3 +119,36 @@ def test_hook_rows_and_sizes_in_every_output(tmp_path, extra):
     assert cases["CUSTOM work: p95 < 5s"].find("failure") is None
     page = html.read_text()
     assert "CACHE" in page and "lookup" in page
+
+
+def test_a_scenario_of_hooks_alone_needs_no_host_and_one_with_requests_does(tmp_path):
+    (tmp_path / "hooks.py").write_text(HOOKS)
+    hooks_only = """
+    version: 1
+    hooks: hooks.py
+    load: {iterations: 2, users: 1}
+    users:
+      - flows:
+          - steps:
+              - call: timed
+    """
+    scenario = write_scenario(tmp_path, hooks_only, "hooks_only.yaml")
+    run = yamlswarm("run", scenario, "--json", tmp_path / "r.json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "yamlswarm: running 'hooks_only' (2 iterations" in run.stdout
+    assert " against " not in run.stdout
+    rows = {(r["method"], r["name"]): r["requests"] for r in run_result(tmp_path / "r.json")}
+    assert rows[("CUSTOM", "work")] == rows[("CACHE", "lookup")] == 2
+
+    with_request = hooks_only.replace("- call: timed", "- get: /")
+    scenario = write_scenario(tmp_path, with_request, "with_request.yaml")
+    run = yamlswarm("run", scenario)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "no host to send requests to: set 'host:' in the scenario or pass --host URL" in (
+        run.stderr
+    )
+    assert "Traceback" not in run.stderr
+
+
+def run_result(path) -> list[dict]:
+    return json.loads(path.read_text())["requests"]
