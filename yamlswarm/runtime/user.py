@@ -153,7 +153,9 @@ class VirtualUser:
         if error is None:
             row.success(elapsed_s, service)
         else:
-            row.failure(elapsed_s, _error_name(error), service)
+            row.failure(
+                elapsed_s, error if type(error) is str and error else _error_name(error), service
+            )
 
     def _custom_row(self, name: str, kind: str) -> RowStats:
         """The row of a first `measure`/`record` of (name, kind), its arguments checked once."""
@@ -317,11 +319,12 @@ class Measurement:
     a measurement that is the first timed thing of an iteration is charged the schedule lag.
     """
 
-    __slots__ = ("_intended", "_row", "_start", "_user", "error", "size")
+    __slots__ = ("_intended", "_now", "_row", "_start", "_user", "error", "size")
 
     def __init__(self, user: VirtualUser, row: RowStats) -> None:
         self._user = user
         self._row = row
+        self._now = user._now
         self.size: int | None = None
         self.error: str | None = None
 
@@ -332,7 +335,7 @@ class Measurement:
     def __enter__(self) -> Measurement:
         user = self._user
         user._requested = True
-        start = self._start = user._now()
+        start = self._start = self._now()
         lag = user._lag
         if lag is None:
             self._intended = None
@@ -344,7 +347,13 @@ class Measurement:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
-        end = self._user._now()
+        end = self._now()
+        if exc is None and self.error is None and self.size is None and self._intended is None:
+            self._row.success(end - self._start)  # the usual case, kept short
+        else:
+            self._finish(end, exc)
+
+    def _finish(self, end: float, exc: BaseException | None) -> None:
         if exc is not None and isinstance(exc, StopSignal):
             return  # control flow, not an outcome of the exchange: not recorded
         start, intended, row = self._start, self._intended, self._row
