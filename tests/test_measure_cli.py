@@ -32,6 +32,10 @@ def timed(user):
         m.size = 7
     user.record("CACHE", "lookup", 0.001, size=3)
     user.record("CACHE", "miss", 0.004, error="not cached")
+
+
+def fetch(user):
+    user.request("GET", "/bytes/10", name="hook bytes")  # its size is counted too
 """
 
 SCENARIO = f"""
@@ -47,6 +51,7 @@ users:
             check: {{jmespath: [{{expr: gzipped, eq: true}}]}}
           - head: /bytes/500
           - call: timed
+          - call: fetch
 thresholds:
   - "CUSTOM work: p95 < 5s"
   - "CACHE lookup: error_rate < 1%"
@@ -71,10 +76,11 @@ def test_hook_rows_and_sizes_in_every_output(tmp_path, extra):
             str(html),
             *extra,
         )
-        seen = {path: server.count(path) for path in ("/bytes/1000", "/chunked", "/gzip")}
+        paths = ("/bytes/1000", "/chunked", "/gzip", "/bytes/10")
+        seen = {path: server.count(path) for path in paths}
     assert run.returncode == 1, run.stdout + run.stderr  # "CACHE miss: failures == 0" fails
     assert result is not None
-    assert seen == {"/bytes/1000": ITERATIONS, "/chunked": ITERATIONS, "/gzip": ITERATIONS}
+    assert seen == dict.fromkeys(paths, ITERATIONS)
     rows = {(r["method"], r["name"]): r for r in result["requests"]}
     sizes = {key: (row["requests"], row["size_bytes"]["total"]) for key, row in rows.items()}
     n = ITERATIONS
@@ -86,6 +92,7 @@ def test_hook_rows_and_sizes_in_every_output(tmp_path, extra):
         ("CUSTOM", "work"): (n, n * 7),
         ("CACHE", "lookup"): (n, n * 3),
         ("CACHE", "miss"): (n, 0),
+        ("GET", "hook bytes"): (n, n * 10),
         ("FLOW", "flow1"): (n, 0),  # a transaction row: not added into the totals
     }
     assert rows[("GET", "/bytes/1000")]["size_bytes"]["mean"] == 1000.0
@@ -96,8 +103,8 @@ def test_hook_rows_and_sizes_in_every_output(tmp_path, extra):
     assert {(e["name"], e["error"], e["count"]) for e in result["errors"]} == {
         ("miss", "not cached", n)
     }
-    assert result["totals"]["requests"] == 7 * n  # hook rows are request rows, in the totals
-    total = n * (1000 + CHUNKED + GZIPPED + 7 + 3)
+    assert result["totals"]["requests"] == 8 * n  # hook rows are request rows, in the totals
+    total = n * (1000 + CHUNKED + GZIPPED + 7 + 3 + 10)
     assert result["totals"]["size_bytes"]["total"] == total
     assert [(t["expr"], t["passed"]) for t in result["thresholds"]] == [
         ("CUSTOM work: p95 < 5s", True),
@@ -110,10 +117,10 @@ def test_hook_rows_and_sizes_in_every_output(tmp_path, extra):
         table = {(r["Type"], r["Name"]): r for r in csv.DictReader(handle)}
     assert table[("GET", "/bytes/1000")]["Average Content Size"] == "1000"
     assert table[("CUSTOM", "work")]["Average Content Size"] == "7"
-    assert table[("", "Aggregated")]["Average Content Size"] == str(round(total / (7 * n)))
+    assert table[("", "Aggregated")]["Average Content Size"] == str(round(total / (8 * n)))
     with open(f"{prefix}_stats_history.csv", newline="") as handle:
         history = list(csv.DictReader(handle))  # Aggregated only (no --csv-full-history)
-    assert history[-1]["Total Average Content Size"] == str(round(total / (7 * n)))
+    assert history[-1]["Total Average Content Size"] == str(round(total / (8 * n)))
     cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
     assert cases["CACHE miss: failures == 0"].find("failure") is not None
     assert cases["CUSTOM work: p95 < 5s"].find("failure") is None
