@@ -152,9 +152,11 @@ def test_record_rejects_bad_sizes_and_errors(clock, stats, kwargs, message):
 
 
 def test_measure_checks_its_row_when_it_is_made(clock, stats):
-    user = _user(clock, stats)
+    user = _user(clock, stats, lambda u: True)  # its flow "f" has the row ("f", "FLOW")
     with pytest.raises(ValueError, match="kind 'GROUP' is reserved"):
         user.measure("x", kind="GROUP")
+    with pytest.raises(ValueError, match="kind 'FLOW' is reserved"):
+        user.record("FLOW", "f", 0.1)  # an existing step row is no way around the check
     with pytest.raises(ValueError, match="the row name must be a non-empty string, not 3"):
         user.measure(3)  # type: ignore[arg-type]
 

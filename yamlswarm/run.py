@@ -159,8 +159,7 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
     selection = settings.selection.describe()
     print(
         f"yamlswarm: running {plan.name!r}{f' against {plan.host}' if plan.host else ''}"
-        f" ({describe_load(plan)})"
-        + (f"\nselection: {selection}" if selection else ""),
+        f" ({describe_load(plan)})" + (f"\nselection: {selection}" if selection else ""),
         file=out,
         flush=True,
     )

@@ -75,7 +75,7 @@ class VirtualUser:
         self._requested = False  # a request of this iteration was sent (so it counts)
         self._state = ctx.state
         self._now = ctx.clock.now  # bound once: as cheap as calling perf_counter
-        self._rows = ctx.stats.rows  # measure/record find their row here (never replaced)
+        self._rows: dict[tuple[str, str], RowStats] = {}  # (name, kind) -> row of measure/record
 
     # -- for hooks ------------------------------------------------------------
 
@@ -165,7 +165,8 @@ class VirtualUser:
             raise ValueError(f"kind must be a non-empty string such as 'MQTT', not {kind!r}")
         if kind in STEP_METHODS:
             raise ValueError(f"kind {kind!r} is reserved for yamlswarm's step rows")
-        return self.ctx.stats.row(name, kind)
+        row = self._rows[(name, kind)] = self.ctx.stats.row(name, kind)
+        return row
 
     # -- used by steps -------------------------------------------------------
 
