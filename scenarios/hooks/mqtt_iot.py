@@ -89,7 +89,9 @@ def connect(user) -> None:
 
 def publish_reading(user) -> None:
     """A flow step: publish one reading (QoS 1, until PUBACK), then wait for it to come back."""
-    device: Device = user.vars["device"]
+    device: Device | None = user.vars.get("device")
+    if device is None:
+        raise RuntimeError("no MQTT client: the connect in on_start failed (see its error)")
     payload = f'{{"device": "{device.topic}", "seq": {user.iteration}, "t": {time.time():.3f}}}'
     data = payload.encode()
     sent = time.perf_counter()
