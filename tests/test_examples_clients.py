@@ -119,7 +119,8 @@ class _Counter:
         self.client.loop_stop()
 
 
-def test_mqtt_example_counts_equal_the_brokers(tmp_path, mosquitto):
+@pytest.mark.parametrize("extra", [(), ("--processes", "2")], ids=["local", "two-processes"])
+def test_mqtt_example_counts_equal_the_brokers(tmp_path, mosquitto, extra):
     mqtt = pytest.importorskip("paho.mqtt.client", reason="needs paho-mqtt (the 'mqtt' extra)")
     prefix = f"yamlswarm-test/{free_port()}"
     counter = _Counter(mqtt, mosquitto, f"{prefix}/#")
@@ -128,7 +129,7 @@ def test_mqtt_example_counts_equal_the_brokers(tmp_path, mosquitto):
             tmp_path,
             "mqtt_iot.yaml",
             *("-e", f"MQTT_BROKER=127.0.0.1:{mosquitto}", "-e", f"MQTT_TOPIC_PREFIX={prefix}"),
-            *("--iterations", "8", "-u", "4"),
+            *("--iterations", "8", "-u", "4", *extra),
         )
         rows = _rows(result, "MQTT")
         delivered = counter.settle(rows["publish"]["requests"])
