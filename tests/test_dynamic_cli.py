@@ -383,6 +383,7 @@ def test_every_example_scenario_runs_against_the_demo_api(tmp_path, demo_api):
     assert len(examples) >= 5
     # examples that need another server than the demo API run in their own tests
     own_server = {"websocket_chat.yaml"}  # tests/test_websocket.py
+    own_server |= {"mqtt_iot.yaml", "redis_cache.yaml"}  # tests/test_examples_clients.py
     for example in (e for e in examples if e.name not in own_server):
         out = tmp_path / f"{example.stem}.json"
         run = yamlswarm(

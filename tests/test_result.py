@@ -70,7 +70,9 @@ def test_json_keys_are_the_spec_keys():
         "rps",
         "latency_ms",
         "failures_latency_ms",
+        "size_bytes",
     }
+    assert data["totals"]["size_bytes"] == {"total": 0, "mean": 0.0}
     assert list(data["totals"]["latency_ms"]) == LATENCY_KEYS
     (row,) = data["requests"]
     assert set(row) <= {
@@ -81,6 +83,7 @@ def test_json_keys_are_the_spec_keys():
         "rps",
         "latency_ms",
         "failures_latency_ms",
+        "size_bytes",
     }
     (error,) = data["errors"]
     assert {"name", "method", "error", "count"} <= set(error)

@@ -61,6 +61,7 @@ def test_waits_for_start_then_swarm_stop_and_the_locust_json(web, target):
     ):
         assert isinstance(health[key], (int, float)), key
     assert health["num_requests"] > 0 and health["num_failures"] == 0
+    assert health["avg_content_length"] == len(b"ok")  # the demo's /health answers "ok"
     assert stats["fail_ratio"] == 0.0 and stats["total_rps"] > 0 and stats["errors"] == []
 
     result = run.json("GET", "/api/result")

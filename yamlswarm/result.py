@@ -59,6 +59,11 @@ class RowResult:
     # Locust's percentiles ("50%" .. "100%") in ms, for the Locust-style CSV (None: not kept)
     percentiles_ms: dict[str, float] | None = None
     failures_latency_ms: Latency | None = None  # of the failed requests (None: none failed)
+    size_bytes: int = 0  # response body bytes of all its requests (see `mean_size_bytes`)
+
+    @property
+    def mean_size_bytes(self) -> float:
+        return round(self.size_bytes / self.requests, 1) if self.requests else 0.0
 
     @property
     def label(self) -> str:
@@ -195,6 +200,11 @@ class Totals:
     service_ms: Latency | None = None
     percentiles_ms: dict[str, float] | None = None  # as RowResult's
     failures_latency_ms: Latency | None = None  # of the failed requests (None: none failed)
+    size_bytes: int = 0  # as RowResult's
+
+    @property
+    def mean_size_bytes(self) -> float:
+        return round(self.size_bytes / self.requests, 1) if self.requests else 0.0
 
     @property
     def error_rate(self) -> float:
@@ -215,6 +225,8 @@ def _numbers_to_dict(row: RowResult | Totals) -> dict[str, Any]:
         "failures": row.failures,
         "rps": row.rps,
         "latency_ms": row.latency_ms.to_dict(),
+        # response body bytes: the total is exact (merged across workers), the mean per request
+        "size_bytes": {"total": row.size_bytes, "mean": row.mean_size_bytes},
     }
     if row.service_ms is not None:
         out["service_ms"] = row.service_ms.to_dict()
@@ -235,6 +247,7 @@ def _numbers_from_dict(data: dict[str, Any]) -> dict[str, Any]:
         "service_ms": Latency.from_dict(service) if service is not None else None,
         "percentiles_ms": _percentiles(data.get("percentiles_ms")),
         "failures_latency_ms": Latency.from_dict(failed) if failed is not None else None,
+        "size_bytes": int((data.get("size_bytes") or {}).get("total", 0)),
     }
 
 

@@ -48,9 +48,11 @@ def apply_overrides(plan: p.Plan, settings: RunSettings) -> p.Plan:
     return dataclasses.replace(plan, host=_host(plan, settings), **_load_overrides(plan, settings))
 
 
-def _host(plan: p.Plan, settings: RunSettings) -> str:
+def _host(plan: p.Plan, settings: RunSettings) -> str | None:
     host = settings.host or plan.host
     if host is None:
+        if not _sends_requests(plan):
+            return None  # only hooks talk to the network (e.g. MQTT timed with user.measure)
         raise UsageError(
             "no host to send requests to: set 'host:' in the scenario or pass --host URL"
         )
@@ -64,6 +66,18 @@ def _host(plan: p.Plan, settings: RunSettings) -> str:
     if not parts.hostname:
         raise UsageError(f"host {host!r} has no host name")
     return host.rstrip("/")
+
+
+def _sends_requests(plan: p.Plan) -> bool:
+    """Whether a step of the plan needs `host` (a request or a WebSocket step)."""
+    from yamlswarm.kinds import walk
+    from yamlswarm.runtime.ws_plan import WebSocketStep
+
+    for user in plan.users:
+        blocks = [user.on_start, user.on_stop, *(flow.steps for flow in user.flows)]
+        if any(isinstance(s, (p.RequestStep, WebSocketStep)) for b in blocks for s in walk(b)):
+            return True
+    return False
 
 
 def _load_overrides(plan: p.Plan, settings: RunSettings) -> dict:
@@ -144,8 +158,8 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
     )
     selection = settings.selection.describe()
     print(
-        f"yamlswarm: running {plan.name!r} against {plan.host} ({describe_load(plan)})"
-        + (f"\nselection: {selection}" if selection else ""),
+        f"yamlswarm: running {plan.name!r}{f' against {plan.host}' if plan.host else ''}"
+        f" ({describe_load(plan)})" + (f"\nselection: {selection}" if selection else ""),
         file=out,
         flush=True,
     )

@@ -103,7 +103,7 @@ def _compile(ctx: Context, data: dict, hook_mode: str) -> Plan:
     )
     faker = ctx.mapping(("faker",), data.get("faker"))
     thresholds = compile_thresholds(ctx, data.get("thresholds"), kinds)
-    check_threshold_rows(ctx, thresholds, users, kinds)
+    check_threshold_rows(ctx, thresholds, users, kinds, hooks=bool(hook_specs))
     return Plan(
         name=str(data.get("name") or Path(ctx.doc.file).stem),
         file=str(Path(ctx.doc.file).resolve()),

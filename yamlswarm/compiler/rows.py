@@ -2,9 +2,11 @@
 
 A threshold's ROW is a request row (`name` or `METHOD name`), a group, a parallel
 block or a flow. When every row name of the scenario is static (no templated
-`name:`, no hook `call:`, which may record rows of its own, no `websocket:`), a ROW matching none
-of them is an error with a did-you-mean: the run would only say "no data". A ROW
-close to a declared custom metric's name is one in any case (a misspelt metric).
+`name:`, no `websocket:`, and no `hooks:` module: any hook, a `call:` function or a
+lifecycle hook, may record rows of its own with `user.measure` / `user.record`, such as
+`"MQTT publish: p95 < 50"`), a ROW matching none of them is an error with a
+did-you-mean: the run would only say "no data". A ROW close to a declared custom
+metric's name is one in any case (a misspelt metric).
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ def check_threshold_rows(
     thresholds: Iterable[Threshold],
     users: Iterable[UserType],
     metrics: Collection[str] = (),
+    hooks: bool = False,
 ) -> None:
-    """Report each threshold whose ROW no row of the scenario can have (names all static),
-    or that misspells a declared custom metric (`metrics`) even where rows are not known."""
-    names = _row_names(users)
+    """Report each threshold whose ROW no row of the scenario can have (names all static;
+    `hooks`: the scenario has hook modules, whose rows are known only when they run), or
+    that misspells a declared custom metric (`metrics`) even where rows are not known."""
+    names = None if hooks else _row_names(users)
     for index, threshold in enumerate(thresholds):
         row = threshold.row
         if row is None or threshold.custom or (names is not None and row in names):

@@ -373,7 +373,8 @@ class Master:
             self._web_control.relay()  # the targets set in the page, split across the workers
         selection = self.settings.selection.describe()
         print(
-            f"yamlswarm: running {self.plan.name!r} against {self.plan.host} "
+            f"yamlswarm: running {self.plan.name!r}"
+            f"{f' against {self.plan.host}' if self.plan.host else ''} "
             f"({describe_load(self.plan)}) on {len(workers)} worker(s)"
             + (f"\nselection: {selection}" if selection else ""),
             file=self.out,

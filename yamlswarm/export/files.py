@@ -172,7 +172,7 @@ class CsvHistory:
             row.mean,
             row.min,
             row.max,
-            0,  # yamlswarm does not measure response sizes
+            round(row.size_bytes / row.requests) if row.requests else 0,
             round(sample.elapsed, 3),
             *exact,
         ]

@@ -65,6 +65,7 @@ class RowSample:
     max: float
     median: float
     window: Window | None  # None: no request of this row in that second
+    size_bytes: int = 0  # response body bytes so far (the CSV history's content size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,9 +201,11 @@ class _Merged:
         self.counts: list[int] = []
         self.win_n = self.win_failures = 0
         self.win_sum_ms = 0.0
+        self.size_bytes = 0
 
     def add(self, row: Any, window: Window | None, sparse: Sparse | None) -> None:
         lat = row.lat
+        self.size_bytes += row.size_bytes
         self.requests += row.requests
         self.failures += row.failures
         self.ok += lat.n
@@ -229,6 +232,7 @@ class _Merged:
             ms(self.max_us),
             median,
             self._window(),
+            self.size_bytes,
         )
 
     def _window(self) -> Window | None:
@@ -257,6 +261,7 @@ def _row_sample(row: Any, kind: str, window: Window | None, median: float) -> Ro
         ms(lat.max_us),
         median,
         window,
+        row.size_bytes,
     )
 
 
@@ -280,5 +285,6 @@ def _from_result(name: str, method: str, kind: str, row: Any, failures: int) -> 
     quantiles[1.0] = lat.max
     window = Window(row.requests, failures, lat.mean, quantiles) if row.requests else None
     return RowSample(
-        name, method, kind, row.requests, failures, lat.mean, lat.min, lat.max, lat.p50, window
+        *(name, method, kind, row.requests, failures, lat.mean, lat.min, lat.max, lat.p50),
+        *(window, row.size_bytes),
     )

@@ -154,7 +154,7 @@ def _stats_row(
     exact = [lat.min, *(getattr(lat, k) for k, _ in PERCENTILE_KEYS), lat.max]
     return [
         *(method, name, row.requests, row.failures, round(lat.p50), lat.mean, lat.min, lat.max),
-        *(0, row.rps, failures_per_s),  # 0: yamlswarm does not measure response sizes
+        *(round(row.mean_size_bytes), row.rps, failures_per_s),  # Locust's: whole bytes
         *_locust_percentiles(row),
         *(method, row.requests, row.failures, pct, row.rps, *exact),
     ]

@@ -329,6 +329,7 @@ def _finisher(spec: _Spec) -> Finish:
                 else:
                     row.note_error(failure)
         service = None if intended is None else end - sent
+        row.size_bytes += response.size  # the content size: body bytes as framed on the wire
         if trace is not None:
             trace(user, step, response, error)
         if error is None:

@@ -74,6 +74,7 @@ class RowStats:
         "method",
         "name",
         "service",
+        "size_bytes",
     )
 
     def __init__(self, stats: Stats, name: str, method: str) -> None:
@@ -83,6 +84,9 @@ class RowStats:
         self.fail: Dist | None = None
         self.service: Dist | None = None
         self.failures = 0
+        # bytes of every response body (successes and failures), added by the executor that
+        # recorded it (`row.size_bytes += n`: one addition); the mean is per request
+        self.size_bytes = 0
         self.errors: dict[str, list[Any]] = {}  # error -> [count, first, last, example]
         self._stats = stats
         self._sec = stats._second_of(method)
@@ -161,7 +165,7 @@ class RowStats:
         for dist in (self.fail, self.service):
             if dist is not None:
                 dist.clear()
-        self.failures = 0
+        self.failures = self.size_bytes = 0
         self.errors.clear()
 
 
@@ -399,6 +403,7 @@ class Stats:
             ok.latency(),
             service.latency() if service else None,
             failures_latency_ms=failed.latency() if failed.n else None,
+            size_bytes=sum(r.size_bytes for r in self.request_rows()),
         )
         return RunResult(
             yamlswarm_version=yamlswarm.__version__,
@@ -440,6 +445,7 @@ class Stats:
             row.lat.latency(),
             service,
             failures_latency_ms=failed,
+            size_bytes=row.size_bytes,
         )
 
     # ------------------------------------------------------------ distributed mode

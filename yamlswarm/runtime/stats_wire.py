@@ -47,6 +47,7 @@ def _export_row(row: Any) -> dict[str, Any]:
         "name": row.name,
         "method": row.method,
         "failures": row.failures,
+        "size": row.size_bytes,
         "lat": row.lat.export(),
         "fail": row.fail.export() if row.fail is not None else None,
         "service": row.service.export() if row.service is not None else None,
@@ -95,6 +96,7 @@ def _merge_row(stats: Any, item: dict[str, Any]) -> None:
     row = stats.row(item["name"], item["method"])
     row.lat.merge(item["lat"])
     row.failures += item["failures"]
+    row.size_bytes += int(item.get("size", 0))
     for key in ("fail", "service"):
         dist = item.get(key)
         if dist is not None and dist["n"]:

@@ -23,8 +23,11 @@ from yamlswarm.runtime.http.transport import Request, Transport
 from yamlswarm.runtime.metrics import Metric
 from yamlswarm.runtime.request import record_redirects
 from yamlswarm.runtime.signals import StopIterationSignal, StopSignal, StopTest, StopUser
-from yamlswarm.runtime.stats import INTERRUPTED
+from yamlswarm.runtime.stats import INTERRUPTED, STEP_METHODS, RowStats
 from yamlswarm.runtime.usertypes import CompiledUserType
+from yamlswarm.runtime.values import error_text
+
+_INF = float("inf")
 
 
 class UserInfo:
@@ -38,8 +41,9 @@ class UserInfo:
 
 
 class VirtualUser:
-    """One simulated person. Hooks receive this object: `vars`, `id`, `name`, `request(...)`, `rng`,
-    `metrics` (the declared custom metrics by name, read-only: `runtime.metrics`)."""
+    """One simulated person. Hooks receive this object: `vars`, `id`, `name`, `request(...)`,
+    `measure(...)`, `record(...)`, `rng`, `metrics` (the declared custom metrics by name,
+    read-only: `runtime.metrics`)."""
 
     def __init__(
         self,
@@ -75,6 +79,7 @@ class VirtualUser:
         self._requested = False  # a request of this iteration was sent (so it counts)
         self._state = ctx.state
         self._now = ctx.clock.now  # bound once: as cheap as calling perf_counter
+        self._rows: dict[tuple[str, str], RowStats] = {}  # (name, kind) -> row of measure/record
 
     # -- for hooks ------------------------------------------------------------
 
@@ -104,12 +109,68 @@ class VirtualUser:
         response.elapsed = self._now() - start
         if response.redirects:  # counted as the request steps count them
             record_redirects(self.ctx.stats, row, response.redirects, response.elapsed)
+        row.size_bytes += response.size
         error = response.error or (f"HTTP {response.status}" if response.status >= 400 else None)
         if error:
             row.failure(response.elapsed, error)
         else:
             row.success(response.elapsed)
         return response
+
+    def measure(self, name: str, kind: str = "CUSTOM") -> Measurement:
+        """`with user.measure("publish", kind="MQTT"):` times the block into the row (name, kind).
+
+        An exception inside records a failure (`TypeName: message`) and is re-raised;
+        stop signals (`StopUser`, `StopTest`) pass through unrecorded. See `Measurement`.
+        """
+        row = self._rows.get((name, kind)) or self._custom_row(name, kind)
+        return Measurement(self, row)
+
+    def record(
+        self,
+        kind: str,
+        name: str,
+        elapsed_s: float,
+        error: str | BaseException | None = None,
+        size: int | None = None,
+    ) -> None:
+        """Record one exchange the caller timed: `elapsed_s` seconds, failed when `error` is
+        given (a short text, or the exception: `TypeName: message`), `size` bytes received."""
+        try:
+            valid = 0.0 <= elapsed_s < _INF  # False for NaN
+        except TypeError:
+            valid = False
+        if not valid or elapsed_s is True:
+            raise ValueError(
+                f"elapsed_s must be a finite number of seconds >= 0, not {elapsed_s!r}"
+            )
+        row = self._rows.get((name, kind)) or self._custom_row(name, kind)
+        lag = self._lag  # open model: the first timed thing of an iteration carries its lag
+        self._requested = True
+        service = None
+        if lag is not None:
+            self._lag = None
+            service = elapsed_s
+            elapsed_s += lag
+        if size is not None:
+            row.size_bytes += _checked_size(size)
+        if error is None:
+            row.success(elapsed_s, service)
+        else:
+            row.failure(
+                elapsed_s, error if type(error) is str and error else _error_name(error), service
+            )
+
+    def _custom_row(self, name: str, kind: str) -> RowStats:
+        """The row of a first `measure`/`record` of (name, kind), its arguments checked once."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"the row name must be a non-empty string, not {name!r}")
+        if not isinstance(kind, str) or not kind:
+            raise ValueError(f"kind must be a non-empty string such as 'MQTT', not {kind!r}")
+        if kind in STEP_METHODS:
+            raise ValueError(f"kind {kind!r} is reserved for yamlswarm's step rows")
+        row = self._rows[(name, kind)] = self.ctx.stats.row(name, kind)
+        return row
 
     # -- used by steps -------------------------------------------------------
 
@@ -249,6 +310,87 @@ class VirtualUser:
             self.transport.close()
             for extra in self.extra_transports:
                 extra.close()
+
+
+class Measurement:
+    """The context manager of `user.measure(name, kind)`: times its block on the run's clock.
+
+    On a normal exit the block is a success (or a failure if `fail(reason)` was called);
+    an exception inside is a failure named `TypeName: message` and is re-raised, so the
+    hook's step then fails as any hook exception does. `StopUser` / `StopTest` (and the
+    other stop signals) pass through unrecorded; a user killed inside the block (the run's
+    hard stop) records it as `interrupted`, as a request in flight is. Set `size` (bytes
+    received) inside the block to count it in the row's content size. In the open model
+    a measurement that is the first timed thing of an iteration is charged the schedule lag.
+    """
+
+    __slots__ = ("_intended", "_now", "_row", "_start", "_user", "error", "size")
+
+    def __init__(self, user: VirtualUser, row: RowStats) -> None:
+        self._user = user
+        self._row = row
+        self._now = user._now
+        self.size: int | None = None
+        self.error: str | None = None
+
+    def fail(self, reason: str) -> None:
+        """Mark the measured exchange failed without raising (e.g. an answer that is wrong)."""
+        self.error = str(reason) or "failed"
+
+    def __enter__(self) -> Measurement:
+        user = self._user
+        user._requested = True
+        start = self._start = self._now()
+        lag = user._lag
+        if lag is None:
+            self._intended = None
+        else:
+            user._lag = None
+            self._intended = start - lag
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        end = self._now()
+        if exc is None and self.error is None and self.size is None and self._intended is None:
+            self._row.success(end - self._start)  # the usual case, kept short
+        else:
+            self._finish(end, exc)
+
+    def _finish(self, end: float, exc: BaseException | None) -> None:
+        if exc is not None and isinstance(exc, StopSignal):
+            return  # control flow, not an outcome of the exchange: not recorded
+        start, intended, row = self._start, self._intended, self._row
+        if intended is None:
+            latency, service = end - start, None
+        else:
+            latency, service = end - intended, end - start
+        if self.size is not None:
+            row.size_bytes += _checked_size(self.size)
+        if exc is None:
+            if self.error is None:
+                row.success(latency, service)
+            else:
+                row.failure(latency, self.error, service)
+        elif isinstance(exc, Exception):
+            row.failure(latency, error_text(exc), service)
+        else:  # killed in the block (GreenletExit at the hard stop): in flight, as requests are
+            row.failure(latency, INTERRUPTED, service)
+
+
+def _checked_size(size: Any) -> int:
+    if type(size) is not int or size < 0:
+        raise ValueError(f"size must be a whole number of bytes >= 0, not {size!r}")
+    return size
+
+
+def _error_name(error: Any) -> str:
+    if isinstance(error, str) and error:
+        return error
+    if isinstance(error, BaseException):
+        return error_text(error)
+    raise ValueError(f"error must be a non-empty string or an exception, not {error!r}")
 
 
 def _run_steps(executors: tuple[Executor, ...], user: VirtualUser) -> bool:

@@ -215,6 +215,7 @@ class Board:
             "fail_pct": round(100.0 * row.failures / n, 2) if n else 0.0,
             "rps": _rate(n, self.elapsed()),
             "current_rps": self._current_rps.get((row.name, row.method), 0.0),
+            "size_mean": round(row.size_bytes / row.requests, 1) if row.requests else 0.0,
             **{key: getattr(latency, key) for key in LATENCY_KEYS},
         }
 

@@ -51,7 +51,7 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
         "max_response_time": row.get("max", 0.0),
         "current_rps": row.get("current_rps", 0.0),
         "current_fail_per_sec": row.get("current_fail_per_s", 0.0),
-        "avg_content_length": 0,
+        "avg_content_length": row.get("size_mean", 0),  # bytes of a response body, on average
     }
     for q, key in _PERCENTILES:
         entry[f"response_time_percentile_{q}"] = row.get(key, 0.0)

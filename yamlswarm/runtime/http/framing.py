@@ -79,7 +79,7 @@ def simple_head(
 class Parsed:
     """A response as read: its final head, the body bytes kept, and what the connection can do."""
 
-    __slots__ = ("body", "headers", "reusable", "status", "truncated")
+    __slots__ = ("body", "headers", "reusable", "size", "status", "truncated")
 
     def __init__(
         self,
@@ -88,26 +88,30 @@ class Parsed:
         body: bytes,
         truncated: bool,
         reusable: bool,
+        size: int = 0,
     ) -> None:
         self.status = status
         self.headers = headers
         self.body = body
         self.truncated = truncated
         self.reusable = reusable
+        self.size = size  # bytes of the whole body as framed (kept or not)
 
 
 class _Body:
     """Keeps the first `keep` bytes of a body; the rest is counted as truncated, not kept."""
 
-    __slots__ = ("keep", "kept", "parts", "truncated")
+    __slots__ = ("keep", "kept", "parts", "size", "truncated")
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
         self.kept = 0
+        self.size = 0  # every byte of the body, kept or not (the stats rows' content size)
         self.parts: list[bytes] = []
         self.truncated = False
 
     def add(self, data: bytes | bytearray | memoryview) -> None:
+        self.size += len(data)
         room = self.keep - self.kept
         if room <= 0:
             if len(data):
@@ -306,7 +310,7 @@ def read_response(conn: Source, first: bytes, method: str, keep: int, limits: Ht
         else:
             reader.rest(body)
     reusable = head.keep_alive and not reader.leftover()
-    return Parsed(head.status, head.headers, body.value(), body.truncated, reusable)
+    return Parsed(head.status, head.headers, body.value(), body.truncated, reusable, body.size)
 
 
 def _read_chunked(reader: _Reader, body: _Body, limits: HttpLimits) -> None:

@@ -68,6 +68,7 @@ class Response:
         "received_at",
         "redirects",
         "sent_headers",
+        "size",
         "status",
         "truncated",
         "url",
@@ -84,6 +85,7 @@ class Response:
         error: str | None = None,
         truncated: bool = False,
         cookies: dict[str, str] | None = None,
+        size: int | None = None,
     ) -> None:
         self.method = method
         self.url = url
@@ -95,6 +97,9 @@ class Response:
         self.truncated = truncated
         self.cookies = cookies if cookies is not None else {}
         self.failure: str | None = None
+        # bytes of the body as framed on the wire (Content-Length, or the chunks' sum),
+        # before any Content-Encoding is undone, kept or not: what the stats rows add up
+        self.size = len(body) if size is None else size
         # when the last bytes reached the socket, on the monotonic clock requests are timed on
         # (perf_counter), if the kernel told us, plain and TLS alike; latency ends here rather
         # than when this user's greenlet next got to run (docs/latency.md)

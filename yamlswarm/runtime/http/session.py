@@ -329,7 +329,7 @@ class Session:
                 kept.append(piece)
                 kept_size += len(piece)
         body = b"".join(kept) if len(kept) > 1 else (kept[0] if kept else b"")
-        response = self._response(origin, method, status, headers, body, length > keep, keep)
+        response = self._response(origin, method, status, headers, body, length, keep)
         if close or got != length:  # bytes beyond the body: the connection cannot be trusted
             conn.close()
         else:
@@ -342,7 +342,7 @@ class Session:
         """Everything else (chunked, 1xx, HEAD, split heads, ...): `framing.read_response`."""
         parsed = read_response(conn, first, method, keep, self.limits)
         response = self._response(
-            origin, method, parsed.status, parsed.headers, parsed.body, parsed.truncated, keep
+            origin, method, parsed.status, parsed.headers, parsed.body, parsed.size, keep
         )
         if parsed.reusable and not conn.dirty:
             conn.last_used = 0.0  # an unusual response: check the socket before the next one
@@ -358,11 +358,11 @@ class Session:
         status: int,
         header_items: list[tuple[str, str]],
         body: bytes,
-        truncated: bool,
+        size: int,  # of the whole body as framed: more than `keep` means it was cut
         keep: int = DEFAULT_BODY_LIMIT,
     ) -> Response:
         headers = Headers(header_items)
-        response = Response(method, "", status, headers, body, truncated=truncated)
+        response = Response(method, "", status, headers, body, truncated=size > keep, size=size)
         if body:
             encoding = headers.get("content-encoding")
             if encoding:
@@ -370,7 +370,7 @@ class Session:
                     response.body, cut = decode(body, encoding, keep)
                 except DecodeError as exc:
                     raise Failure(exc.name) from None
-                response.truncated = truncated or cut
+                response.truncated = response.truncated or cut
         if "set-cookie" in headers:
             response.cookies = self.jar.update(origin.host, headers.get_all("set-cookie"))
         return response
