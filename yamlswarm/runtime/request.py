@@ -262,7 +262,7 @@ def _rendered_executor(spec: _Spec) -> Executor:
                 headers = with_session(headers, user.session_headers, ctx)
             method = step.method
             if hooks.before_request:
-                hooked = hooks.run_before_request(user, method, url, headers, body)
+                hooked = hooks.run_before_request(user, method, url, headers, body, row.name)
                 method, url, headers, body = (
                     hooked.method,
                     hooked.url,

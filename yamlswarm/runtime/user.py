@@ -240,7 +240,7 @@ class VirtualUser:
             pass
         finally:
             if hooks.on_user_stop:
-                hooks.call_each(hooks.on_user_stop, self)
+                hooks.call_quietly(hooks.on_user_stop, self)
             self.data.stop()
             self.transport.close()
             for extra in self.extra_transports:
