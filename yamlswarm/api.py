@@ -25,7 +25,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, overload
 
 from yamlswarm.runtime.signals import StopTest, StopUser
 
@@ -46,6 +46,12 @@ Role = Literal["local", "master", "worker"]
 
 class Headers(Protocol):
     """A response's headers: case-insensitive names, possibly several values per name."""
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+
+    @overload
+    def get(self, name: str, default: str) -> str: ...
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The value of header `name` (several values joined with ", "), else `default`."""
