@@ -409,7 +409,7 @@ def test_hooks_run_in_workers_and_on_test_stop_on_the_master_with_the_merged_res
         "def on_user_start(user):\n"
         "    _log('user_start')\n"
         "def on_test_stop(ctx, result):\n"
-        "    _log(f'test_stop {ctx.role} {result and result[\"totals\"][\"requests\"]}')\n"
+        '    _log(f\'test_stop {ctx.role} {result and result["totals"]["requests"]}\')\n'
     )
     env = {**_env(), "HOOK_LOG": str(log)}
     proc = subprocess.Popen(

@@ -127,8 +127,8 @@ class HookRunner:
             return
         self._reported.add(key)
         if isinstance(exc, HookExit) and exc.__cause__ is not None:
+            note = f"{exc}; recorded as its failure"
             exc = exc.__cause__  # the hook's own SystemExit, where it was raised
-            note = "recorded as the hook's failure: a hook cannot end the process"
         else:
             note = "shown once"
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
