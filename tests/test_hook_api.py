@@ -3,6 +3,7 @@ kind of run, `on_test_stop` deciding the exit code."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from tests.cli_helpers import REPO, cli_env, run_json, write_scenario, yamlswarm
 from tests.servers import CountingServer
 from yamlswarm import api
 from yamlswarm.runtime import signals
+from yamlswarm.runtime.user import VirtualUser
 
 # A hook module as an author writes it, every object of the API used as documented.
 GOOD_HOOKS = """
@@ -357,3 +359,57 @@ def test_yamlswarm_validate_accepts_a_typed_hook_module(tmp_path: Path) -> None:
     )
     run = yamlswarm("validate", scenario)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+CONFORMANCE = """
+from yamlswarm import api
+from yamlswarm.runtime.hook_calls import HookRequest
+from yamlswarm.runtime.http.response import Response
+from yamlswarm.runtime.user import VirtualUser
+
+
+def response(x: Response) -> api.Response:
+    return x
+
+
+def request(x: HookRequest) -> api.Request:
+    return x
+"""
+
+USER_CONFORMANCE = """
+
+def user(x: VirtualUser) -> api.User:
+    return x
+"""
+
+
+def _conforms(tmp_path: Path, text: str) -> subprocess.CompletedProcess:
+    path = tmp_path / "conformance.py"
+    path.write_text(text)
+    env = {**os.environ, "MYPYPATH": str(REPO)}
+    command = [sys.executable, "-m", "mypy", "--follow-imports=silent", "--no-incremental"]
+    return subprocess.run(
+        [*command, "--ignore-missing-imports", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+
+
+def test_the_objects_hooks_are_handed_satisfy_the_api(tmp_path: Path) -> None:
+    """The runtime's own response and request are what the protocols promise (mypy checks
+    the structure, members and types, as it would for a hook author)."""
+    run = _conforms(tmp_path, CONFORMANCE)
+    assert run.returncode == 0, run.stdout
+
+
+@pytest.mark.skipif(
+    not all(f"def {name}" in inspect.getsource(VirtualUser) for name in ("measure", "record"))
+    or "metrics" not in inspect.getsource(VirtualUser),
+    reason="user.measure, user.record and user.metrics come from other work on the user",
+)
+def test_the_virtual_user_satisfies_the_api_user(tmp_path: Path) -> None:
+    run = _conforms(tmp_path, CONFORMANCE + USER_CONFORMANCE)
+    assert run.returncode == 0, run.stdout

@@ -183,11 +183,13 @@ class HookRunner:
             request.body = request.body.encode()
         return request
 
-    def run_after_response(self, user: Any, response: Response) -> str | None:
-        """Run the `after_response` hooks; the request's failure text, or None.
+    def run_after_response(self, user: Any, response: Response, name: str = "") -> str | None:
+        """Run the `after_response` hooks on the response of row `name`; the request's failure
+        text, or None.
 
         The request is counted before its user stops: a StopUser from a hook makes the
         user stop after this request (as a ramp-down does), a StopTest stops the run."""
+        response.name = name
         for hook in self.after_response:
             try:
                 hook(response, user)

@@ -318,7 +318,7 @@ def _finisher(spec: _Spec) -> Finish:
         ctx = user.vars
         error = response.error
         if error is None and hooks.after_response:
-            error = hooks.run_after_response(user, response)
+            error = hooks.run_after_response(user, response, row.name)
         if error is None:
             error = checker(response, ctx)
         if extractor is not None and response.error is None:

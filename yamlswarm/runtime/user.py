@@ -98,6 +98,7 @@ class VirtualUser:
         start = self._now()
         response = self.transport.send(request)
         response.elapsed = self._now() - start
+        response.name = row.name
         if response.redirects:  # counted as the request steps count them
             record_redirects(self.ctx.stats, row, response.redirects, response.elapsed)
         error = response.error or (f"HTTP {response.status}" if response.status >= 400 else None)

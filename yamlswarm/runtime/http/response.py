@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, overload
 
 _UNSET = object()
 
@@ -16,6 +16,12 @@ class Headers:
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
         self._items = items or []
         self._index: dict[str, str] | None = None
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+
+    @overload
+    def get(self, name: str, default: str) -> str: ...
 
     def get(self, name: str, default: str | None = None) -> str | None:
         if self._index is None:
@@ -65,6 +71,7 @@ class Response:
         "failure",
         "headers",
         "method",
+        "name",
         "received_at",
         "redirects",
         "sent_headers",
@@ -95,6 +102,7 @@ class Response:
         self.truncated = truncated
         self.cookies = cookies if cookies is not None else {}
         self.failure: str | None = None
+        self.name = ""  # the stats row, set where hooks see the response (yamlswarm.api)
         # when the last bytes reached the socket, on the monotonic clock requests are timed on
         # (perf_counter), if the kernel told us, plain and TLS alike; latency ends here rather
         # than when this user's greenlet next got to run (docs/latency.md)
