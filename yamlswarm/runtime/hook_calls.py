@@ -266,7 +266,7 @@ class HookRunner:
         """`on_test_stop(ctx, result)` of every module; returns the exit code, as the hooks
         may have set `ctx.exit_code`."""
         ctx.result = result
-        ctx.exit_code = code
+        ctx._exit_code = code  # as computed (the setter checks only what hooks set)
         if self.on_test_stop:
             failure = self.call_quietly(self.on_test_stop, ctx, result)
             if failure:
