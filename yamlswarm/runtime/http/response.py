@@ -80,6 +80,10 @@ class Response:
         "url",
     )
 
+    # the stats row: set only where hooks see the response (after_response, user.request),
+    # so that building a response costs nothing more on the hot path
+    name: str
+
     def __init__(
         self,
         method: str,
@@ -102,7 +106,6 @@ class Response:
         self.truncated = truncated
         self.cookies = cookies if cookies is not None else {}
         self.failure: str | None = None
-        self.name = ""  # the stats row, set where hooks see the response (yamlswarm.api)
         # when the last bytes reached the socket, on the monotonic clock requests are timed on
         # (perf_counter), if the kernel told us, plain and TLS alike; latency ends here rather
         # than when this user's greenlet next got to run (docs/latency.md)
