@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import run_json
+from tests.cli_helpers import run_json, yamlswarm
 from tests.servers import CountingServer
 
 LOG_HELPER = """
@@ -273,3 +273,16 @@ def test_threads_left_by_hooks_are_named_and_do_not_keep_the_process_alive(
         own = [w for w in poller if str(tmp_path) in w and "'ticker'" not in w]
         assert len(own) == 1, run.stderr
         assert all("yamlswarm-bundle-" in w for w in ticker), run.stderr
+
+
+def test_a_hook_module_that_exits_at_import_is_an_import_failure(tmp_path: Path) -> None:
+    (tmp_path / "hooks.py").write_text("import sys\nsys.exit(3)\n")
+    scenario = ESCAPE_SCENARIO.replace("          - call: check\n", "")
+    with CountingServer() as server:
+        run, result = run_json(tmp_path, scenario, server.url)
+        validate = yamlswarm("validate", tmp_path / "scenario.yaml")
+    assert run.returncode == 3 and result is None  # the run could not start: SPEC exit 3
+    assert "hook module 'hooks.py' failed to import" in run.stderr
+    assert "sys.exit(3)" in run.stderr and "SystemExit: 3" in run.stderr  # the user's frame
+    assert validate.returncode == 2
+    assert "failed to import: SystemExit: 3" in validate.stdout + validate.stderr
