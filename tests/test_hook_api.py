@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,7 @@ def _log(event, **data):
 
 def _ctx(ctx):
     return {"scenario": ctx.scenario, "host": ctx.host, "role": ctx.role,
+            "process": f"{os.getpid()}:{id(ctx)}",
             "workers": ctx.workers, "users": ctx.settings["users"],
             "iterations": ctx.settings["iterations"]}
 
@@ -228,16 +230,20 @@ def test_a_local_run_hands_the_test_hooks_its_context_and_honours_exit_code(
     assert result is not None and result["exit_code"] == 5  # the JSON says so too
     start, stop, read_only = _events(log)
     common = {"scenario": "ctx-check", "host": server.url, "role": "local", "workers": 0}
-    assert start == {
-        "event": "start",
-        "result": None,
-        "exit_code": None,
-        **common,
-        "users": 2,
-        "iterations": None,
-    }
+    assert (
+        start.items()
+        >= {
+            "event": "start",
+            "result": None,
+            "exit_code": None,
+            **common,
+            "users": 2,
+            "iterations": None,
+        }.items()
+    )
     assert stop["requests"] == served == 12 and stop["same"] is True
     assert stop["exit_code"] == 0 and stop.items() >= common.items()
+    assert stop["process"] == start.pop("process")  # the same object at start and stop
     assert read_only == {"event": "settings read only"}
 
 
@@ -258,6 +264,9 @@ def test_processes_run_the_test_hooks_on_the_master_and_each_worker(tmp_path: Pa
     assert stops["master"]["workers"] == 2 and stops["worker"]["workers"] == 2
     assert stops["worker"]["requests"] is None  # workers hold no whole result
     assert {e["scenario"] for e in events if "scenario" in e} == {"ctx-check"}
+    # one context per process, the same object at its start and at its stop
+    per_process = Counter(e["process"] for e in events if "process" in e)
+    assert len(per_process) == 3 and set(per_process.values()) == {2}
 
 
 def test_a_master_and_two_workers_hand_the_hooks_the_same_context(tmp_path: Path) -> None:
