@@ -161,7 +161,7 @@ def on_test_start(ctx):
 
 
 def on_test_stop(ctx, result):
-    _log(f"test_stop {result.totals.requests}")
+    _log(f"test_stop {result['totals']['requests']}")
 
 
 def on_user_start(user):

@@ -34,7 +34,20 @@ def main() -> None:
         monkey.patch_all()
     from yamlswarm.cli import main as cli_main
 
-    cli_main()
+    try:
+        cli_main()
+    except SystemExit as done:
+        _end(done)
+        raise
+
+
+def _end(done: SystemExit) -> None:
+    """Threads that hook code left running must not keep the process alive: name them, exit."""
+    from yamlswarm.runtime.hook_threads import exit_now, stragglers
+
+    left = stragglers()
+    if left:
+        exit_now(done.code, left)
 
 
 if __name__ == "__main__":

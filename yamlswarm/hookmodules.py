@@ -136,7 +136,7 @@ def _import(spec: str) -> _Loaded:
         functions = _template_functions(module)
     except HookImportError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() at import: a failure, not an exit
         raise _import_error(spec, exc) from exc
     return _Loaded(module, functions)
 

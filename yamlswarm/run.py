@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
@@ -176,8 +177,10 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
             elapsed=runner.elapsed,
             interrupted=runner.interrupted,
             aborted=runner.aborted,
-            on_test_stop=lambda result: (
-                hooks.call_each(hooks.on_test_stop, runner, result) if hooks.on_test_stop else None
+            on_test_stop=(
+                (lambda result, code: hooks.test_stop(runner.test_ctx, result, code))
+                if hooks.on_test_stop
+                else None
             ),
             out=out,
             err=err,
@@ -253,13 +256,16 @@ def finish_run(
     aborted: str | None,
     out: TextIO,
     err: TextIO,
-    on_test_stop: Any = None,
+    on_test_stop: Callable[[dict[str, Any], int], int] | None = None,
     extra: dict[str, Any] | None = None,
     observers: Observers | None = None,
 ) -> int:
     """Result, thresholds, table and output files of a finished run; returns the exit code.
 
     Shared by a local run and a distributed master (whose `stats` are the merged ones).
+    `on_test_stop(result, exit_code)` runs the hooks of that name with the result as the
+    JSON output has it, before the table and the files; it returns the exit code, which
+    the hooks may have changed (`ctx.exit_code`).
     """
     from yamlswarm.export.provenance import masked_host
     from yamlswarm.report import table
@@ -286,7 +292,7 @@ def finish_run(
     result.command = list(settings.command) or None
     attach_percentiles(result, stats)  # Locust's 66%, 75%, ... for the CSV
     if on_test_stop is not None:
-        on_test_stop(result)
+        exit_code = result.exit_code = on_test_stop(result.to_dict(), exit_code)
     print(f"\n{table.render(result)}", file=out, flush=True)
     if aborted:
         print(f"aborted: threshold {aborted!r} failed", file=out, flush=True)

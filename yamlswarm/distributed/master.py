@@ -360,10 +360,11 @@ class Master:
         workers = self.wait_for_workers()
         steering = make_steering(self.plan, self.settings)  # --web: the master's web UI
         self.report = report = ClusterReport(
-            self.plan, self.settings, out=self.out, err=self.err, steering=steering
-        )
+            self.plan, self.settings, out=self.out, err=self.err, steering=steering,
+            workers=len(workers),
+        )  # fmt: skip
         if steering is not None and not self._started_from_the_page(steering, report):
-            return report.finish(self.outcomes(), hook_ctx=self)
+            return report.finish(self.outcomes())
         for index, worker in enumerate(workers):
             worker.state, worker.index = "running", index
             self.send(
@@ -371,6 +372,7 @@ class Master:
             )
         if steering is not None:
             self._web_control.relay()  # the targets set in the page, split across the workers
+        report.test_start(self.stop_all)
         selection = self.settings.selection.describe()
         print(
             f"yamlswarm: running {self.plan.name!r}"
@@ -390,7 +392,7 @@ class Master:
             ticker.kill(block=True)
         for worker in self.workers.values():
             self.send(worker, m.Quit("run finished"))
-        return report.finish(self.outcomes(), hook_ctx=self)
+        return report.finish(self.outcomes())
 
     def _started_from_the_page(self, steering: Any, report: ClusterReport) -> bool:
         """--web: wait for Start in the page (False: stopped before it); time counts from it."""

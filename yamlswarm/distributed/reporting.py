@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import gevent
 
@@ -22,6 +22,10 @@ from yamlswarm.errors import ClusterError
 from yamlswarm.observing import ObserveEnv, build_observers
 from yamlswarm.runtime.observers import Tick
 from yamlswarm.settings import RunSettings
+
+if TYPE_CHECKING:
+    from yamlswarm.api import TestContext
+    from yamlswarm.runtime.hook_calls import HookRunner
 
 __all__ = ["ClusterReport", "WorkerOutcome", "cluster_summary", "lost_summary"]
 
@@ -58,8 +62,11 @@ class ClusterReport:
         out: TextIO,
         err: TextIO,
         steering: Any = None,
+        workers: int = 0,
     ) -> None:
-        """`steering`: the start gate and targets of a run steered from the web UI (--web)."""
+        """`steering`: the start gate and targets of a run steered from the web UI (--web);
+        `workers`: how many run the load (the test hooks' `ctx.workers`)."""
+        from yamlswarm.runtime.hook_calls import test_context
         from yamlswarm.runtime.stats import Stats
 
         self.plan = plan
@@ -76,6 +83,14 @@ class ClusterReport:
         self._live: Any = None
         self.generators: dict[str, dict[str, Any]] = {}  # worker id -> its health report
         self.observers = build_observers(ObserveEnv(plan, settings, out, err, "master", steering))
+        self.hooks = master_hooks(plan, err)
+        self.test_ctx = test_context(plan, settings, role="master", workers=workers)
+        self._test_stopped = False  # a worker's `stop: test` or StopTest was relayed to all
+
+    def test_start(self, stop_all: Callable[[str], None]) -> None:
+        """The master's `on_test_start(ctx)`, once the workers run; a StopTest stops them all."""
+        self.hooks.bind(self.stats, stop_all)
+        self.hooks.test_start(self.test_ctx)
 
     def merge(self, worker_id: str, data: dict[str, Any]) -> None:
         """Add a worker's report; ProtocolError (nothing merged) when it is malformed."""
@@ -128,6 +143,9 @@ class ClusterReport:
             self.observers.second(Tick(self.stats, users, elapsed, second))
         if self._live is not None:
             self._live.update(self.stats.live_view(users, self._duration()))
+        if self.stats.test_stopped and not self._test_stopped:  # one worker stopped the test
+            self._test_stopped = True
+            stop_all(f"test stopped ({self.stats.test_stopped})")
         if self._aborting and self.aborted is None:
             failed = first_abort(self._aborting, self.stats, time.perf_counter() - self.started)
             if failed is not None:
@@ -141,11 +159,16 @@ class ClusterReport:
 
     # ------------------------------------------------------------------ the end
 
-    def finish(self, outcomes: Sequence[WorkerOutcome], *, hook_ctx: object) -> int:
+    def finish(
+        self,
+        outcomes: Sequence[WorkerOutcome],
+        *,
+        hook_ctx: TestContext | None = None,
+    ) -> int:
         """The merged result: table, thresholds, outputs, what was lost; returns the exit code.
 
-        `outcomes` are the workers that were given a share; `hook_ctx` is the
-        `ctx` handed to the hook modules' `on_test_stop(ctx, result)`.
+        `outcomes` are the workers that were given a share; `hook_ctx` is the `ctx`
+        handed to the hook modules' `on_test_stop(ctx, result)` (default `test_ctx`).
         """
         from yamlswarm.run import finish_run
 
@@ -163,7 +186,7 @@ class ClusterReport:
             out=self.out,
             err=self.err,
             extra={**cluster_summary(outcomes), "generators": dict(self.generators)},
-            on_test_stop=self._on_test_stop(hook_ctx),
+            on_test_stop=self._on_test_stop(hook_ctx or self.test_ctx),
             observers=self.observers,
         )
         summary = lost_summary(outcomes)
@@ -178,22 +201,21 @@ class ClusterReport:
             return ClusterError.exit_code
         return code
 
-    def _on_test_stop(self, hook_ctx: object) -> Callable[[Any], Any] | None:
-        """`on_test_stop(ctx, result)` of the hook modules, called once, here, with the merged result.
-
-        Workers report deltas and hold no whole result, so the master is the process that calls it.
-        """
-        if not self.plan.hooks:
-            return None
-        from yamlswarm.hookmodules import (
-            load_hooks,
-        )  # already imported (and cached) by the compiler
-        from yamlswarm.runtime.hook_calls import HookRunner
-
-        hooks = HookRunner(load_hooks(self.plan.hooks), err=self.err)
+    def _on_test_stop(self, ctx: TestContext) -> Callable[[dict[str, Any], int], int] | None:
+        """`on_test_stop(ctx, result)` of the hook modules, with the merged result (workers
+        call theirs with None: they report deltas and hold no whole result)."""
+        hooks = self.hooks
         if not hooks.on_test_stop:
             return None
-        return lambda result: hooks.call_each(hooks.on_test_stop, hook_ctx, result)
+        return lambda result, code: hooks.test_stop(ctx, result, code)
+
+
+def master_hooks(plan: p.Plan, err: TextIO) -> HookRunner:
+    """The hook modules as the master calls them (the compiler already imported them)."""
+    from yamlswarm.hookmodules import load_hooks
+    from yamlswarm.runtime.hook_calls import HookRunner
+
+    return HookRunner(load_hooks(plan.hooks) if plan.hooks else None, err=err)
 
 
 def busiest_generator(generators: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -295,7 +295,7 @@ class Worker:
             self.send(m.Done(Stats().export(), "nothing to do: more workers than work"))
             return 0
         from yamlswarm.hookmodules import load_hooks
-        from yamlswarm.runtime.hook_calls import HookRunner
+        from yamlswarm.runtime.hook_calls import HookRunner, test_context
         from yamlswarm.runtime.runner import Runner
 
         hooks = HookRunner(load_hooks(share.plan.hooks) if share.plan.hooks else None, err=self.err)
@@ -315,6 +315,7 @@ class Worker:
             out=self.out,
             err=self.err,
             steering=self.steering,
+            test_ctx=test_context(share.plan, share.settings, role="worker", workers=start.count),
         )
         self._say(f"running share {start.index + 1} of {start.count}")
         reporter = gevent.spawn(self._report_loop, runner)
@@ -331,7 +332,9 @@ class Worker:
             raise ClusterError(self._lost_text())
         if self.refused is not None:
             raise ClusterError(self.refused)
-        return Interrupted.exit_code if runner.interrupted else 0
+        code = Interrupted.exit_code if runner.interrupted else 0
+        # the worker's own on_test_stop: no result here (the master merges it), its exit code
+        return hooks.test_stop(runner.test_ctx, None, code) if hooks.on_test_stop else code
 
     def _report_loop(self, runner: Any) -> None:
         while True:

@@ -1,4 +1,8 @@
-"""The `call:` step: run a hook module's function as `fn(user)`; an exception fails the step."""
+"""The `call:` step: run a hook module's function as `fn(user)`; an exception fails the step.
+
+`StopUser` / `StopTest` raised by the function stop its user / the run (counted with
+their reason); `SystemExit` and `KeyboardInterrupt` fail the step like any exception.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ from yamlswarm.kinds.base import (
 )
 from yamlswarm.plan import NOWHERE, Source
 from yamlswarm.runtime.context import Executor
-from yamlswarm.runtime.signals import StopUser
+from yamlswarm.runtime.hook_calls import ESCAPES, HookExit
+from yamlswarm.runtime.signals import StopTest, StopUser
 from yamlswarm.runtime.values import error_text
 
 
@@ -51,11 +56,17 @@ def build_call(step: CallStep, env: StepBuildEnv) -> Executor:
         start = now()
         try:
             function(user)
-        except StopUser:
-            raise
+        except (StopUser, StopTest) as stop:
+            raise hooks.stopped(step.function, stop, user) from None
         except Exception as exc:
             hooks.report_exception(step.function, exc)
             row.failure(now() - start, error_text(exc))
+            return False
+        except ESCAPES as exc:  # a hook never ends the process: its failure, as data
+            contained = HookExit(step.function, exc)
+            contained.__cause__ = exc
+            hooks.report_exception(step.function, contained)
+            row.failure(now() - start, str(contained))
             return False
         return True
 

@@ -86,11 +86,12 @@ class RunState:
         self.stop_reason: str | None = None
         self.stopped_at = float("inf")  # clock.now() time of stop()
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: str | None) -> None:
+        """Stop the run (the first call counts); `reason` None: a StopTest without one."""
         if not self.stopping:
             self.stopped_at = self._now()
             self.stopping = True
-            self.stop_reason = reason
+            self.stop_reason = reason or "test stopped"
             if self._on_stop is not None:
                 self._on_stop()
 

@@ -262,7 +262,7 @@ def _rendered_executor(spec: _Spec) -> Executor:
                 headers = with_session(headers, user.session_headers, ctx)
             method = step.method
             if hooks.before_request:
-                hooked = hooks.run_before_request(user, method, url, headers, body)
+                hooked = hooks.run_before_request(user, method, url, headers, body, row.name)
                 method, url, headers, body = (
                     hooked.method,
                     hooked.url,
@@ -318,7 +318,7 @@ def _finisher(spec: _Spec) -> Finish:
         ctx = user.vars
         error = response.error
         if error is None and hooks.after_response:
-            error = hooks.run_after_response(user, response)
+            error = hooks.run_after_response(user, response, row.name)
         if error is None:
             error = checker(response, ctx)
         if extractor is not None and response.error is None:

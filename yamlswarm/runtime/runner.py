@@ -21,12 +21,13 @@ import gevent
 from gevent.event import Event
 
 from yamlswarm import plan as p
+from yamlswarm.api import TestContext
 from yamlswarm.runtime.clock import Clock, SystemClock
 from yamlswarm.runtime.context import RunContext, RunState
 from yamlswarm.runtime.data import FeedState
 from yamlswarm.runtime.fake import make_faker
 from yamlswarm.runtime.health import HealthMonitor
-from yamlswarm.runtime.hook_calls import HookRunner
+from yamlswarm.runtime.hook_calls import HookRunner, test_context
 from yamlswarm.runtime.http.message import Origin, parse_origin
 from yamlswarm.runtime.http.session import session_factory
 from yamlswarm.runtime.http.transport import TransportFactory
@@ -78,22 +79,22 @@ class Runner:
         transport_factory: TransportFactory | None = None,
         observers: Observers | None = None,
         steering: Steering | None = None,
+        test_ctx: TestContext | None = None,
     ) -> None:
         """`partition` (index, count): this process's share of `order: unique` data rows;
         `trace`: called after every request with (user, step, response, error) (--trace);
         `clock`: time and sleeping (default the real one); `transport_factory`: a new
         transport for each user (default: HTTP sessions against the plan's host);
         `observers`: told once a second (live exports, the web UI); `steering`: the start
-        gate and live targets of a steered run (--web)."""
-        self.plan = plan
-        self.settings = settings
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
+        gate and live targets of a steered run (--web); `test_ctx`: the test hooks' ctx."""
+        self.plan, self.settings = plan, settings
+        self.out, self.err = out or sys.stdout, err or sys.stderr
         self.clock = clock or GeventClock()
         self.stats = stats or Stats(clock=self.clock.wall, max_rows=settings.max_rows)
         self.stats.warn = self.stats.warn or self._log
         self.stats.metrics.declare(plan.metrics)
         self.hooks = hooks or HookRunner(None)
+        self.test_ctx = test_ctx or test_context(plan, settings)
         self.live = live
         self.observers = observers or Observers((), self.err)
         self.base: Origin | None = parse_origin(plan.host) if plan.host else None
@@ -111,6 +112,7 @@ class Runner:
         load = plan.load
         budget = load.iterations if isinstance(load, p.IterationsLoad) else plan.iterations_cap
         self.state = RunState(budget, self.clock.now, on_stop=self._done.set)
+        self.hooks.bind(self.stats, self.stop)  # a hook's StopTest stops this run
         self.ctx = self._context(trace, transport_factory)
         self.build_env = self.ctx.build_env()
         self.user_types = tuple(self._compile_user_type(t) for t in plan.users)
@@ -420,13 +422,7 @@ class Runner:
         self.stats.start()
         if not isinstance(self.plan.load, p.ArrivalLoad):
             self._load_started.set()
-        failure = (
-            self.hooks.call_each(self.hooks.on_test_start, self)
-            if self.hooks.on_test_start
-            else None
-        )
-        if failure:
-            print(f"on_test_start failed: {failure}", file=self.err)
+        self.hooks.test_start(self.test_ctx)
         control = gevent.spawn(self._control)
         ticker = gevent.spawn(self._ticker)
         health = gevent.spawn(self.health.run) if self.health is not None else None

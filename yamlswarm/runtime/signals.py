@@ -1,9 +1,13 @@
 """Stop signals: the only exceptions that unwind a virtual user's loop.
 
 A failed request, check, extraction or hook is recorded data, never one of these.
+`StopUser` and `StopTest` are public: hook authors raise them as
+`yamlswarm.api.StopUser` / `yamlswarm.api.StopTest` (the same classes).
 """
 
 from __future__ import annotations
+
+__all__ = ["StopIterationSignal", "StopSignal", "StopTest", "StopUser"]
 
 
 class StopSignal(Exception):
@@ -15,12 +19,22 @@ class StopIterationSignal(StopSignal):
 
 
 class StopUser(StopSignal):
-    """Stop this virtual user (e.g. its data feed is exhausted with `stop_user`)."""
+    """Stop this virtual user gracefully: its `on_stop` steps and `on_user_stop` hooks run.
+
+    `reason` (optional) is counted in the results ("users stopped: N (reason)").
+    """
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(*(() if reason is None else (reason,)))
+        self.reason = reason
 
 
 class StopTest(StopSignal):
-    """Stop the whole run (e.g. a data feed exhausted with `stop_test`)."""
+    """Stop the whole run gracefully: every user stops, the results are written.
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+    `reason` (optional) is shown with the results ("test stopped (reason)").
+    """
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(*(() if reason is None else (reason,)))
         self.reason = reason

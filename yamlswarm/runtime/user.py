@@ -107,6 +107,7 @@ class VirtualUser:
         start = self._now()
         response = self.transport.send(request)
         response.elapsed = self._now() - start
+        response.name = row.name
         if response.redirects:  # counted as the request steps count them
             record_redirects(self.ctx.stats, row, response.redirects, response.elapsed)
         row.size_bytes += response.size
@@ -305,7 +306,7 @@ class VirtualUser:
             pass
         finally:
             if hooks.on_user_stop:
-                hooks.call_each(hooks.on_user_stop, self)
+                hooks.call_quietly(hooks.on_user_stop, self)
             self.data.stop()
             self.transport.close()
             for extra in self.extra_transports:

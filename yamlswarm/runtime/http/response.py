@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, overload
 
 _UNSET = object()
 
@@ -16,6 +16,12 @@ class Headers:
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
         self._items = items or []
         self._index: dict[str, str] | None = None
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+
+    @overload
+    def get(self, name: str, default: str) -> str: ...
 
     def get(self, name: str, default: str | None = None) -> str | None:
         if self._index is None:
@@ -65,6 +71,7 @@ class Response:
         "failure",
         "headers",
         "method",
+        "name",
         "received_at",
         "redirects",
         "sent_headers",
@@ -73,6 +80,10 @@ class Response:
         "truncated",
         "url",
     )
+
+    # the stats row: set only where hooks see the response (after_response, user.request),
+    # so that building a response costs nothing more on the hot path
+    name: str
 
     def __init__(
         self,
