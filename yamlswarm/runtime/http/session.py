@@ -19,6 +19,7 @@ import gevent
 from gevent import socket as gsocket
 
 from yamlswarm.plan import HttpLimits, TlsSettings
+from yamlswarm.runtime.http.cookies import CookieJar
 from yamlswarm.runtime.http.decode import DecodeError, decode
 from yamlswarm.runtime.http.framing import SimpleHead, read_response, simple_head
 from yamlswarm.runtime.http.message import (
@@ -40,59 +41,6 @@ from yamlswarm.runtime.http.wire import Connection, Failure, error_name
 # methods retried automatically on a fresh connection (RFC 9110 9.2.2)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 RECHECK_AFTER = 0.05  # seconds idle after which a pooled connection is checked before reuse
-
-
-class CookieJar:
-    """A virtual user's cookies, by host; sent back as a browser would (path and domain kept simple)."""
-
-    __slots__ = ("_by_host",)
-
-    def __init__(self) -> None:
-        self._by_host: dict[str, dict[str, str]] = {}
-
-    def header(self, host: str) -> str | None:
-        cookies = self._by_host.get(host)
-        if not cookies:
-            return None
-        return "; ".join(f"{k}={v}" for k, v in cookies.items())
-
-    def update(self, host: str, set_cookies: Iterable[str]) -> dict[str, str]:
-        """Store the Set-Cookie values of one response; returns the cookies it set."""
-        jar = self._by_host.setdefault(host, {})
-        fresh: dict[str, str] = {}
-        for line in set_cookies:
-            pair, _, attrs = line.partition(";")
-            name, eq, value = pair.partition("=")
-            name = name.strip()
-            if not eq or not name:
-                continue
-            value = value.strip().strip('"')
-            lowered = attrs.lower().replace(" ", "")
-            if "max-age=0" in lowered or "max-age=-" in lowered or _expired(attrs):
-                jar.pop(name, None)
-                continue
-            jar[name] = value
-            fresh[name] = value
-        return fresh
-
-    def get(self, host: str, name: str) -> str | None:
-        return self._by_host.get(host, {}).get(name)
-
-    def clear(self) -> None:
-        self._by_host.clear()
-
-
-def _expired(attrs: str) -> bool:
-    for attr in attrs.split(";"):
-        key, _, value = attr.partition("=")
-        if key.strip().lower() == "expires":
-            try:
-                from email.utils import parsedate_to_datetime
-
-                return parsedate_to_datetime(value.strip()).timestamp() < time.time()
-            except (TypeError, ValueError):
-                return False
-    return False
 
 
 class Session:
@@ -204,8 +152,10 @@ class Session:
         if head is None or origin is None:
             return self._send_rendered(request)
         # the hot path of every constant request step: without cookies, its bytes are all built
-        cookie = self.jar.header(origin.host)
-        data = request.wire if not cookie else None
+        jar = self.jar
+        target = request.target
+        cookie = jar.header(origin, target) if jar.active else None
+        data = request.wire if cookie is None else None
         if data is None:
             data = frame(head, origin, request.body, request.method, cookie, request.own)
         verify = request.verify_tls
@@ -218,6 +168,8 @@ class Session:
             self.verify_tls if verify is None else verify,
         )
         response.url = request.url
+        if "set-cookie" in response.headers:
+            response.cookies = jar.update(origin, target, response.headers.get_all("set-cookie"))
         if response.status in REDIRECTS and request.follow_redirects:
             return self._follow(request, response)
         return response
@@ -371,8 +323,6 @@ class Session:
                 except DecodeError as exc:
                     raise Failure(exc.name) from None
                 response.truncated = truncated or cut
-        if "set-cookie" in headers:
-            response.cookies = self.jar.update(origin.host, headers.get_all("set-cookie"))
         return response
 
     # -- the general path (hooks, redirects, traces) --------------------------
@@ -417,9 +367,13 @@ class Session:
         except ValueError:
             return Response(method, url, error="InvalidURL")
         own = head_flags(headers) if headers else 0
-        data = frame(head, origin, body, method, self.jar.header(origin.host), own)
+        jar = self.jar
+        cookie = jar.header(origin, target) if jar.active else None
+        data = frame(head, origin, body, method, cookie, own)
         response = self.send_raw(origin, data, method, request.timeout, request.keep, verify)
         response.url = f"{origin!r}{target}"
+        if "set-cookie" in response.headers:
+            response.cookies = jar.update(origin, target, response.headers.get_all("set-cookie"))
         return response
 
     def _follow(self, request: Request, response: Response) -> Response:
