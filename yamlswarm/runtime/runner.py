@@ -155,6 +155,7 @@ class Runner:
                 tls=defaults.tls,
                 proxy=defaults.proxy,
                 limits=defaults.limits,
+                max_redirects=defaults.max_redirects,
             ),
             rng=self.rng,
             template_globals=self._template_globals(),

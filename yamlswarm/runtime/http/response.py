@@ -44,6 +44,7 @@ class Headers:
 
 
 _NO_HOPS: list[float] = []  # shared, never mutated: a new list replaces it
+_NO_HISTORY: list[Response] = []
 
 
 class Response:
@@ -53,7 +54,8 @@ class Response:
     "ConnectionRefused", "Timeout"). `body` holds the bytes kept (possibly
     only a prefix of a huge body, see `truncated`). `elapsed` is the latency
     in seconds as reported (from the scheduled start in the open model).
-    A hook's `after_response` may call `fail(reason)`.
+    A hook's `after_response` may call `fail(reason)`. After redirects, `url` is the final
+    URL and `history` holds the redirect responses before it.
     """
 
     __slots__ = (
@@ -64,6 +66,7 @@ class Response:
         "error",
         "failure",
         "headers",
+        "history",
         "method",
         "received_at",
         "redirects",
@@ -102,6 +105,8 @@ class Response:
         self.sent_headers: list[tuple[str, str]] | None = None  # kept only when tracing
         # seconds of each redirect hop followed after the first exchange (empty: none)
         self.redirects: list[float] = _NO_HOPS
+        # the redirect responses that led to this one, in order (as `requests` keeps them)
+        self.history: list[Response] = _NO_HISTORY
         self._json: Any = _UNSET
 
     @property

@@ -32,7 +32,7 @@ from yamlswarm.runtime.http.message import (
     split_url,
 )
 from yamlswarm.runtime.http.proxy import Proxy, absolute_form, proxy_for, tunnel
-from yamlswarm.runtime.http.redirects import MAX_REDIRECTS, REDIRECTS, TOO_MANY, next_hop
+from yamlswarm.runtime.http.redirects import MAX_REDIRECTS, REDIRECTS, next_hop, too_many
 from yamlswarm.runtime.http.response import Headers, Response
 from yamlswarm.runtime.http.tls import client_context
 from yamlswarm.runtime.http.transport import Request, TransportFactory
@@ -58,6 +58,7 @@ class Session:
         "connect_timeout",
         "jar",
         "limits",
+        "max_redirects",
         "proxy",
         "tls",
         "verify_tls",
@@ -72,8 +73,10 @@ class Session:
         tls: TlsSettings | None = None,
         proxy: str | None = None,
         limits: HttpLimits | None = None,
+        max_redirects: int = MAX_REDIRECTS,
     ) -> None:
         self.base = base
+        self.max_redirects = max_redirects  # hops followed at most (0: none)
         self.jar = CookieJar()
         self._conns: dict[tuple[str, str, int], list[Connection]] = {}  # idle, by origin
         self._proxies: dict[tuple[str, str, int], Proxy | None] = {}
@@ -377,25 +380,32 @@ class Session:
         return response
 
     def _follow(self, request: Request, response: Response) -> Response:
-        """Follow redirects from `response` (a redirect of `request`), at most MAX_REDIRECTS;
-        `response.redirects` holds the seconds each hop after the first exchange took."""
+        """Follow redirects from `response` (a redirect of `request`), at most `max_redirects`
+        (0: none, the redirect is the response); the final response's `redirects` holds the
+        seconds each hop after the first exchange took, its `history` the redirect responses."""
+        limit = self.max_redirects
+        if not limit:
+            return response
         method, url = request.method.upper(), response.url
         headers: Sequence[tuple[str, str]] = request.headers
         body = request.body
         times: list[float] = []
+        history: list[Response] = []
         while response.status in REDIRECTS:
             location = response.headers.get("location")
             if not location:
                 break
-            if len(times) == MAX_REDIRECTS:
-                response.error = TOO_MANY
+            if len(times) == limit:
+                response.error = too_many(limit)
                 break
             hop = next_hop(response.status, location, method, url, headers, body)
             method, url, headers, body = hop.method, hop.url, hop.headers, hop.body
+            history.append(response)
             start = time.perf_counter()
             response = self._send_one(method, url, headers, _with_body(request, body))
             times.append(time.perf_counter() - start)
         response.redirects = times
+        response.history = history
         return response
 
 
@@ -421,14 +431,22 @@ def session_factory(
     tls: TlsSettings | None = None,
     proxy: str | None = None,
     limits: HttpLimits | None = None,
+    max_redirects: int = MAX_REDIRECTS,
 ) -> TransportFactory:
     """A factory of sessions for the users of one run: relative URLs against `base`; the
-    connection settings of `defaults` (`tls`, `proxy`, `limits`) shared by all."""
+    connection settings of `defaults` (`tls`, `proxy`, `limits`, `max_redirects`) shared."""
     tls = tls or TlsSettings(verify=verify_tls)
     limits = limits or HttpLimits()
 
     def new_session() -> Session:
-        return Session(base, verify_tls=verify_tls, tls=tls, proxy=proxy, limits=limits)
+        return Session(
+            base,
+            verify_tls=verify_tls,
+            tls=tls,
+            proxy=proxy,
+            limits=limits,
+            max_redirects=max_redirects,
+        )
 
     return new_session
 
