@@ -16,15 +16,23 @@ if TYPE_CHECKING:
 
 
 class HookRequest:
-    """The request a `before_request(request, user)` hook may change."""
+    """The request a `before_request(request, user)` hook may change (`name`: its stats row)."""
 
-    __slots__ = ("body", "headers", "method", "url")
+    __slots__ = ("body", "headers", "method", "name", "url")
 
-    def __init__(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> None:
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        name: str | None = None,
+    ) -> None:
         self.method = method
         self.url = url
         self.headers = dict(headers)
         self.body = body
+        self.name = url if name is None else name
 
     def header_items(self) -> list[tuple[str, str]]:
         return [(k, str(v)) for k, v in self.headers.items()]
@@ -71,9 +79,15 @@ class HookRunner:
         print(f"hook {where} raised (shown once):\n{text}", file=self.err, flush=True)
 
     def run_before_request(
-        self, user: object, method: str, url: str, headers: list[tuple[str, str]], body: bytes
+        self,
+        user: object,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        name: str | None = None,
     ) -> HookRequest:
-        request = HookRequest(method, url, headers, body)
+        request = HookRequest(method, url, headers, body, name)
         for hook in self.before_request:
             try:
                 hook(request, user)

@@ -24,6 +24,7 @@ def too_many(limit: int) -> str:
     """The error of a request still redirected after `limit` hops."""
     return f"too many redirects ({limit})"
 
+
 _CREDENTIALS = frozenset({"authorization", "proxy-authorization"})
 _BODY_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding"})
 

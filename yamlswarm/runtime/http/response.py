@@ -68,6 +68,7 @@ class Response:
         "headers",
         "history",
         "method",
+        "name",
         "received_at",
         "redirects",
         "sent_headers",
@@ -98,6 +99,7 @@ class Response:
         self.truncated = truncated
         self.cookies = cookies if cookies is not None else {}
         self.failure: str | None = None
+        self.name: str | None = None  # the stats row the request is recorded on
         # when the last bytes reached the socket, on the monotonic clock requests are timed on
         # (perf_counter), if the kernel told us, plain and TLS alike; latency ends here rather
         # than when this user's greenlet next got to run (docs/latency.md)
