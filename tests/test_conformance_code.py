@@ -172,6 +172,7 @@ def go(user):
     assert second.target == "/api/v2/echo" and second.body == b'{"n":1}'
     assert second.header("Content-Type") == "application/json"
     assert second.header("X-Default") == "d-1"
+    assert row(runner, "/echo").failures == 0 and row(runner, "echo", "POST").failures == 0
 
 
 def test_concurrent_code_requests_of_one_user_each_get_a_connection(tmp_path, server):
