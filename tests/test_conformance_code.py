@@ -13,6 +13,7 @@ import json
 
 import pytest
 
+from tests.cli_helpers import run_json
 from tests.http_app_server import AppServer
 from tests.protocol_server import PAYLOAD, ProtocolServer
 from tests.run_helpers import row, run_here
@@ -239,3 +240,38 @@ def after_response(response, user):
     text = out.getvalue()
     assert text.count("-> 307 Temporary Redirect") == 2
     assert f"GET {server.url}/final -> 200 OK" in text
+
+
+# ---------------------------------------------------------------- our bugs are not failures
+
+_BROKEN = """
+from yamlswarm.runtime.http import session
+
+
+def _broken(self, *args, **kwargs):
+    raise AttributeError("'Connection' object has no attribute 'injected_fault'")
+
+
+session.Session._exchange = _broken  # a bug of ours, injected
+
+
+def go(user):
+    user.request("GET", "/from-hook")
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_bug_of_ours_stops_the_run_with_exit_3_and_the_results_so_far(tmp_path, mode):
+    (tmp_path / "hooks.py").write_text(_BROKEN)
+    step = "{get: /from-step}" if mode == "step" else "{call: go}"
+    text = f"version: 1\nhooks: hooks.py\nload: {{iterations: 50, users: 2}}\nusers:\n  - flows:\n      - steps: [{step}]\n"  # fmt: skip
+    with AppServer() as server:
+        run, result = run_json(tmp_path, text, server.url)
+    assert run.returncode == 3, run.stderr
+    assert result is not None  # the JSON output was still written
+    assert "Traceback (most recent call last)" in run.stderr
+    assert "AttributeError: 'Connection' object has no attribute 'injected_fault'" in run.stderr
+    assert "This is a bug in yamlswarm" in run.stderr and "Please report it" in run.stderr
+    assert "Aggregated" in run.stdout or "requests" in run.stdout  # the table was printed
+    assert result["totals"]["failures"] == 0  # not recorded as the target's failures
+    assert server.requests == []
