@@ -345,6 +345,7 @@ def finisher(step: Any, env: BuildEnv, checker: Checker, extractor: Extractor | 
         response.elapsed = latency
         if response.redirects:
             record_redirects(stats, row, response.redirects, latency)
+            _time_hops(response, latency)
         if trace is not None:
             head = request.head
             response.sent_headers = list(request.headers) if head is None else _head_headers(head)
@@ -387,6 +388,15 @@ def record_redirects(stats: Stats, row: RowStats, hops: list[float], chain: floa
     redirect_row.success(first if first > 0 else 0.0)
     for seconds in hops[:-1]:  # every hop but the last answered a redirect too
         redirect_row.success(seconds)
+
+
+def _time_hops(response: Response, chain: float) -> None:
+    """Each redirect response of the chain gets the seconds its exchange took."""
+    hops, history = response.redirects, response.history
+    if len(history) == len(hops):
+        first = chain - sum(hops)
+        for hop, seconds in zip(history, [first if first > 0 else 0.0, *hops[:-1]], strict=True):
+            hop.elapsed = seconds
 
 
 def _is_constant(step: p.RequestStep, parts: _RequestParts, hooks: HookRunner) -> bool:
