@@ -25,8 +25,12 @@ import ipaddress
 import math
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 from yamlswarm.runtime.http.message import Origin
+
+if TYPE_CHECKING:
+    from urllib.request import Request
 
 __all__ = ["CookieJar", "is_loopback"]
 
@@ -50,7 +54,7 @@ class _Policy(http.cookiejar.DefaultCookiePolicy):
     def __init__(self) -> None:
         super().__init__(strict_ns_domain=http.cookiejar.DefaultCookiePolicy.DomainStrictNonDomain)
 
-    def return_ok_secure(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+    def return_ok_secure(self, cookie: http.cookiejar.Cookie, request: Request) -> bool:
         if getattr(request, "loopback", False):
             return True
         return super().return_ok_secure(cookie, request)
@@ -126,7 +130,7 @@ class CookieJar:
         if key in cache:
             return cache[key]
         probe = _Exchange(origin, target)
-        self._jar.add_cookie_header(probe)
+        self._jar.add_cookie_header(cast("Request", probe))
         if len(cache) >= _CACHE_SIZE:
             cache.clear()
         cache[key] = probe.cookie
@@ -136,11 +140,12 @@ class CookieJar:
         """Store what the `Set-Cookie` lines of a response to `origin` + `target` set, as the
         policy allows (an expired one deletes); the cookies set, by name (quotes removed)."""
         exchange = _Exchange(origin, target, set_cookies)
+        request = cast("Request", exchange)
         fresh: dict[str, str] = {}
-        for cookie in self._jar.make_cookies(exchange, exchange):  # deletions happen here
+        for cookie in self._jar.make_cookies(cast(Any, exchange), request):  # deletes, too
             if cookie.value is None:  # `Set-Cookie: name` without '=': ignored (RFC 6265 5.2)
                 continue
-            if self._policy.set_ok(cookie, exchange):
+            if self._policy.set_ok(cookie, request):
                 self._jar.set_cookie(cookie)
                 value = cookie.value
                 if len(value) >= 2 and value[0] == value[-1] == '"':
