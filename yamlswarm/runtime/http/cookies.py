@@ -110,18 +110,20 @@ class CookieJar:
     __slots__ = ("_cache", "_expires", "_jar", "_policy", "active")
 
     def __init__(self) -> None:
-        self._policy = _Policy()
-        self._jar = http.cookiejar.CookieJar(self._policy)
+        # made when the first Set-Cookie arrives: a user that gets none costs no jar at all
+        self._policy: _Policy | None = None
+        self._jar: http.cookiejar.CookieJar | None = None
         self._cache: dict[tuple[tuple[str, str, int], str], str | None] = {}
         self._expires = math.inf  # when the first stored cookie expires
         self.active = False  # any cookie stored (False: no jar work at all)
 
     def header(self, origin: Origin, target: str) -> str | None:
         """The `Cookie` value for a request to `origin` with `target`, or None."""
-        if not self.active:
+        jar = self._jar
+        if not self.active or jar is None:
             return None
         if time.time() >= self._expires:
-            self._jar.clear_expired_cookies()
+            jar.clear_expired_cookies()
             self._changed()
             if not self.active:
                 return None
@@ -130,7 +132,7 @@ class CookieJar:
         if key in cache:
             return cache[key]
         probe = _Exchange(origin, target)
-        self._jar.add_cookie_header(cast("Request", probe))
+        jar.add_cookie_header(cast("Request", probe))
         if len(cache) >= _CACHE_SIZE:
             cache.clear()
         cache[key] = probe.cookie
@@ -139,14 +141,18 @@ class CookieJar:
     def update(self, origin: Origin, target: str, set_cookies: Iterable[str]) -> dict[str, str]:
         """Store what the `Set-Cookie` lines of a response to `origin` + `target` set, as the
         policy allows (an expired one deletes); the cookies set, by name (quotes removed)."""
+        if self._jar is None or self._policy is None:
+            self._policy = _Policy()
+            self._jar = http.cookiejar.CookieJar(self._policy)
+        jar, policy = self._jar, self._policy
         exchange = _Exchange(origin, target, set_cookies)
         request = cast("Request", exchange)
         fresh: dict[str, str] = {}
-        for cookie in self._jar.make_cookies(cast(Any, exchange), request):  # deletes, too
+        for cookie in jar.make_cookies(cast(Any, exchange), request):  # deletes, too
             if cookie.value is None:  # `Set-Cookie: name` without '=': ignored (RFC 6265 5.2)
                 continue
-            if self._policy.set_ok(cookie, request):
-                self._jar.set_cookie(cookie)
+            if policy.set_ok(cookie, request):
+                jar.set_cookie(cookie)
                 value = cookie.value
                 if len(value) >= 2 and value[0] == value[-1] == '"':
                     value = value[1:-1]
@@ -156,14 +162,15 @@ class CookieJar:
 
     def cookies(self) -> list[http.cookiejar.Cookie]:
         """Every cookie stored (for tests and tracing)."""
-        return list(self._jar)
+        return list(self._jar) if self._jar is not None else []
 
     def clear(self) -> None:
-        self._jar.clear()
+        if self._jar is not None:
+            self._jar.clear()
         self._changed()
 
     def _changed(self) -> None:
         self._cache.clear()
-        stored = list(self._jar)
+        stored = self.cookies()
         self.active = bool(stored)
         self._expires = min((c.expires for c in stored if c.expires is not None), default=math.inf)
