@@ -31,6 +31,7 @@ from yamlswarm.runtime.http.transport import Request
 from yamlswarm.runtime.request import checked, finisher, not_sent
 from yamlswarm.runtime.session_headers import with_session
 from yamlswarm.runtime.signals import InternalBug, StopSignal
+from yamlswarm.runtime.stats import INTERRUPTED
 from yamlswarm.runtime.values import as_text, error_text
 from yamlswarm.templates import renderer
 
@@ -100,6 +101,9 @@ class CodeRequests:
             raise
         except Exception as exc:  # the transport returns failures as data: a bug of ours
             raise InternalBug(exc) from exc
+        except BaseException:  # killed at the stop with the request in flight: the server saw it
+            row.failure(now() - sent, INTERRUPTED)
+            raise
         return response
 
     def _build(
