@@ -8,8 +8,9 @@ plain TCP or TLS (`tls=ssl.SSLContext`). Every request is recorded from the serv
 arrived. `idle_timeout` closes connections idle that long (a server keep-alive timeout).
 
 `ForwardProxy` is a loopback proxy: CONNECT tunnels and absolute-form forwarding; it
-records what it was asked. `make_ca` writes a CA, a server and a client certificate with
-the `openssl` command. Everything listens on 127.0.0.1, port 0.
+records what it was asked, and takes any `*.test` host name for 127.0.0.1 (so tests can
+use several host names, e.g. for cookie domains). `make_ca` writes a CA, a server and a
+client certificate with the `openssl` command. Everything listens on 127.0.0.1, port 0.
 """
 
 from __future__ import annotations
@@ -399,6 +400,8 @@ class ForwardProxy:
 
 
 def _loopback_connection(host: str, port: int) -> socket.socket:
+    if host.endswith(".test"):  # RFC 2606 names (shop.test, api.shop.test) are this machine
+        host = HOST
     if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
         raise OSError(f"this test proxy only goes to loopback, not {host!r}")
     return socket.create_connection((host.strip("[]"), port), timeout=10)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.servers import CountingServer, FaultServer, closed_port
 from yamlswarm.runtime.http.message import build_head, parse_origin, split_url
-from yamlswarm.runtime.http.session import CookieJar, Session
+from yamlswarm.runtime.http.session import Session
 
 
 def _session(server) -> Session:
@@ -145,17 +143,6 @@ def test_split_url_and_head():
     head = build_head("GET", "/a", [("Accept", "application/json")])
     assert head.startswith(b"GET /a HTTP/1.1\r\nAccept: application/json\r\n")
     assert b"User-Agent: yamlswarm/" in head
-
-
-def test_cookie_jar_expiry():
-    jar = CookieJar()
-    jar.update("h", ["a=1; Path=/", "b=2"])
-    assert jar.header("h") == "a=1; b=2"
-    jar.update("h", ["a=; Max-Age=0"])
-    assert jar.header("h") == "b=2"
-    jar.update("h", ["b=x; Expires=Thu, 01 Jan 1970 00:00:00 GMT"])
-    assert jar.header("h") is None
-    assert json.dumps(jar.update("h", ["bad"])) == "{}"
 
 
 def test_a_body_sent_after_a_head_response_does_not_fail_the_request():

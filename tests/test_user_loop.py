@@ -148,7 +148,8 @@ def test_user_request_for_hooks_is_recorded_on_the_clock():
     response = clock.run(lambda: user.request("post", "/orders", name="orders", json={"n": 1}))
     assert response.status == 201 and response.elapsed == pytest.approx(0.25)
     sent = transport.sent[0]
-    assert (sent.method, sent.url, sent.body) == ("POST", "/orders", b'{"n": 1}')
+    # the body encoded as a step's `json:` is
+    assert (sent.method, sent.url, sent.body) == ("POST", "/orders", b'{"n":1}')
     assert ("Content-Type", "application/json") in sent.headers
     row = stats.row("orders", "POST")
     assert row.requests == 1 and row.failures == 0 and row.lat.max_us == 250_000

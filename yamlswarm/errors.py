@@ -5,6 +5,7 @@
     ├── ScenarioError             exit 2   invalid scenario(s); carries every problem found
     ├── StartError                exit 3   the run could not start or died
     │   ├── HookImportError       exit 3   a hook module failed to import (shows its traceback)
+    │   ├── InternalError         exit 3   a bug of yamlswarm ended the run (shows its traceback)
     │   └── ClusterError          exit 3   master lost, too few workers, refused handshake
     └── Interrupted               exit 130 Ctrl-C / SIGTERM
 
@@ -14,6 +15,7 @@ Inside a running load test a failed request is data, never one of these.
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -119,6 +121,22 @@ class HookImportError(StartError):
 
     def render(self) -> str:
         return f"{self.details.rstrip()}\nerror: {self}"
+
+
+class InternalError(StartError):
+    """A bug of yamlswarm ended the run (results so far written); shows the traceback."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(f"internal error: {type(exc).__name__}: {exc}")
+        self.details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+    def render(self) -> str:
+        return (
+            f"{self.details.rstrip()}\nerror: {self}\n"
+            "This is a bug in yamlswarm, not in your scenario or your target; the results so far "
+            "were printed and written. Please report it, with the traceback above and the "
+            "command you ran."
+        )
 
 
 class ClusterError(StartError):

@@ -349,6 +349,8 @@ class Defaults:
     tls: TlsSettings = field(default_factory=TlsSettings)
     proxy: str | None = None  # `defaults.proxy`; None: HTTP_PROXY / HTTPS_PROXY / NO_PROXY
     limits: HttpLimits = field(default_factory=HttpLimits)
+    max_redirects: int = 10  # hops a request follows at most (0: redirects are not followed)
+    headers: tuple[tuple[str, Any], ...] = ()  # `defaults.headers` (steps have them merged in)
 
 
 @dataclass(frozen=True, slots=True)

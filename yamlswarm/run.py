@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 from yamlswarm import plan as p
-from yamlswarm.errors import Interrupted, StartError, UsageError
+from yamlswarm.errors import InternalError, Interrupted, StartError, UsageError
 from yamlswarm.settings import RunSettings
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
         if settings.trace and plan.thresholds:
             print("(thresholds are not evaluated in --trace mode)", file=out)
             plan = dataclasses.replace(plan, thresholds=())
-        return finish_run(
+        code = finish_run(
             plan,
             settings,
             runner.stats,
@@ -186,6 +186,9 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
             err=err,
             observers=observers,
         )
+        if runner.bug is not None:  # the results so far are written; now say what broke
+            raise InternalError(runner.bug)
+        return code
 
 
 def _watchdog(plan: p.Plan, settings: RunSettings, runner: Any, *, out: TextIO, err: TextIO) -> Any:

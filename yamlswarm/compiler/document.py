@@ -181,8 +181,12 @@ def _defaults(ctx: Context, raw: Any) -> tuple[Defaults, RequestDefaults]:
         tls=tls,
         proxy=compile_proxy(ctx, block.get("proxy")),
         limits=compile_limits(ctx, block.get("limits")),
+        max_redirects=ctx.integer(
+            ("defaults", "max_redirects"), block.get("max_redirects"), 10, minimum=0
+        ),
+        headers=compile_headers(ctx, block.get("headers"), ("defaults", "headers")),
     )
-    headers = compile_headers(ctx, block.get("headers"), ("defaults", "headers"))
+    headers = defaults.headers
     return defaults, RequestDefaults(
         headers, defaults.timeout, defaults.follow_redirects, defaults.verify_tls
     )

@@ -25,7 +25,7 @@ from zmq.utils.monitor import recv_monitor_message
 import yamlswarm
 from yamlswarm.distributed import auth, limits
 from yamlswarm.distributed import messages as m
-from yamlswarm.errors import ClusterError, Interrupted, YamlswarmError
+from yamlswarm.errors import ClusterError, InternalError, Interrupted, YamlswarmError
 from yamlswarm.report.terminal import one_line, printable
 
 __all__ = ["Worker", "run_worker"]
@@ -332,6 +332,9 @@ class Worker:
             raise ClusterError(self._lost_text())
         if self.refused is not None:
             raise ClusterError(self.refused)
+        if runner.bug is not None:  # its results are sent; the traceback is for a bug report
+            print(InternalError(runner.bug).render(), file=self.err, flush=True)
+            return InternalError.exit_code
         code = Interrupted.exit_code if runner.interrupted else 0
         # the worker's own on_test_stop: no result here (the master merges it), its exit code
         return hooks.test_stop(runner.test_ctx, None, code) if hooks.on_test_stop else code

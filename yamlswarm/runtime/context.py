@@ -167,6 +167,8 @@ class RunContext:
     trace: Callable[..., None] | None = None
     log: Callable[[str], None] = print
     together: Together = in_turn  # the runner's: each task in its own greenlet
+    # `user.request` of hook code (runtime.code_request.CodeRequests), made on first use
+    code_requests: Any = None
 
     def build_env(self) -> BuildEnv:
         """The part of the run step builders see (build it once: log steps share its state)."""

@@ -58,7 +58,8 @@ class HookExit(Exception):
 
 
 class HookRequest:
-    """The request a `before_request(request, user)` hook may change (`api.Request`)."""
+    """The request a `before_request(request, user)` hook may change (`api.Request`;
+    `name`: its stats row)."""
 
     __slots__ = ("body", "headers", "method", "name", "url")
 
@@ -74,7 +75,7 @@ class HookRequest:
         self.url = url
         self.headers = dict(headers)
         self.body: Any = body  # bytes, or a str a hook set (encoded after the hooks)
-        self.name = name
+        self.name = url if name is None else name
 
     def header_items(self) -> list[tuple[str, str]]:
         return [(k, str(v)) for k, v in self.headers.items()]

@@ -30,8 +30,10 @@ from yamlswarm.runtime.values import as_text, error_text
 from yamlswarm.templates import Template, renderer
 
 if TYPE_CHECKING:
+    from yamlswarm.runtime.checks import Checker
     from yamlswarm.runtime.context import BuildEnv, Executor, StepUser
-    from yamlswarm.runtime.hook_calls import HookRunner
+    from yamlswarm.runtime.extract import Extractor
+    from yamlswarm.runtime.hook_calls import HookRequest, HookRunner
     from yamlswarm.runtime.stats import RowStats, Stats
 
 
@@ -188,17 +190,20 @@ class _Spec:
 
     def failed(self, user: StepUser, row: RowStats, start: float, url: str, exc: Exception) -> bool:
         """A template or hook raised before anything was sent: a failed request, as data."""
-        text = error_text(exc)
-        row.failure(self.now() - start, text)
-        trace = self.env.trace
-        if trace is not None:
-            trace(
-                user,
-                self.step,
-                Response(self.method, url or as_text(self.step.url), error=text),
-                text,
-            )
-        return _after(user, False)
+        return _after(user, not_sent(self.env, self.step, user, row, start, url, exc))
+
+
+def not_sent(
+    env: BuildEnv, step: Any, user: Any, row: RowStats, start: float, url: str, exc: Exception
+) -> bool:
+    """Record a request that user code (a template, a hook) stopped before it was sent."""
+    text = error_text(exc)
+    row.failure(env.clock.now() - start, text)
+    if env.trace is not None:
+        response = Response(step.method, url or as_text(step.url), error=text)
+        response.name = row.name
+        env.trace(user, step, response, text)
+    return False
 
 
 def build_request(step: p.RequestStep, env: BuildEnv) -> Executor:
@@ -213,7 +218,7 @@ def build_request(step: p.RequestStep, env: BuildEnv) -> Executor:
 def _prepared_executor(spec: _Spec, request: Request, rendered: Executor) -> Executor:
     """The hot path: the same prepared `Request` every time (a user with session headers
     takes the general path, where they are rendered)."""
-    fixed_row, row_for, now, failed = spec.fixed_row, spec.row_for, spec.now, spec.failed
+    fixed_row, row_for, now = spec.fixed_row, spec.row_for, spec.now
     finish = _finisher(spec)
 
     def run(user: StepUser) -> bool:
@@ -225,16 +230,14 @@ def _prepared_executor(spec: _Spec, request: Request, rendered: Executor) -> Exe
         user.busy = True  # a graceful stop lets this request finish
         try:
             response = user.transport.send(request)
-        except StopUser:
+        except Exception:  # a transport returns failures as data: this is a bug of ours
             raise
-        except Exception as exc:  # a transport returns failures; anything else is data too
-            return failed(user, row, sent if intended is None else intended, "", exc)
         except BaseException:  # killed at the stop with the request in flight: the server saw it
             row.failure(now() - sent, INTERRUPTED)
             raise
         finally:
             user.busy = False
-        return finish(user, row, request, response, sent, intended)
+        return _after(user, finish(user, row, request, response, sent, intended))
 
     return run
 
@@ -245,7 +248,7 @@ def _rendered_executor(spec: _Spec) -> Executor:
     parts, hooks, step, keep = spec.parts, spec.env.hooks, spec.step, spec.keep
     url_text, body_of, header_list = parts.url_text, parts.body, parts.header_list
     timeout, verify, follow = step.timeout, step.verify_tls, step.follow_redirects
-    finish = _finisher(spec)
+    stats, finish = spec.stats, _finisher(spec)
 
     def run(user: StepUser) -> bool:
         ctx = user.vars
@@ -262,37 +265,67 @@ def _rendered_executor(spec: _Spec) -> Executor:
                 headers = with_session(headers, user.session_headers, ctx)
             method = step.method
             if hooks.before_request:
-                hooked = hooks.run_before_request(user, method, url, headers, body, row.name)
+                hooked = checked(
+                    hooks.run_before_request(user, method, url, headers, body, row.name)
+                )
                 method, url, headers, body = (
                     hooked.method,
                     hooked.url,
                     hooked.header_items(),
                     hooked.body,
                 )
-            # positional: a keyword call costs more than the object, on every request
-            request = Request(method, url, headers, body, timeout, follow, keep, verify)
-            response = user.transport.send(request)
+                if hooked.name != row.name:  # the hook renamed the row
+                    row = stats.row(hooked.name, step.method, spec.step_name)
         except StopUser:
+            user.busy = False
             raise
         except Exception as exc:  # a template or hook failed: data, not a crash
+            user.busy = False
             return failed(user, row, sent if intended is None else intended, url, exc)
+        # positional: a keyword call costs more than the object, on every request
+        request = Request(method, url, headers, body, timeout, follow, keep, verify)
+        try:
+            response = user.transport.send(request)
+        except Exception:  # a transport returns failures as data: this is a bug of ours
+            raise
         except BaseException:  # killed at the stop with the request in flight: the server saw it
             row.failure(now() - sent, INTERRUPTED)
             raise
         finally:
             user.busy = False
-        return finish(user, row, request, response, sent, intended)
+        return _after(user, finish(user, row, request, response, sent, intended))
 
     return run
+
+
+def checked(hooked: HookRequest) -> HookRequest:
+    """What a `before_request` hook left, checked: a wrong type is the hook's error (data)."""
+    for what, value, kinds in (
+        ("method", hooked.method, str),
+        ("url", hooked.url, str),
+        ("name", hooked.name, str),
+        ("body", hooked.body, (bytes, bytearray)),
+    ):
+        if not isinstance(value, kinds):
+            raise TypeError(f"before_request set request.{what} to {type(value).__name__}")
+    if not isinstance(hooked.headers, dict):
+        raise TypeError(f"before_request set request.headers to {type(hooked.headers).__name__}")
+    hooked.body = bytes(hooked.body)
+    return hooked
 
 
 Finish = Callable[["StepUser", "RowStats", Request, Response, float, "float | None"], bool]
 
 
 def _finisher(spec: _Spec) -> Finish:
-    """After the exchange: latency, redirect counts, hooks, checks, extraction, stats, tracing."""
-    step, hooks, trace = spec.step, spec.env.hooks, spec.env.trace
-    checker, extractor, now, stats = spec.checker, spec.extractor, spec.now, spec.stats
+    return finisher(spec.step, spec.env, spec.checker, spec.extractor)
+
+
+def finisher(step: Any, env: BuildEnv, checker: Checker, extractor: Extractor | None) -> Finish:
+    """After the exchange: latency, redirect counts, hooks, checks, extraction, stats, tracing;
+    True when the request succeeded. `after_response` hooks see every response, one that
+    carries a transport error too (status 0, `error` set), with `response.name` its row."""
+    hooks, trace, now, stats = env.hooks, env.trace, env.clock.now, env.stats
     client_delay = stats.client_delay
 
     def finish(
@@ -312,13 +345,18 @@ def _finisher(spec: _Spec) -> Finish:
         response.elapsed = latency
         if response.redirects:
             record_redirects(stats, row, response.redirects, latency)
+            _time_hops(response, latency)
         if trace is not None:
             head = request.head
             response.sent_headers = list(request.headers) if head is None else _head_headers(head)
+            for hop in response.history:  # each redirect followed, before the final response
+                trace(user, step, hop, None)
         ctx = user.vars
+        response.name = row.name
         error = response.error
-        if error is None and hooks.after_response:
-            error = hooks.run_after_response(user, response, row.name)
+        if hooks.after_response:  # on every response, a timeout or refused connection too
+            failure = hooks.run_after_response(user, response, row.name)
+            error = error or failure
         if error is None:
             error = checker(response, ctx)
         if extractor is not None and response.error is None:
@@ -334,9 +372,11 @@ def _finisher(spec: _Spec) -> Finish:
             trace(user, step, response, error)
         if error is None:
             row.success(latency, service)
-            return _after(user, True)
+            return True
+        if response.failure is None and response.error is None:
+            response.failure = error  # so that code sees it: `response.ok` is False
         row.failure(latency, error, service, _example(response))
-        return _after(user, False)
+        return False
 
     return finish
 
@@ -349,6 +389,15 @@ def record_redirects(stats: Stats, row: RowStats, hops: list[float], chain: floa
     redirect_row.success(first if first > 0 else 0.0)
     for seconds in hops[:-1]:  # every hop but the last answered a redirect too
         redirect_row.success(seconds)
+
+
+def _time_hops(response: Response, chain: float) -> None:
+    """Each redirect response of the chain gets the seconds its exchange took."""
+    hops, history = response.redirects, response.history
+    if len(history) == len(hops):
+        first = chain - sum(hops)
+        for hop, seconds in zip(history, [first if first > 0 else 0.0, *hops[:-1]], strict=True):
+            hop.elapsed = seconds
 
 
 def _is_constant(step: p.RequestStep, parts: _RequestParts, hooks: HookRunner) -> bool:

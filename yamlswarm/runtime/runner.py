@@ -33,7 +33,7 @@ from yamlswarm.runtime.http.session import session_factory
 from yamlswarm.runtime.http.transport import TransportFactory
 from yamlswarm.runtime.observers import Observers, Tick
 from yamlswarm.runtime.session_headers import session_headers
-from yamlswarm.runtime.signals import StopUser
+from yamlswarm.runtime.signals import InternalBug, StopUser
 from yamlswarm.runtime.slo import first_abort
 from yamlswarm.runtime.stats import Stats
 from yamlswarm.runtime.steering import Steering, steered_controller
@@ -119,6 +119,7 @@ class Runner:
         self._init_users()
         self._all_spawned = self.interrupted = False
         self.aborted: str | None = None
+        self.bug: BaseException | None = None  # an exception of ours that ended the run
         self._next_id = itertools.count(1)
         self.started_at = 0.0
         self.steering = steering
@@ -158,6 +159,7 @@ class Runner:
                 tls=defaults.tls,
                 proxy=defaults.proxy,
                 limits=defaults.limits,
+                max_redirects=defaults.max_redirects,
             ),
             rng=self.rng,
             template_globals=self._template_globals(),
@@ -257,7 +259,7 @@ class Runner:
 
     def _user_main(self, user: VirtualUser) -> None:
         try:
-            user.run()
+            self._guarded(user.run)
         finally:
             for group in (self.users, self._retiring):
                 if user in group:
@@ -303,7 +305,7 @@ class Runner:
 
     def _arrival_main(self, user: VirtualUser, due: float) -> None:
         try:
-            user.run_arrival(due)
+            self._guarded(user.run_arrival, due)
         finally:
             self._busy_pool.discard(user)
             if user.alive:
@@ -315,6 +317,15 @@ class Runner:
     def active_users(self) -> int:
         """Users running now: closed-model users, or open-model users inside an iteration."""
         return len(self.users) + len(self._busy_pool)
+
+    def _guarded(self, body: Callable[..., None], *args: Any) -> None:
+        """A user's greenlet: an exception escaping it is a bug of ours, which ends the run."""
+        try:
+            body(*args)
+        except (Exception, InternalBug) as exc:
+            if self.bug is None:
+                self.bug = exc.original if isinstance(exc, InternalBug) else exc
+            self.stop("internal error")
 
     # -- control -------------------------------------------------------------------
 

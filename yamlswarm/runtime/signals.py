@@ -1,4 +1,4 @@
-"""Stop signals: the only exceptions that unwind a virtual user's loop.
+"""Stop signals: the only exceptions that unwind a virtual user's loop (and `InternalBug`).
 
 A failed request, check, extraction or hook is recorded data, never one of these.
 `StopUser` and `StopTest` are public: hook authors raise them as
@@ -38,3 +38,13 @@ class StopTest(StopSignal):
     def __init__(self, reason: str | None = None) -> None:
         super().__init__(*(() if reason is None else (reason,)))
         self.reason = reason
+
+
+class InternalBug(BaseException):
+    """A bug of yamlswarm met inside user code (a hook's `user.request`): a BaseException, so
+    that the hook's own `except Exception` does not take it for its failure. The runner
+    stops the run on it (exit 3), as on any exception that escapes a virtual user."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(f"{type(original).__name__}: {original}")
+        self.original = original

@@ -8,20 +8,18 @@ real runner and in unit tests on a fake clock and a fake transport.
 from __future__ import annotations
 
 import copy
-import json as _json
 import random
 from collections.abc import Mapping
 from typing import Any
 
 from gevent import Greenlet, GreenletExit
 
+from yamlswarm.runtime.code_request import CodeRequests
 from yamlswarm.runtime.context import Executor, RunContext
 from yamlswarm.runtime.data import UserData
-from yamlswarm.runtime.http.message import DEFAULT_BODY_LIMIT
 from yamlswarm.runtime.http.response import Response
-from yamlswarm.runtime.http.transport import Request, Transport
+from yamlswarm.runtime.http.transport import Transport
 from yamlswarm.runtime.metrics import Metric
-from yamlswarm.runtime.request import record_redirects
 from yamlswarm.runtime.signals import StopIterationSignal, StopSignal, StopTest, StopUser
 from yamlswarm.runtime.stats import INTERRUPTED, STEP_METHODS, RowStats
 from yamlswarm.runtime.usertypes import CompiledUserType
@@ -71,6 +69,7 @@ class VirtualUser:
         self.stop_on_failure = False
         self.in_on_stop = False
         self.busy = False
+        self._in_flight = 0  # requests of hook code in flight (they may run concurrently)
         self.retired = False  # a stages run ramping down asked this user to stop
         self.alive = True  # False once the user stopped (on_stop ran)
         self.started = False
@@ -90,33 +89,35 @@ class VirtualUser:
         *,
         name: str | None = None,
         headers: dict[str, str] | None = None,
-        body: bytes | str = b"",
+        params: Any = None,
+        body: bytes | str | None = None,
         json: Any = None,
-        timeout: float = 30.0,
+        timeout: float | None = None,
     ) -> Response:
-        """Make a request recorded in the stats (row `name`, default the URL)."""
-        method = method.upper()
-        header_items = list((headers or {}).items())
-        if json is not None:
-            body = _json.dumps(json).encode()
-            header_items.append(("Content-Type", "application/json"))
-        elif isinstance(body, str):
-            body = body.encode()
-        row = self.ctx.stats.row(name or url, method)
-        request = Request(method, url, header_items, body, timeout=timeout, keep=DEFAULT_BODY_LIMIT)
-        start = self._now()
-        response = self.transport.send(request)
-        response.elapsed = self._now() - start
-        response.name = row.name
-        if response.redirects:  # counted as the request steps count them
-            record_redirects(self.ctx.stats, row, response.redirects, response.elapsed)
-        row.size_bytes += response.size
-        error = response.error or (f"HTTP {response.status}" if response.status >= 400 else None)
-        if error:
-            row.failure(response.elapsed, error)
-        else:
-            row.success(response.elapsed)
-        return response
+        """Make a request as a YAML request step does (`runtime.code_request`): recorded on
+        row `name` (default the URL); `timeout` None means `defaults.timeout`."""
+        requests = self.ctx.code_requests
+        if requests is None:
+            requests = self.ctx.code_requests = CodeRequests(
+                self.ctx.build_env(), self.ctx.defaults
+            )
+        self._in_flight += 1
+        self.busy = True  # a graceful stop lets the request finish
+        try:
+            return requests(
+                self,
+                method,
+                url,
+                name=name,
+                headers=headers,
+                params=params,
+                body=body,
+                json=json,
+                timeout=timeout,
+            )
+        finally:
+            self._in_flight -= 1
+            self.busy = self._in_flight > 0
 
     def measure(self, name: str, kind: str = "CUSTOM") -> Measurement:
         """`with user.measure("publish", kind="MQTT"):` times the block into the row (name, kind).

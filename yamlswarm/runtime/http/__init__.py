@@ -1,3 +1,4 @@
 """The HTTP client of virtual users: `session` (keep-alive connections, cookies, redirects),
-`wire` (one connection's I/O and response parsing) and `response` (what steps and hooks see).
+`cookies` (the jar), `wire` (one connection's I/O and response parsing) and `response`
+(what steps and hooks see).
 """

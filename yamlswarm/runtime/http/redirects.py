@@ -3,7 +3,8 @@
 `next_hop` turns a redirect response into the next request: 303 becomes
 GET (HEAD stays HEAD), a 301/302 POST becomes GET as browsers do; a hop whose
 method changed loses its body and body headers, any other (307/308 always)
-keeps the method, the body and the headers. Credentials
+keeps the method, the body and the headers. Past `defaults.max_redirects` hops (default
+10) the request fails with `too many redirects (N)`. Credentials
 (`Authorization`, `Proxy-Authorization`) are dropped when the origin changes,
 except for an http -> https upgrade on the same host and default ports; a
 `Cookie` header is always dropped, so the jar decides again for the new URL.
@@ -16,8 +17,13 @@ from collections.abc import Sequence
 from urllib.parse import urljoin, urlsplit
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-MAX_REDIRECTS = 10
-TOO_MANY = "too many redirects"
+MAX_REDIRECTS = 10  # `defaults.max_redirects` unless set (0: redirects are not followed)
+
+
+def too_many(limit: int) -> str:
+    """The error of a request still redirected after `limit` hops."""
+    return f"too many redirects ({limit})"
+
 
 _CREDENTIALS = frozenset({"authorization", "proxy-authorization"})
 _BODY_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding"})

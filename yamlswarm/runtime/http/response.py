@@ -50,6 +50,7 @@ class Headers:
 
 
 _NO_HOPS: list[float] = []  # shared, never mutated: a new list replaces it
+_NO_HISTORY: list[Response] = []
 
 
 class Response:
@@ -59,7 +60,8 @@ class Response:
     "ConnectionRefused", "Timeout"). `body` holds the bytes kept (possibly
     only a prefix of a huge body, see `truncated`). `elapsed` is the latency
     in seconds as reported (from the scheduled start in the open model).
-    A hook's `after_response` may call `fail(reason)`.
+    A hook's `after_response` may call `fail(reason)`. After redirects, `url` is the final
+    URL and `history` holds the redirect responses before it.
     """
 
     __slots__ = (
@@ -70,6 +72,7 @@ class Response:
         "error",
         "failure",
         "headers",
+        "history",
         "method",
         "name",
         "received_at",
@@ -111,6 +114,7 @@ class Response:
         # bytes of the body as framed on the wire (Content-Length, or the chunks' sum),
         # before any Content-Encoding is undone, kept or not: what the stats rows add up
         self.size = len(body) if size is None else size
+        self.name = ""  # the stats row the request is recorded on (set before hooks see it)
         # when the last bytes reached the socket, on the monotonic clock requests are timed on
         # (perf_counter), if the kernel told us, plain and TLS alike; latency ends here rather
         # than when this user's greenlet next got to run (docs/latency.md)
@@ -118,6 +122,8 @@ class Response:
         self.sent_headers: list[tuple[str, str]] | None = None  # kept only when tracing
         # seconds of each redirect hop followed after the first exchange (empty: none)
         self.redirects: list[float] = _NO_HOPS
+        # the redirect responses that led to this one, in order (as `requests` keeps them)
+        self.history: list[Response] = _NO_HISTORY
         self._json: Any = _UNSET
 
     @property

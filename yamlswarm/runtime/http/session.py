@@ -19,6 +19,7 @@ import gevent
 from gevent import socket as gsocket
 
 from yamlswarm.plan import HttpLimits, TlsSettings
+from yamlswarm.runtime.http.cookies import CookieJar
 from yamlswarm.runtime.http.decode import DecodeError, decode
 from yamlswarm.runtime.http.framing import SimpleHead, read_response, simple_head
 from yamlswarm.runtime.http.message import (
@@ -31,7 +32,7 @@ from yamlswarm.runtime.http.message import (
     split_url,
 )
 from yamlswarm.runtime.http.proxy import Proxy, absolute_form, proxy_for, tunnel
-from yamlswarm.runtime.http.redirects import MAX_REDIRECTS, REDIRECTS, TOO_MANY, next_hop
+from yamlswarm.runtime.http.redirects import MAX_REDIRECTS, REDIRECTS, next_hop, too_many
 from yamlswarm.runtime.http.response import Headers, Response
 from yamlswarm.runtime.http.tls import client_context
 from yamlswarm.runtime.http.transport import Request, TransportFactory
@@ -40,59 +41,6 @@ from yamlswarm.runtime.http.wire import Connection, Failure, error_name
 # methods retried automatically on a fresh connection (RFC 9110 9.2.2)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 RECHECK_AFTER = 0.05  # seconds idle after which a pooled connection is checked before reuse
-
-
-class CookieJar:
-    """A virtual user's cookies, by host; sent back as a browser would (path and domain kept simple)."""
-
-    __slots__ = ("_by_host",)
-
-    def __init__(self) -> None:
-        self._by_host: dict[str, dict[str, str]] = {}
-
-    def header(self, host: str) -> str | None:
-        cookies = self._by_host.get(host)
-        if not cookies:
-            return None
-        return "; ".join(f"{k}={v}" for k, v in cookies.items())
-
-    def update(self, host: str, set_cookies: Iterable[str]) -> dict[str, str]:
-        """Store the Set-Cookie values of one response; returns the cookies it set."""
-        jar = self._by_host.setdefault(host, {})
-        fresh: dict[str, str] = {}
-        for line in set_cookies:
-            pair, _, attrs = line.partition(";")
-            name, eq, value = pair.partition("=")
-            name = name.strip()
-            if not eq or not name:
-                continue
-            value = value.strip().strip('"')
-            lowered = attrs.lower().replace(" ", "")
-            if "max-age=0" in lowered or "max-age=-" in lowered or _expired(attrs):
-                jar.pop(name, None)
-                continue
-            jar[name] = value
-            fresh[name] = value
-        return fresh
-
-    def get(self, host: str, name: str) -> str | None:
-        return self._by_host.get(host, {}).get(name)
-
-    def clear(self) -> None:
-        self._by_host.clear()
-
-
-def _expired(attrs: str) -> bool:
-    for attr in attrs.split(";"):
-        key, _, value = attr.partition("=")
-        if key.strip().lower() == "expires":
-            try:
-                from email.utils import parsedate_to_datetime
-
-                return parsedate_to_datetime(value.strip()).timestamp() < time.time()
-            except (TypeError, ValueError):
-                return False
-    return False
 
 
 class Session:
@@ -110,6 +58,7 @@ class Session:
         "connect_timeout",
         "jar",
         "limits",
+        "max_redirects",
         "proxy",
         "tls",
         "verify_tls",
@@ -124,8 +73,10 @@ class Session:
         tls: TlsSettings | None = None,
         proxy: str | None = None,
         limits: HttpLimits | None = None,
+        max_redirects: int = MAX_REDIRECTS,
     ) -> None:
         self.base = base
+        self.max_redirects = max_redirects  # hops followed at most (0: none)
         self.jar = CookieJar()
         self._conns: dict[tuple[str, str, int], list[Connection]] = {}  # idle, by origin
         self._proxies: dict[tuple[str, str, int], Proxy | None] = {}
@@ -204,8 +155,10 @@ class Session:
         if head is None or origin is None:
             return self._send_rendered(request)
         # the hot path of every constant request step: without cookies, its bytes are all built
-        cookie = self.jar.header(origin.host)
-        data = request.wire if not cookie else None
+        jar = self.jar
+        target = request.target
+        cookie = jar.header(origin, target) if jar.active else None
+        data = request.wire if cookie is None else None
         if data is None:
             data = frame(head, origin, request.body, request.method, cookie, request.own)
         verify = request.verify_tls
@@ -218,6 +171,8 @@ class Session:
             self.verify_tls if verify is None else verify,
         )
         response.url = request.url
+        if "set-cookie" in response.headers:
+            response.cookies = jar.update(origin, target, response.headers.get_all("set-cookie"))
         if response.status in REDIRECTS and request.follow_redirects:
             return self._follow(request, response)
         return response
@@ -371,8 +326,6 @@ class Session:
                 except DecodeError as exc:
                     raise Failure(exc.name) from None
                 response.truncated = response.truncated or cut
-        if "set-cookie" in headers:
-            response.cookies = self.jar.update(origin.host, headers.get_all("set-cookie"))
         return response
 
     # -- the general path (hooks, redirects, traces) --------------------------
@@ -417,31 +370,42 @@ class Session:
         except ValueError:
             return Response(method, url, error="InvalidURL")
         own = head_flags(headers) if headers else 0
-        data = frame(head, origin, body, method, self.jar.header(origin.host), own)
+        jar = self.jar
+        cookie = jar.header(origin, target) if jar.active else None
+        data = frame(head, origin, body, method, cookie, own)
         response = self.send_raw(origin, data, method, request.timeout, request.keep, verify)
         response.url = f"{origin!r}{target}"
+        if "set-cookie" in response.headers:
+            response.cookies = jar.update(origin, target, response.headers.get_all("set-cookie"))
         return response
 
     def _follow(self, request: Request, response: Response) -> Response:
-        """Follow redirects from `response` (a redirect of `request`), at most MAX_REDIRECTS;
-        `response.redirects` holds the seconds each hop after the first exchange took."""
+        """Follow redirects from `response` (a redirect of `request`), at most `max_redirects`
+        (0: none, the redirect is the response); the final response's `redirects` holds the
+        seconds each hop after the first exchange took, its `history` the redirect responses."""
+        limit = self.max_redirects
+        if not limit:
+            return response
         method, url = request.method.upper(), response.url
         headers: Sequence[tuple[str, str]] = request.headers
         body = request.body
         times: list[float] = []
+        history: list[Response] = []
         while response.status in REDIRECTS:
             location = response.headers.get("location")
             if not location:
                 break
-            if len(times) == MAX_REDIRECTS:
-                response.error = TOO_MANY
+            if len(times) == limit:
+                response.error = too_many(limit)
                 break
             hop = next_hop(response.status, location, method, url, headers, body)
             method, url, headers, body = hop.method, hop.url, hop.headers, hop.body
+            history.append(response)
             start = time.perf_counter()
             response = self._send_one(method, url, headers, _with_body(request, body))
             times.append(time.perf_counter() - start)
         response.redirects = times
+        response.history = history
         return response
 
 
@@ -467,14 +431,22 @@ def session_factory(
     tls: TlsSettings | None = None,
     proxy: str | None = None,
     limits: HttpLimits | None = None,
+    max_redirects: int = MAX_REDIRECTS,
 ) -> TransportFactory:
     """A factory of sessions for the users of one run: relative URLs against `base`; the
-    connection settings of `defaults` (`tls`, `proxy`, `limits`) shared by all."""
+    connection settings of `defaults` (`tls`, `proxy`, `limits`, `max_redirects`) shared."""
     tls = tls or TlsSettings(verify=verify_tls)
     limits = limits or HttpLimits()
 
     def new_session() -> Session:
-        return Session(base, verify_tls=verify_tls, tls=tls, proxy=proxy, limits=limits)
+        return Session(
+            base,
+            verify_tls=verify_tls,
+            tls=tls,
+            proxy=proxy,
+            limits=limits,
+            max_redirects=max_redirects,
+        )
 
     return new_session
 

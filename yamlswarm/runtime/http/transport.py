@@ -55,6 +55,7 @@ class Request:
 
     # set only on a prepared request (`_Prepared`, a subclass with slots for them)
     origin: Origin | None = None
+    target: str = ""  # the request target sent (a prepared request's, for the cookie jar)
     head: bytes | None = None
     wire: bytes | None = None
     own: int = 0  # which of Host/Cookie/Content-Length the user set (message.OWN_*)
@@ -107,6 +108,7 @@ class Request:
             verify_tls=verify_tls,
         )
         request.origin = origin
+        request.target = target
         request.head = head = build_head(method, target, headers)
         request.own = own = head_flags(headers)
         request.wire = frame(head, origin, body, method, None, own)  # all of it, no cookie due
@@ -119,7 +121,7 @@ class Request:
 class _Prepared(Request):
     """A request from `Request.prepared`: the same, with its bytes encoded."""
 
-    __slots__ = ("head", "origin", "own", "wire")
+    __slots__ = ("head", "origin", "own", "target", "wire")
 
 
 class Transport(Protocol):
