@@ -3,7 +3,6 @@ kind of run, `on_test_stop` deciding the exit code."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import subprocess
@@ -18,7 +17,6 @@ from tests.cli_helpers import REPO, cli_env, run_json, write_scenario, yamlswarm
 from tests.servers import CountingServer
 from yamlswarm import api
 from yamlswarm.runtime import signals
-from yamlswarm.runtime.user import VirtualUser
 
 # A hook module as an author writes it, every object of the API used as documented.
 GOOD_HOOKS = """
@@ -414,11 +412,6 @@ def test_the_objects_hooks_are_handed_satisfy_the_api(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout
 
 
-@pytest.mark.skipif(
-    not all(f"def {name}" in inspect.getsource(VirtualUser) for name in ("measure", "record"))
-    or "metrics" not in inspect.getsource(VirtualUser),
-    reason="user.measure, user.record and user.metrics come from other work on the user",
-)
 def test_the_virtual_user_satisfies_the_api_user(tmp_path: Path) -> None:
     run = _conforms(tmp_path, CONFORMANCE + USER_CONFORMANCE)
     assert run.returncode == 0, run.stdout

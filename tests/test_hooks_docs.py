@@ -3,14 +3,12 @@ scenario using it) runs against the demo API with the exit code the doc says."""
 
 from __future__ import annotations
 
-import inspect
 import re
 from pathlib import Path
 
 import pytest
 
 from tests.cli_helpers import REPO, run_json
-from yamlswarm.runtime.user import VirtualUser
 
 DOC = REPO / "docs" / "hooks.md"
 _EXAMPLE = re.compile(
@@ -27,11 +25,6 @@ def _examples() -> list[tuple[str, dict[str, str], str, str]]:
         heading = re.findall(r"^#+ (.*)$", text[: match.start()], flags=re.M)[-1]
         found.append((heading, options, match["hooks"], match["scenario"]))
     return found
-
-
-def _implemented(feature: str) -> bool:
-    """`measure` and `metrics` come from other work on the user; their examples run once it has."""
-    return f"def {feature}" in inspect.getsource(VirtualUser) or hasattr(VirtualUser, feature)
 
 
 def test_the_doc_has_a_runnable_example_for_each_hook_and_object() -> None:
@@ -59,9 +52,6 @@ def test_the_doc_has_a_runnable_example_for_each_hook_and_object() -> None:
 def test_each_worked_example_runs_as_the_doc_says(
     tmp_path: Path, demo_api, heading: str, options: dict, hooks: str, scenario: str
 ) -> None:
-    needs = options.get("requires")
-    if needs and not _implemented(needs):
-        pytest.skip(f"user.{needs} is not on this branch yet")
     (tmp_path / "hooks.py").write_text(hooks, encoding="utf-8")
     run, result = run_json(tmp_path, scenario, demo_api.url)
     assert run.returncode == int(options["exit"]), f"{heading}\n{run.stdout}\n{run.stderr}"

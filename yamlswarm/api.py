@@ -31,6 +31,7 @@ from yamlswarm.runtime.signals import StopTest, StopUser
 
 __all__ = [
     "Headers",
+    "Measurement",
     "Metric",
     "Request",
     "Response",
@@ -150,9 +151,23 @@ class Request(Protocol):
 class Metric(Protocol):
     """A custom metric declared in the scenario's `metrics:`; updated from hooks."""
 
-    def add(self, value: float = 1) -> None:
-        """Counter: add `value`; trend: record a sample; gauge: set; rate: count a pass
-        (truthy) or a fail (falsy)."""
+    def add(self, value: Any = 1, /) -> None:
+        """Counter: add `value` (default 1); trend: record a sample; gauge: set the current
+        value (trends and gauges need one); rate: count a pass (truthy, the default) or a
+        fail (falsy)."""
+        ...
+
+
+class Measurement(Protocol):
+    """What ``with user.measure(name, kind) as m:`` gives the block."""
+
+    size: int | None
+    """Bytes received, if the block sets it: counted in the row's content size."""
+    error: str | None
+    """The failure reason set by `fail`, or None."""
+
+    def fail(self, reason: str) -> None:
+        """Mark the measured operation failed without raising (e.g. a wrong answer)."""
         ...
 
 
@@ -204,7 +219,7 @@ class User(Protocol):
         """
         ...
 
-    def measure(self, name: str, kind: str = "CUSTOM") -> AbstractContextManager[None]:
+    def measure(self, name: str, kind: str = "CUSTOM") -> AbstractContextManager[Measurement]:
         """Time the block as a stats row (`kind`, `name`): ``with user.measure("publish",
         kind="MQTT"):``. An exception in the block counts a failure with its message and
         propagates."""
@@ -215,7 +230,7 @@ class User(Protocol):
         kind: str,
         name: str,
         elapsed_s: float,
-        error: str | None = None,
+        error: str | BaseException | None = None,
         size: int | None = None,
     ) -> None:
         """Count one operation timed elsewhere: a success, or a failure when `error` is given."""

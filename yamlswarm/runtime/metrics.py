@@ -96,7 +96,7 @@ class Counter:
         self.description = description
         self.value: float = 0
 
-    def add(self, n: float = 1) -> None:
+    def add(self, n: float = 1, /) -> None:
         if (n.__class__ is not int or n < 0) and _number(self.name, n) < 0:
             raise MetricValueError(
                 f"counter {self.name!r} only grows: cannot add {n!r}", "negative value"
@@ -142,7 +142,7 @@ class Gauge:
         self.max: float | None = None
         self.at = 0.0
 
-    def add(self, value: float) -> None:
+    def add(self, value: Any = None, /) -> None:  # no value: 'None is not a number'
         if value.__class__ is not int:  # an int is always fine; a float may be nan or inf
             _number(self.name, value)
         self.value = value
@@ -190,7 +190,7 @@ class Rate:
         self.description = description
         self.passes = self.fails = 0
 
-    def add(self, value: Any = True) -> None:
+    def add(self, value: Any = True, /) -> None:
         if value is True:
             self.passes += 1
         elif value is False:
@@ -246,7 +246,7 @@ class Trend:
         self.description = description
         self.dist = Dist()
 
-    def add(self, value: float) -> None:
+    def add(self, value: Any = None, /) -> None:  # no value: 'None is not a number'
         cls = value.__class__
         if cls is not float and cls is not int:
             _number(self.name, value)  # raises unless a subclass of int or float

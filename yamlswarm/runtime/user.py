@@ -88,7 +88,7 @@ class VirtualUser:
         url: str,
         *,
         name: str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | list[tuple[str, str]] | None = None,
         params: Any = None,
         body: bytes | str | None = None,
         json: Any = None,
