@@ -18,6 +18,6 @@ def after_response(response, user):
 
 
 def on_test_stop(ctx, result):
-    created = result.metrics["orders_created"]["value"]
-    failed = result.metrics["orders_failed"]["value"]
+    created = result["metrics"]["orders_created"]["value"]
+    failed = result["metrics"]["orders_failed"]["value"]
     print(f"orders hooks: {created} orders created, {failed} failed")
