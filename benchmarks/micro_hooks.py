@@ -1,4 +1,5 @@
-"""What the hook API's timing calls cost per call: `user.measure`, `user.record` (and custom metrics).
+"""What the hook API's timing calls cost per call: `user.measure`, `user.record`
+(custom metrics' `add`: `benchmarks/micro_metrics.py`).
 
     python benchmarks/micro_hooks.py [--number 200000] [--repeat 7]
 
@@ -95,16 +96,6 @@ def cases(user: VirtualUser) -> dict[str, Any]:
         "record, size": record_sized,
         "record, error": record_error,  # the failure path: RowStats.failure, as a failed request
     }
-    # HOOK for the custom-metrics work (issue 14 item 3): once `user.metrics` exists, its
-    # `add` is timed here too, against the same 2 µs bar.
-    metrics = getattr(user, "metrics", None)
-    if metrics is not None:
-        try:
-            counter = metrics["bench_counter"]
-        except (KeyError, LookupError, TypeError):
-            counter = None
-        if counter is not None:
-            found["metrics[...].add"] = lambda: counter.add(1)
     return found
 
 
