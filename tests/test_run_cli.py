@@ -112,7 +112,10 @@ def test_known_latency_pattern_gives_exact_percentiles(tmp_path):
     # A busy machine can delay a single request's wake-up by a few ms, which moves it past its
     # neighbour in rank (and not the mean): allow two of the hundred requests to swap ranks.
     for key, q in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100)):
-        low, high = _nearest_rank(served_ms, max(q - 2, 1)), _nearest_rank(served_ms, min(q + 2, 100))
+        low, high = (
+            _nearest_rank(served_ms, max(q - 2, 1)),
+            _nearest_rank(served_ms, min(q + 2, 100)),
+        )
         assert low * 0.99 <= latency[key] <= high * 1.01 + overhead, (key, low, high, latency)
     assert min(served_ms) * 0.99 <= latency["min"] <= min(served_ms) * 1.01 + overhead
     assert latency["min"] <= latency["p50"] <= latency["p99"] <= latency["max"]

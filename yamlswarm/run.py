@@ -157,13 +157,7 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
         observers=observers,
         steering=steering,
     )
-    selection = settings.selection.describe()
-    print(
-        f"yamlswarm: running {plan.name!r}{f' against {plan.host}' if plan.host else ''}"
-        f" ({describe_load(plan)})" + (f"\nselection: {selection}" if selection else ""),
-        file=out,
-        flush=True,
-    )
+    _announce(plan, settings, out)
     with _watchdog(plan, settings, runner, out=out, err=err):  # until the results are written
         runner.run()
         live.finish()
@@ -189,6 +183,17 @@ def run_plan(plan: p.Plan, settings: RunSettings, *, out: TextIO, err: TextIO) -
         if runner.bug is not None:  # the results so far are written; now say what broke
             raise InternalError(runner.bug)
         return code
+
+
+def _announce(plan: p.Plan, settings: RunSettings, out: TextIO) -> None:
+    """The run's first line: what runs against what (and the tag selection, if any)."""
+    selection = settings.selection.describe()
+    print(
+        f"yamlswarm: running {plan.name!r}{f' against {plan.host}' if plan.host else ''}"
+        f" ({describe_load(plan)})" + (f"\nselection: {selection}" if selection else ""),
+        file=out,
+        flush=True,
+    )
 
 
 def _watchdog(plan: p.Plan, settings: RunSettings, runner: Any, *, out: TextIO, err: TextIO) -> Any:

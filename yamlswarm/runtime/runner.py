@@ -117,16 +117,17 @@ class Runner:
         self.build_env = self.ctx.build_env()
         self.user_types = tuple(self._compile_user_type(t) for t in plan.users)
         self._init_users()
-        self._all_spawned = self.interrupted = False
-        self.aborted: str | None = None
-        self.bug: BaseException | None = None  # an exception of ours that ended the run
-        self._next_id = itertools.count(1)
-        self.started_at = 0.0
         self.steering = steering
         real = isinstance(self.clock, GeventClock)  # a fake clock: no CPU share to measure
         self.health = HealthMonitor(self.clock, warn=self._log) if real else None
 
     def _init_users(self) -> None:
+        """The state of the users and of how the run ended (set once, in `__init__`)."""
+        self._all_spawned = self.interrupted = False
+        self.aborted: str | None = None
+        self.bug: BaseException | None = None  # an exception of ours that ended the run
+        self._next_id = itertools.count(1)
+        self.started_at = 0.0
         self.users: list[VirtualUser] = []  # running closed-model users, in spawn order
         self._spawned: list[VirtualUser] = []
         self._order = distribute(self.plan.users, peak_users(self.plan.load))  # mix at the peak
