@@ -15,7 +15,7 @@ from typing import Any
 
 from yamlswarm.errors import UsageError
 from yamlswarm.export.sample import Sampler
-from yamlswarm.export.series import Point, points
+from yamlswarm.export.series import Point, metric_name, points
 
 __all__ = ["CONTENT_TYPE", "exposition"]
 
@@ -43,13 +43,22 @@ def exposition(
             "GET /metrics needs prometheus-client: pip install 'yamlswarm[prometheus]'"
         ) from None
     sample = (sampler or Sampler()).sample(stats, users, time.time(), stats.clock() - stats.started)
+    # a custom trend is a summary: its quantiles, `_count` and `_sum` are one family
+    summaries = {
+        metric_name(name): name for name, v in sample.metrics.items() if v.get("kind") == "trend"
+    }
     grouped: dict[str, list[Point]] = {}
     for point in points(sample, scenario, run_id):
-        grouped.setdefault(point[0], []).append(point)
+        name = point[0]
+        base = name.rpartition("_")[0] if name.endswith(("_count", "_sum")) else name
+        grouped.setdefault(base if base in summaries else name, []).append(point)
 
     class _Collector:
         def collect(self) -> Iterator[Any]:
             for name, family in grouped.items():
+                if name in summaries:
+                    yield _summary(name, f"The custom trend {summaries[name]!r}.", family)
+                    continue
                 labels = sorted(family[0][1])
                 kind = CounterMetricFamily if name.endswith("_total") else GaugeMetricFamily
                 doc = _HELP.get(name, "A custom metric of the scenario.")
@@ -61,3 +70,13 @@ def exposition(
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector())
     return bytes(generate_latest(registry))
+
+
+def _summary(name: str, doc: str, family: list[Point]) -> Any:
+    """A summary family from its points (`name{quantile}`, `name_count`, `name_sum`)."""
+    from prometheus_client.core import Metric
+
+    metric = Metric(name, doc, "summary")
+    for sample_name, labels, value in family:
+        metric.add_sample(sample_name, labels, value)
+    return metric

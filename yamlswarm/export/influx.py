@@ -11,11 +11,14 @@ method, scenario, run_id; fields `requests`, `failures` — exact running totals
 — and, for a second with requests, `window_requests`, `window_failures`,
 `mean`, `p50`, `p90`, `p95`, `p99`, `max` in ms), `yamlswarm_totals` (all
 requests, the same fields), `yamlswarm_users` (`users`) and
-`yamlswarm_metrics` (tag `metric`, a field per statistic).
+`yamlswarm_metrics` (tags `metric` and `kind`, a float field per number of the
+metric: counter `value`, `rate`; gauge `value`, `min`, `max`; rate `value`,
+`passes`, `fails`; trend `count`, `mean`, `min`, `p50` .. `p99`, `max`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -88,10 +91,11 @@ def line_protocol(sample: Sample, scenario: str, run_id: str) -> str:
         fields = ",".join(
             f"{_escape(k)}={float(v)!r}"
             for k, v in sorted(stats.items())
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         )
         if fields:
-            lines.append(f"yamlswarm_metrics{_tags({'metric': name, **base})} {fields} {ts}")
+            tags = _tags({"metric": name, "kind": str(stats.get("kind", "")), **base})
+            lines.append(f"yamlswarm_metrics{tags} {fields} {ts}")
     return "".join(line + "\n" for line in lines)
 
 

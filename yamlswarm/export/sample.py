@@ -140,15 +140,16 @@ class Sampler:
 
     @staticmethod
     def metrics(stats: Any) -> dict[str, dict[str, Any]]:
-        """Custom metrics (a scenario's `metrics:`) as name -> {statistic: number}.
+        """Custom metrics (a scenario's `metrics:`) now, as the result's `metrics` has them:
+        name -> {kind, value, ...}; empty when the scenario declares none.
 
-        The one place every export reads custom metrics from: return, for each
-        metric, its numbers (e.g. {"count": 12, "rate": 0.25} or {"value": 7}); the
-        series (`yamlswarm_metric_<name>{stat=...}`), the line protocol and the JSON
-        lines carry them with no other change. The Stats hold no custom metrics in
-        this version, so there are none.
+        The one place every live output reads custom metrics from: the series
+        (`yamlswarm_metric_<name>...`), the line protocol, the JSON lines and the web UI.
         """
-        return {}
+        registry = getattr(stats, "metrics", None)
+        if registry is None or not hasattr(registry, "snapshot"):
+            return {}
+        return dict(registry.snapshot())
 
     def _window(self, key: tuple[str, str], row: Any) -> tuple[Window | None, Sparse | None]:
         """The row's window since the previous sample (its successful requests' latency and
