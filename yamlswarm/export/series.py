@@ -7,11 +7,14 @@
 | `yamlswarm_latency_ms` | gauge, that second's window | the same + quantile (0.5, 0.9, 0.95, 0.99, 1); also name="Aggregated" |
 | `yamlswarm_transaction_latency_ms` | gauge, that second's window | the same as above, for FLOW and GROUP rows |
 | `yamlswarm_users` | gauge | scenario, run_id |
-| `yamlswarm_metric_<name>_total` | counter | scenario, run_id (a custom `counter`) |
-| `yamlswarm_metric_<name>`, `..._min`, `..._max` | gauge | the same (a custom `gauge`: last, min, max) |
+| `yamlswarm_metric_<name>_total` | counter | scenario, run_id, metric, kind (a custom `counter`) |
+| `yamlswarm_metric_<name>` | gauge | the same (a custom `gauge`: the value last set) |
 | `yamlswarm_metric_<name>_passes_total`, `..._fails_total` | counter | the same (a custom `rate`) |
 | `yamlswarm_metric_<name>_ratio` | gauge | the same (a `rate`'s passes / all, 0 .. 1) |
 | `yamlswarm_metric_<name>` | summary | the same + quantile (a custom `trend`; `_count`, `_sum`) |
+
+A custom metric's series carry its declared name (`metric`) and `kind`, so two
+whose Prometheus names coincide stay apart, and dashboards can select by kind.
 
 Request counters never include FLOW or GROUP rows, so summing
 `yamlswarm_requests_total` over rows gives the result's `totals.requests`. A
@@ -83,10 +86,8 @@ def _counter(series: str, values: dict[str, Any], base: Labels) -> Iterator[Poin
 
 
 def _gauge(series: str, values: dict[str, Any], base: Labels) -> Iterator[Point]:
-    yield from _present(
-        (series + suffix, base, _number(values, key))
-        for suffix, key in (("", "value"), ("_min", "min"), ("_max", "max"))
-    )
+    # min and max over the run are the result's; in PromQL they are min/max_over_time
+    yield from _present(((series, base, _number(values, "value")),))
 
 
 def _rate(series: str, values: dict[str, Any], base: Labels) -> Iterator[Point]:
@@ -132,9 +133,10 @@ TREND_QUANTILES = ((0.5, "p50"), (0.9, "p90"), (0.95, "p95"), (0.99, "p99"), (1.
 def custom_metric_points(sample: Sample, base: Labels) -> Iterator[Point]:
     """Custom metrics under `yamlswarm_metric_<name>`, each as its kind's family says."""
     for name, values in sorted(sample.metrics.items()):
-        family = METRIC_KINDS.get(str(values.get("kind")))
+        kind = str(values.get("kind"))
+        family = METRIC_KINDS.get(kind)
         if family is not None:
-            yield from family(metric_name(name), values, base)
+            yield from family(metric_name(name), values, {**base, "metric": name, "kind": kind})
 
 
 SERIES: tuple[Callable[[Sample, Labels], Iterator[Point]], ...] = (
