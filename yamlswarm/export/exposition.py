@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from yamlswarm.errors import UsageError
-from yamlswarm.export.sample import Sampler
+from yamlswarm.export.sample import Sample, Sampler
 from yamlswarm.export.series import Point, metric_name, points
 
-__all__ = ["CONTENT_TYPE", "exposition"]
+__all__ = ["CONTENT_TYPE", "exposition", "render_points"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _HELP = {
@@ -35,6 +35,12 @@ def exposition(
     stats: Any, users: int, scenario: str, run_id: str, sampler: Sampler | None = None
 ) -> bytes:
     """The exposition text of the live stats (UTF-8); UsageError without prometheus-client."""
+    sample = (sampler or Sampler()).sample(stats, users, time.time(), stats.clock() - stats.started)
+    return render_points(sample, scenario, run_id)
+
+
+def render_points(sample: Sample, scenario: str, run_id: str) -> bytes:
+    """The exposition text of one sample's series; UsageError without prometheus-client."""
     try:
         from prometheus_client import CollectorRegistry, generate_latest
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -42,7 +48,6 @@ def exposition(
         raise UsageError(
             "GET /metrics needs prometheus-client: pip install 'yamlswarm[prometheus]'"
         ) from None
-    sample = (sampler or Sampler()).sample(stats, users, time.time(), stats.clock() - stats.started)
     # a custom trend is a summary: its quantiles, `_count` and `_sum` are one family
     summaries = {
         metric_name(name): name for name, v in sample.metrics.items() if v.get("kind") == "trend"

@@ -111,7 +111,9 @@ class JsonLines:
             out.append({**head, "type": kind, **self._row(row, sample)})
         for name, values in sorted(sample.metrics.items()):
             kind = values.get("kind")
-            out.append({**head, "type": "metric", "name": name, "kind": kind, "values": dict(values)})
+            out.append(
+                {**head, "type": "metric", "name": name, "kind": kind, "values": dict(values)}
+            )
         return out
 
     @staticmethod
