@@ -62,7 +62,8 @@ def _result(open_model: bool = False) -> RunResult:
 def test_json_keys_are_the_spec_keys():
     data = json.loads(json.dumps(_result().to_dict()))
     assert set(data) >= SPEC_KEYS
-    assert set(data) - SPEC_KEYS == {"checks", "interrupted", "aborted", "exit_code"}
+    # metrics: SPEC section 9 (custom metrics, {} when the scenario declares none)
+    assert set(data) - SPEC_KEYS == {"checks", "interrupted", "aborted", "exit_code", "metrics"}
     assert set(data["totals"]) <= {
         "requests",
         "failures",

@@ -131,6 +131,30 @@ class Extract:
     source: Source = NOWHERE
 
 
+# ---------------------------------------------------------------- custom metrics
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDecl:
+    """One entry of the top-level `metrics:`: kind is counter | gauge | rate | trend."""
+
+    name: str
+    kind: str
+    description: str = ""
+    source: Source = NOWHERE
+
+
+@dataclass(frozen=True, slots=True)
+class MetricAdd:
+    """Add `value` (a constant or a Template) to the declared metric `name` of `kind`
+    (a `metric:` step, or one entry of a request's `metrics:`)."""
+
+    name: str
+    kind: str
+    value: Value = 1
+    source: Source = NOWHERE
+
+
 # ---------------------------------------------------------------- steps
 
 
@@ -169,6 +193,7 @@ class RequestStep:
     extract: tuple[Extract, ...] = ()
     source: Source = NOWHERE
     on_failure: str | None = None  # "stop_user" | "stop_test": a failed request stops them
+    metrics: tuple[MetricAdd, ...] = ()  # `metrics:`: added after the response (kinds.metric)
 
 
 # ---------------------------------------------------------------- users and flows
@@ -290,6 +315,7 @@ class Threshold:
     abort: bool = False
     after: float = 0.0  # seconds before an aborting threshold is checked
     source: Source = NOWHERE
+    custom: bool = False  # `row` names a declared custom metric, `metric` one of its stats
 
 
 # ---------------------------------------------------------------- the plan
@@ -340,3 +366,4 @@ class Plan:
     thresholds: tuple[Threshold, ...] = ()
     iterations_cap: int | None = None  # `iterations:` beside another model
     source: Source = NOWHERE
+    metrics: tuple[MetricDecl, ...] = ()  # the top-level `metrics:` (custom metrics)

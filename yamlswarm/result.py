@@ -275,6 +275,8 @@ class RunResult:
     schedule_lag_ms: dict[str, float] | None = None
     # the load generator's own health: {cpu_pct, loop_lag_ms: {p50, p99, max}, ...}
     generator: dict[str, Any] | None = None
+    # custom metrics by name, in runtime.metrics' JSON shape (counter {kind, value, rate}, ...)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -306,6 +308,7 @@ class RunResult:
             **({"test_stopped": self.test_stopped} if self.test_stopped is not None else {}),
             **({"schedule_lag_ms": dict(self.schedule_lag_ms)} if self.schedule_lag_ms else {}),
             **({"generator": dict(self.generator)} if self.generator else {}),
+            "metrics": {name: dict(m) for name, m in self.metrics.items()},
         }
 
     @classmethod
@@ -349,6 +352,7 @@ class RunResult:
             test_stopped=None if data.get("test_stopped") is None else str(data["test_stopped"]),
             schedule_lag_ms=dict(data["schedule_lag_ms"]) if data.get("schedule_lag_ms") else None,
             generator=dict(data["generator"]) if data.get("generator") else None,
+            metrics={str(k): dict(v) for k, v in (data.get("metrics") or {}).items()},
         )
 
 

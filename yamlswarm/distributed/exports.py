@@ -28,6 +28,7 @@ MAX_ROWS = 2_000  # distinct request rows of a run (each holds a ~190 kB histogr
 MAX_ERROR_GROUPS = 1_000  # per row and report
 MAX_CHECKS = 10_000
 MAX_TEXT_CHARS = 10_000  # a row name, an error, an example, a check
+MAX_METRICS = 1_000  # custom metrics (the scenario declares them: a few)
 _COUNTS_LEN = COUNTS_LEN
 # an encoded histogram inflates to its header and at most 9 bytes per counter (varints)
 _MAX_PAYLOAD = codec.payload_header_size + 9 * _COUNTS_LEN
@@ -62,6 +63,35 @@ def check_export(data: Any, known_rows: int = 0, is_known: Callable[[Any], bool]
         raise ProtocolError(f"more than {MAX_ROWS} distinct request rows in the run")
     for row in rows:
         _row(row)
+    for metric in _list(data.get("metrics", []), "metrics", MAX_METRICS):
+        _metric(metric)
+
+
+def _metric(metric: Any) -> None:
+    """[name, kind, description, data] of `runtime.metrics.MetricsRegistry.export`."""
+    if not (isinstance(metric, list) and len(metric) == 4 and _text(metric[0])):
+        raise ProtocolError("a custom metric that is not [name, kind, description, data]")
+    name, kind, description, data = metric
+    where = f"metric {name[:60]!r}"
+    if not _text(description):
+        raise ProtocolError(f"{where}: a description that is not text")
+    if kind == "counter":
+        ok = _is_time(data) and data >= 0
+    elif kind == "rate":
+        ok = isinstance(data, list) and len(data) == 2 and all(map(_is_count, data))
+    elif kind == "gauge":
+        ok = data is None or (
+            isinstance(data, dict)
+            and set(data) == {"value", "min", "max", "at"}
+            and all(map(_is_time, data.values()))
+        )
+    elif kind == "trend":
+        _dist(data, where)
+        ok = True
+    else:
+        raise ProtocolError(f"{where}: unknown kind {kind!r:.40}")
+    if not ok:
+        raise ProtocolError(f"{where}: malformed {kind} data")
 
 
 def _row(row: Any) -> None:

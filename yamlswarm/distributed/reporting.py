@@ -68,6 +68,7 @@ class ClusterReport:
         self.err = err
         self.stats = Stats()
         self.stats.epochs.merged = True  # the timeline: workers' wall-clock seconds, merged
+        self.stats.metrics.declare(plan.metrics)  # shown at 0 even if no worker reports one
         self.started = time.perf_counter()
         self.aborted: str | None = None  # the aborting threshold that failed
         self.interrupted = False

@@ -92,6 +92,7 @@ class Runner:
         self.clock = clock or GeventClock()
         self.stats = stats or Stats(clock=self.clock.wall, max_rows=settings.max_rows)
         self.stats.warn = self.stats.warn or self._log
+        self.stats.metrics.declare(plan.metrics)
         self.hooks = hooks or HookRunner(None)
         self.live = live
         self.observers = observers or Observers((), self.err)

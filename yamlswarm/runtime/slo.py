@@ -12,9 +12,12 @@ from yamlswarm.thresholds import FAILED_PREFIX, passes
 def measure(threshold: p.Threshold, stats: Stats, elapsed_s: float) -> float | None:
     """The measured value of a threshold's metric (None: no data to measure).
 
-    Latency metrics measure the successful requests; `failed.<metric>` the failed ones.
+    Latency metrics measure the successful requests; `failed.<metric>` the failed ones;
+    a custom metric's threshold one number of its JSON shape (`runtime.metrics`).
     """
     metric = threshold.metric
+    if threshold.custom:  # `row` is a declared custom metric, `metric` one of its numbers
+        return stats.metrics.measure(str(threshold.row), metric, elapsed_s)
     if metric == "dropped":
         return float(stats.dropped)
     if metric == "iterations":

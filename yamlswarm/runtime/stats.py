@@ -32,6 +32,7 @@ from yamlswarm.result import (
 )
 from yamlswarm.runtime.epochs import EpochSeconds, epoch_of
 from yamlswarm.runtime.hdr import BITS, HALF, HIGHEST_US, MASK, SHIFT, Dist, ms, to_us
+from yamlswarm.runtime.metrics import MetricsRegistry
 from yamlswarm.runtime.stats_results import (
     check_results,
     error_results,
@@ -48,7 +49,7 @@ LIVE_TOP_ROWS = 5
 # drag the request percentiles down. Every `StepKind.stats_method` of the step-kind registry
 # belongs here (tests/test_kinds.py checks it); this module cannot import the registry, whose
 # builders use the runtime that uses this module.
-STEP_METHODS = frozenset({"GROUP", "FLOW", "CALL", "SET", "IF", "LOOP", "LOG", "THINK"})
+STEP_METHODS = frozenset({"GROUP", "FLOW", "CALL", "SET", "IF", "LOOP", "LOG", "THINK", "METRIC"})
 # The error of a request still in flight when the run stopped it (counted: the server saw it).
 INTERRUPTED = "interrupted"
 DEFAULT_MAX_ROWS = 1_000  # distinct rows before requests go to their step's overflow row
@@ -192,6 +193,7 @@ class Stats:
         self.delay = Dist()  # client delay: kernel receive timestamp to our reading it
         self.generator: dict[str, Any] | None = None  # runtime.health's report, at the end
         self.overflowed: dict[str, int] = {}  # step -> requests that went to its overflow row
+        self.metrics = MetricsRegistry()  # the custom metrics (`metrics:`, user.metrics)
         self.epochs = EpochSeconds()  # closed seconds by wall-clock second (distributed)
         self._second = Dist()  # every request row records into this one object
         self._sec_failures = 0
@@ -419,6 +421,7 @@ class Stats:
             test_stopped=self.test_stopped,
             schedule_lag_ms=self.lag.summary() if self.lag is not None else None,
             generator=dict(self.generator) if self.generator else None,
+            metrics=self.metrics.snapshot(duration_s),
         )
 
     def _sorted_rows(self) -> list[RowStats]:

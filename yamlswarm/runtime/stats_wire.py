@@ -14,7 +14,7 @@ from typing import Any
 
 from yamlswarm.runtime.hdr import Dist
 
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3  # 3: custom metrics (`metrics`)
 
 __all__ = ["EXPORT_VERSION", "export_stats", "merge_stats"]
 
@@ -33,6 +33,7 @@ def export_stats(stats: Any, reset: bool = False) -> dict[str, Any]:
         "schedule_lag": stats.lag.export() if stats.lag is not None else None,
         "users_stopped": dict(stats.users_stopped),
         "test_stopped": stats.test_stopped,
+        "metrics": stats.metrics.export(reset),
     }
     if stats.generator:
         data["generator"] = dict(stats.generator)
@@ -85,6 +86,7 @@ def merge_stats(stats: Any, data: dict[str, Any]) -> None:
         stats.lag.merge(lag)
     for reason, count in (data.get("users_stopped") or {}).items():
         stats.users_stopped[str(reason)] = stats.users_stopped.get(str(reason), 0) + int(count)
+    stats.metrics.merge(data.get("metrics") or ())
     if data.get("test_stopped") and stats.test_stopped is None:
         stats.test_stopped = str(data["test_stopped"])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json as _json
 import random
+from collections.abc import Mapping
 from typing import Any
 
 from gevent import Greenlet, GreenletExit
@@ -19,6 +20,7 @@ from yamlswarm.runtime.data import UserData
 from yamlswarm.runtime.http.message import DEFAULT_BODY_LIMIT
 from yamlswarm.runtime.http.response import Response
 from yamlswarm.runtime.http.transport import Request, Transport
+from yamlswarm.runtime.metrics import Metric
 from yamlswarm.runtime.request import record_redirects
 from yamlswarm.runtime.signals import StopIterationSignal, StopSignal, StopTest, StopUser
 from yamlswarm.runtime.stats import INTERRUPTED
@@ -36,7 +38,8 @@ class UserInfo:
 
 
 class VirtualUser:
-    """One simulated person. Hooks receive this object: `vars`, `id`, `name`, `request(...)`, `rng`."""
+    """One simulated person. Hooks receive this object: `vars`, `id`, `name`, `request(...)`, `rng`,
+    `metrics` (the declared custom metrics by name, read-only: `runtime.metrics`)."""
 
     def __init__(
         self,
@@ -51,6 +54,7 @@ class VirtualUser:
         self.id = user_id
         self.name = kind.name
         self.rng = random.Random(seed)
+        self.metrics: Mapping[str, Metric] = ctx.stats.metrics
         self.transport = transport
         self.session_headers = dict(kind.session_headers)  # set_header / unset_header change it
         self.extra_transports: list[Transport] = []  # `parallel:` steps' pool, made on first use
