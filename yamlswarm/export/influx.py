@@ -13,7 +13,9 @@ method, scenario, run_id; fields `requests`, `failures` — exact running totals
 requests, the same fields), `yamlswarm_users` (`users`) and
 `yamlswarm_metrics` (tags `metric` and `kind`, a float field per number of the
 metric: counter `value`, `rate`; gauge `value`, `min`, `max`; rate `value`,
-`passes`, `fails`; trend `count`, `mean`, `min`, `p50` .. `p99`, `max`).
+`passes`, `fails`; trend `count`, `mean`, `min`, `p50` .. `p99`, `max` over the run,
+and for a second with values `window_count`, `window_mean`, `window_p50` ..
+`window_max`, those of that second).
 """
 
 from __future__ import annotations
@@ -88,9 +90,11 @@ def line_protocol(sample: Sample, scenario: str, run_id: str) -> str:
     lines.append(f"yamlswarm_totals{_tags(base)} {_row_fields(sample.total)} {ts}")
     lines.append(f"yamlswarm_users{_tags(base)} users={sample.users}i {ts}")
     for name, stats in sorted(sample.metrics.items()):
+        window = stats.get("window") or {}
+        numbers = [*stats.items(), *((f"window_{k}", v) for k, v in window.items())]
         fields = ",".join(
             f"{_escape(k)}={float(v)!r}"
-            for k, v in sorted(stats.items())
+            for k, v in sorted(numbers)
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         )
         if fields:

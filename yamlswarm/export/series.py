@@ -101,12 +101,14 @@ def _rate(series: str, values: dict[str, Any], base: Labels) -> Iterator[Point]:
 
 
 def _trend(series: str, values: dict[str, Any], base: Labels) -> Iterator[Point]:
-    """A summary: the quantiles (of the latest window when the sample has one, else of the
-    run so far), `_count` and `_sum` (exact, over the run)."""
-    window = values.get("window") or values
-    yield from _present(
-        (series, {**base, "quantile": f"{q:g}"}, _number(window, key)) for q, key in TREND_QUANTILES
-    )
+    """A summary: the quantiles of that second's window (none for a second without values)
+    or, for a sample without windows, of the run so far; `_count` and `_sum` over the run."""
+    window = values.get("window", values)
+    if window is not None:
+        yield from _present(
+            (series, {**base, "quantile": f"{q:g}"}, _number(window, key))
+            for q, key in TREND_QUANTILES
+        )
     count, mean, total = _number(values, "count"), _number(values, "mean"), _number(values, "sum")
     if total is None and count is not None and mean is not None:
         total = count * mean  # the snapshot's mean is rounded: then the sum is too

@@ -1,8 +1,9 @@
 """Custom metrics (a scenario's `metrics:`) as the reports show them: a value and its details.
 
-Each metric is the result's `{kind, ...}` object (counter `{value, rate}`, gauge
-`{value, min, max}`, rate `{value, passes, fails}`, trend `{count, mean, min, p50,
-p90, p95, p99, max}`). Shared by the HTML report and the live terminal view.
+Each metric is the result's `{kind, ...}` object (`runtime.metrics`: counter `{value,
+rate}`, gauge `{value, min, max}`, rate `{value, passes, fails}`, trend `{count, mean,
+min, p50, p90, p95, p99, max}`; a gauge never set and a trend without values hold None).
+Shared by the HTML report and the live terminal view; the web page does the same in JS.
 """
 
 from __future__ import annotations
@@ -12,50 +13,55 @@ from typing import Any
 
 from yamlswarm.report.table import number
 
-__all__ = ["TREND_KEYS", "metric_details", "metric_value", "scalar_and_trends"]
+__all__ = ["TREND_KEYS", "metric_cell", "metric_details", "metric_value", "scalar_and_trends"]
 
 TREND_KEYS = ("count", "mean", "min", "p50", "p90", "p95", "p99", "max")
+NO_DATA = "-"
+
+Values = Mapping[str, Any]
 
 
-def _num(values: Mapping[str, Any], key: str) -> float:
+def metric_cell(values: Values, key: str) -> str:
+    """One number of a metric as shown: counts whole, the rest with 3 significant digits."""
     value = values.get(key)
-    return float(value) if isinstance(value, (int, float)) else 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return NO_DATA
+    if key in ("count", "passes", "fails") or float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))  # a whole number as one: a counter's 41, not 41.0
+    return number(float(value))
 
 
-def metric_value(values: Mapping[str, Any]) -> str:
+def metric_value(values: Values) -> str:
     """The headline: a counter's total, a gauge's last value, a rate's %, a trend's p95."""
     kind = values.get("kind")
     if kind == "rate":
-        return f"{number(100.0 * _num(values, 'value'))}%"
+        value = values.get("value")
+        return NO_DATA if value is None else f"{number(100.0 * float(value))}%"
     if kind == "trend":
-        return f"p95 {number(_num(values, 'p95'))}"
-    return number(_num(values, "value"))
+        return f"p95 {metric_cell(values, 'p95')}"
+    return metric_cell(values, "value")
 
 
-def metric_details(values: Mapping[str, Any]) -> str:
-    """What else the metric has: `2.5/s`, `min 1 max 9`, `97 passes, 3 fails`, a trend's stats."""
-    kind = values.get("kind")
+def metric_details(values: Values) -> str:
+    """What else it has: `4.1/s`, `min 1 max 9`, `38 passes, 2 fails`, a trend's numbers."""
+    kind, cell = values.get("kind"), lambda key: metric_cell(values, key)
     if kind == "counter":
-        return f"{number(_num(values, 'rate'))}/s"
+        return f"{cell('rate')}/s"
     if kind == "gauge":
-        return f"min {number(_num(values, 'min'))} max {number(_num(values, 'max'))}"
+        return f"min {cell('min')} max {cell('max')}"
     if kind == "rate":
-        return f"{int(_num(values, 'passes'))} passes, {int(_num(values, 'fails'))} fails"
+        return f"{cell('passes')} passes, {cell('fails')} fails"
     if kind == "trend":
-        shown = ("count", "mean", "p50", "p99", "max")
-        return " ".join(
-            f"{key} {int(_num(values, key)) if key == 'count' else number(_num(values, key))}"
-            for key in shown
-        )
+        return " ".join(f"{key} {cell(key)}" for key in ("count", "mean", "p50", "p99", "max"))
     return ""
 
 
 def scalar_and_trends(
-    metrics: Mapping[str, Mapping[str, Any]],
-) -> tuple[list[tuple[str, Mapping[str, Any]]], list[tuple[str, Mapping[str, Any]]]]:
-    """The metrics by name: counters, gauges and rates first, then the trends."""
-    ordered = sorted(metrics.items())
+    metrics: Mapping[str, Values],
+) -> tuple[list[tuple[str, Values]], list[tuple[str, Values]]]:
+    """The metrics in declaration order: counters, gauges and rates, then the trends apart."""
+    items = list(metrics.items())
     return (
-        [(n, v) for n, v in ordered if v.get("kind") != "trend"],
-        [(n, v) for n, v in ordered if v.get("kind") == "trend"],
+        [(n, v) for n, v in items if v.get("kind") != "trend"],
+        [(n, v) for n, v in items if v.get("kind") == "trend"],
     )

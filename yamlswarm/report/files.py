@@ -122,9 +122,8 @@ def write_csv(result: RunResult, prefix: str | os.PathLike[str]) -> list[Path]:
             [_stats_row(r, r.name, duration) for r in steps],
         ),
     ]
-    metrics = getattr(result, "metrics", None)
-    if metrics:
-        files.append((Path(f"{base}_metrics.csv"), METRICS_CSV_HEADER, metric_rows(metrics)))
+    if result.metrics:
+        files.append((Path(f"{base}_metrics.csv"), METRICS_CSV_HEADER, metric_rows(result.metrics)))
     for path, header, rows in files:
         _write_csv_file(path, header, rows)
     written = [path for path, _, _ in files]

@@ -11,7 +11,13 @@ from functools import lru_cache
 from html import escape
 from importlib.resources import files as package_files
 
-from yamlswarm.report.custom import TREND_KEYS, metric_details, metric_value, scalar_and_trends
+from yamlswarm.report.custom import (
+    TREND_KEYS,
+    metric_cell,
+    metric_details,
+    metric_value,
+    scalar_and_trends,
+)
 from yamlswarm.report.files import open_for_write
 from yamlswarm.report.table import (
     AGGREGATED,
@@ -47,7 +53,7 @@ def write_html(result: RunResult, path: str | os.PathLike[str]) -> None:
 def render_html(result: RunResult) -> str:
     """The whole report page as one string."""
     title = f"yamlswarm report: {result.scenario}"
-    metrics = getattr(result, "metrics", None) or {}
+    metrics = result.metrics
     body = "\n".join(
         [
             _header(result),
@@ -200,7 +206,7 @@ def _stats_row(name: str, method: str, row: RowResult | Totals, css: str = "") -
     return f'<tr class="{css}">{"".join(cells)}</tr>\n' if css else f"<tr>{''.join(cells)}</tr>\n"
 
 
-def _metrics_tables(metrics: dict) -> str:
+def _metrics_tables(metrics: dict[str, dict]) -> str:
     """The custom metrics: counters, gauges and rates in one table, trends with percentiles."""
     scalars, trends = scalar_and_trends(metrics)
     out = []
@@ -214,20 +220,13 @@ def _metrics_tables(metrics: dict) -> str:
     if trends:
         rows = [
             f"<tr>{_td(name, 'l name')}"
-            + "".join(_td(_trend_cell(v, key)) for key in TREND_KEYS)
+            + "".join(_td(metric_cell(v, key)) for key in TREND_KEYS)
             + "</tr>\n"
             for name, v in trends
         ]
         headers = ["Trend", "Count", "Mean", "Min", "p50", "p90", "p95", "p99", "Max"]
         out.append(_table(headers, rows))
     return "\n".join(out)
-
-
-def _trend_cell(values: dict, key: str) -> str:
-    value = values.get(key)
-    if not isinstance(value, (int, float)):
-        return ""
-    return str(int(value)) if key == "count" else number(float(value))
 
 
 def _errors_table(result: RunResult) -> str:
