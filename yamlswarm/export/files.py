@@ -110,10 +110,8 @@ class JsonLines:
             kind = "total" if row is sample.total else row.kind
             out.append({**head, "type": kind, **self._row(row, sample)})
         for name, values in sorted(sample.metrics.items()):
-            kind = values.get("kind")
-            out.append(
-                {**head, "type": "metric", "name": name, "kind": kind, "values": dict(values)}
-            )
+            metric = {"type": "metric", "name": name, "kind": values.get("kind")}
+            out.append({**head, **metric, "values": dict(values)})
         return out
 
     @staticmethod
