@@ -55,6 +55,7 @@ EXAMPLES: dict[str, list[str]] = {
     "websocket": [
         "{websocket: {url: /ws, steps: [{send: hi}, {receive: {}}, {log: x}, {close: {}}]}}"
     ],
+    "metric": ["{metric: {name: hits}}", "{metric: {name: hits, add: '{{ iteration }}'}}"],
 }
 KEYED = [kind for kind in KINDS if kind.keys]  # `probability:` wraps any step, it has no key
 NOT_RUN_HERE = {"request", "parallel", "stop", "websocket"}  # need a server, or stop the user
@@ -104,6 +105,7 @@ def _scenario(tmp_path: Path, step: str) -> Path:
     file = tmp_path / "kinds.yaml"
     file.write_text(
         f"version: 1\nhooks: hooks.py\nblocks: {{block: [{{set: {{b: 1}}}}]}}\n"
+        "metrics: {hits: counter}\n"
         f"users:\n  - flows:\n      - steps:\n          - {step}\n",
         encoding="utf-8",
     )
@@ -140,7 +142,7 @@ def test_schema_compiler_and_runtime_handle_each_example(tmp_path, name, text) -
     (step,) = compile_document(doc, env={}).users[0].flows[0].steps
     key = next(iter(yaml.safe_load(text)))
     assert BY_KEY[key].name == name and type(step) is BY_KEY[key].plan_type
-    assert step.source.line == 7
+    assert step.source.line == 8
     lines: list[str] = []
     hooks = HookRunner(load_hooks([str(tmp_path / "hooks.py")]))
     env = BuildEnv(stats=Stats(), base=None, hooks=hooks, log=lines.append)

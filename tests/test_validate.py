@@ -131,7 +131,7 @@ def test_step_without_a_kind_key_suggests_the_closest_kind() -> None:
     assert problem.message == (
         "a step needs exactly one of get, post, put, patch, delete, head, options, request,"
         " think, loop, if, group, set, call, log, set_header, unset_header, choose, use, stop,"
-        " parallel, websocket (found: gett; did you mean 'get'?)"
+        " parallel, websocket, metric (found: gett; did you mean 'get'?)"
     )
 
 

@@ -6,17 +6,26 @@ Latency metrics (`pNN`, `avg`, `min`, `max`) are those of the successful request
 latency metrics are normalised to milliseconds and `error_rate` to a fraction, so the
 code that measures a run compares like with like. `passes()` is the comparison the
 result evaluation (a later stage) applies to a measured value.
+
+Custom metrics (`metrics:`) are named by the `metrics` mapping (name -> kind) given to
+`parse_threshold`: `orders_created > 100` (a metric's value), `order_value: p95 < 200`
+(one number of its JSON shape, see `CUSTOM_STATS`), `checkout_ok > 99%` (a rate, as a
+fraction). They parse to ROW = the metric's name and METRIC = the number: a declared
+metric's name wins over a request row of the same name. Their values have no unit.
 """
 
 from __future__ import annotations
 
+import difflib
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 __all__ = [
+    "BUILTIN_METRICS",
     "COUNT_METRICS",
+    "CUSTOM_STATS",
     "FAILED_PREFIX",
     "LATENCY_METRICS",
     "ParsedThreshold",
@@ -26,11 +35,21 @@ __all__ = [
 
 LATENCY_METRICS = frozenset({"avg", "min", "max"})  # plus every pNN
 COUNT_METRICS = frozenset({"rps", "requests", "failures", "dropped", "iterations"})
+BUILTIN_METRICS = LATENCY_METRICS | COUNT_METRICS | {"error_rate"}  # plus every (failed.)pNN
+# The numbers a threshold may name of each kind of custom metric (a trend's pNN too);
+# `NAME OP VALUE` alone means its `value` (a trend has none: it names one).
+CUSTOM_STATS = {
+    "counter": ("value", "rate"),
+    "gauge": ("value", "min", "max"),
+    "rate": ("value", "passes", "fails"),
+    "trend": ("count", "mean", "avg", "min", "max", "p50", "p90", "p95", "p99"),
+}
+_PERCENTILE = re.compile(r"^p\d+(?:\.\d+)?$")
 
 _GRAMMAR = re.compile(
     r"^\s*(?:(?P<row>.+?)\s*:\s+)?"
     r"(?P<metric>(?:failed\.)?(?:p\d+(?:\.\d+)?|avg|min|max)"
-    r"|rps|error_rate|requests|failures|dropped|iterations)"
+    r"|rps|error_rate|requests|failures|dropped|iterations|[a-z_][a-z0-9_]*)"
     r"\s*(?P<op><=|>=|==|!=|<|>)\s*"
     r"(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|%)?\s*$"
 )
@@ -72,14 +91,37 @@ def _family(metric: str) -> str:
     return "error_rate" if metric == "error_rate" else "count"
 
 
-def parse_threshold(text: str) -> ParsedThreshold:
-    """Parse one threshold; raises ValueError with a message fit for the user."""
+def is_builtin(metric: str) -> bool:
+    """Whether `metric` is one of the request metrics (p95, failed.avg, rps, ...)."""
+    base = metric.removeprefix(FAILED_PREFIX)
+    if base != metric:  # failed.<latency metric>
+        return base in LATENCY_METRICS or bool(_PERCENTILE.match(base))
+    return metric in BUILTIN_METRICS or bool(_PERCENTILE.match(metric))
+
+
+def parse_threshold(text: str, metrics: Mapping[str, str] | None = None) -> ParsedThreshold:
+    """Parse one threshold; raises ValueError with a message fit for the user.
+
+    `metrics`: the declared custom metrics, name -> kind (counter, gauge, rate, trend).
+    """
     match = _GRAMMAR.match(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError(
             f"cannot parse threshold {text!r}: expected [ROW:] METRIC OP VALUE, e.g. 'p95 < 500ms'"
         )
-    metric, unit = match["metric"], match["unit"]
+    metric, unit, row = match["metric"], match["unit"], match["row"]
+    metrics = metrics or {}
+    if row in metrics or (row is None and metric in metrics):
+        return _custom(text, match, metrics)
+    if not is_builtin(metric):
+        names = sorted({*BUILTIN_METRICS, "p95", "p99", *metrics})
+        close = difflib.get_close_matches(metric, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        declared = f"; custom metrics: {', '.join(sorted(metrics))}" if metrics else ""
+        raise ValueError(
+            f"cannot parse threshold {text!r}: {metric!r} is no metric{hint}: use p95, avg, "
+            f"rps, error_rate, ... or a metric declared under 'metrics:'{declared}"
+        )
     base = metric.removeprefix(FAILED_PREFIX)
     if base.startswith("p") and float(base[1:]) > 100:
         raise ValueError(f"{metric!r} is not a percentile: it must be between p0 and p100")
@@ -87,6 +129,37 @@ def parse_threshold(text: str) -> ParsedThreshold:
     if unit not in factors:
         raise ValueError(f"{unit!r} does not apply to {metric}")
     return ParsedThreshold(match["row"], metric, match["op"], float(match["value"]) * factors[unit])
+
+
+def _custom(text: str, match: re.Match[str], metrics: Mapping[str, str]) -> ParsedThreshold:
+    """A threshold on a declared custom metric: ROW = its name, METRIC = one of its numbers."""
+    row, stat, unit = match["row"], match["metric"], match["unit"]
+    if row is None:
+        row, stat = stat, "value"
+    kind = metrics[row]
+    if kind == "trend" and match["row"] is None:
+        raise ValueError(
+            f"{text!r}: {row!r} is a trend: name one of its numbers, e.g. '{row}: p95 < 200'"
+        )
+    allowed = CUSTOM_STATS[kind]
+    if stat not in allowed and not (kind == "trend" and _PERCENTILE.match(stat)):
+        close = difflib.get_close_matches(stat, allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"{text!r}: a {kind} has no {stat!r}{hint}; it has {', '.join(allowed)}"
+            + (" (or any pNN)" if kind == "trend" else "")
+        )
+    if kind == "trend" and stat.startswith("p") and float(stat[1:]) > 100:
+        raise ValueError(f"{stat!r} is not a percentile: it must be between p0 and p100")
+    value = float(match["value"])
+    if unit == "%" and kind == "rate" and stat == "value":
+        value *= 0.01
+    elif unit is not None:
+        raise ValueError(
+            f"{unit!r} does not apply to {row}: a custom metric's values have no unit"
+            + (" (a rate's value may be a percentage)" if kind == "rate" else "")
+        )
+    return ParsedThreshold(row, stat, match["op"], value)
 
 
 def passes(op: str, measured: float, limit: float) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 
 from yamlswarm.compiler.blocks import Blocks
 from yamlswarm.compiler.context import BUILTIN_NAMES, Context, JsonPath
+from yamlswarm.compiler.metrics import compile_metrics
 from yamlswarm.compiler.rows import check_threshold_rows
 from yamlswarm.compiler.sections import (
     check_counts,
@@ -85,8 +86,12 @@ def _compile(ctx: Context, data: dict, hook_mode: str) -> Plan:
         BUILTIN_NAMES | set(variables) | user_names | template_functions | set(base_context())
     )
     defaults, request_defaults = _defaults(ctx, data.get("defaults"))
+    metrics = compile_metrics(ctx, data.get("metrics"))
+    kinds = {m.name: m.kind for m in metrics}
     blocks = Blocks(ctx, data.get("blocks"))
-    env = blocks.env = step_env(request_defaults, hook_modules, tuple(hook_specs), blocks.use)
+    env = blocks.env = step_env(
+        request_defaults, hook_modules, tuple(hook_specs), blocks.use, kinds
+    )
     load, cap = compile_load(ctx, data.get("load"))
     users = _users(ctx, data.get("users"), env)
     blocks.compile_unused(ctx)
@@ -97,8 +102,8 @@ def _compile(ctx: Context, data: dict, hook_mode: str) -> Plan:
         all(u.count is not None for u in users),
     )
     faker = ctx.mapping(("faker",), data.get("faker"))
-    thresholds = compile_thresholds(ctx, data.get("thresholds"))
-    check_threshold_rows(ctx, thresholds, users)
+    thresholds = compile_thresholds(ctx, data.get("thresholds"), kinds)
+    check_threshold_rows(ctx, thresholds, users, kinds)
     return Plan(
         name=str(data.get("name") or Path(ctx.doc.file).stem),
         file=str(Path(ctx.doc.file).resolve()),
@@ -113,6 +118,7 @@ def _compile(ctx: Context, data: dict, hook_mode: str) -> Plan:
         thresholds=thresholds,
         iterations_cap=cap,
         source=ctx.source(()),
+        metrics=metrics,
     )
 
 

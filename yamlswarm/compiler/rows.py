@@ -3,12 +3,14 @@
 A threshold's ROW is a request row (`name` or `METHOD name`), a group, a parallel
 block or a flow. When every row name of the scenario is static (no templated
 `name:`, no hook `call:`, which may record rows of its own, no `websocket:`), a ROW matching none
-of them is an error with a did-you-mean: the run would only say "no data".
+of them is an error with a did-you-mean: the run would only say "no data". A ROW
+close to a declared custom metric's name is one in any case (a misspelt metric).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Collection, Iterable, Iterator
 
 from yamlswarm.compiler.context import Context, suggest
 from yamlswarm.kinds import walk
@@ -23,21 +25,33 @@ __all__ = ["check_threshold_rows"]
 
 
 def check_threshold_rows(
-    ctx: Context, thresholds: Iterable[Threshold], users: Iterable[UserType]
+    ctx: Context,
+    thresholds: Iterable[Threshold],
+    users: Iterable[UserType],
+    metrics: Collection[str] = (),
 ) -> None:
-    """Report each threshold whose ROW no row of the scenario can have (names all static)."""
+    """Report each threshold whose ROW no row of the scenario can have (names all static),
+    or that misspells a declared custom metric (`metrics`) even where rows are not known."""
     names = _row_names(users)
-    if names is None:
-        return
     for index, threshold in enumerate(thresholds):
         row = threshold.row
-        if row is None or row in names:
+        if row is None or threshold.custom or (names is not None and row in names):
             continue
+        close = suggest(row, metrics)
+        if names is None and not close:
+            continue  # rows not all known, and not a misspelt metric either
         ctx.error(
-            ("thresholds", index),
-            f"threshold row {row!r} is no request, group or flow of this scenario"
-            f"{suggest(row, sorted(names))}",
+            _path(threshold, index),
+            f"threshold row {row!r} is no request, group"
+            f"{', flow or declared metric' if metrics else ' or flow'} of this scenario"
+            f"{close or suggest(row, sorted(names or ()))}",
         )
+
+
+def _path(threshold: Threshold, index: int) -> tuple[str, int]:
+    """Where the threshold is written (`index` counts only those that compiled)."""
+    match = re.fullmatch(r"thresholds\[(\d+)\]", threshold.source.path)
+    return ("thresholds", int(match[1]) if match else index)
 
 
 def _row_names(users: Iterable[UserType]) -> set[str] | None:

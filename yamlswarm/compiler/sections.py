@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -214,21 +215,28 @@ def _read_csv(
 # ---------------------------------------------------------------- thresholds
 
 
-def compile_thresholds(ctx: Context, raw: Any) -> tuple[Threshold, ...]:
+def compile_thresholds(
+    ctx: Context, raw: Any, metrics: Mapping[str, str] | None = None
+) -> tuple[Threshold, ...]:
+    """The thresholds; `metrics` (name -> kind) are the declared custom metrics they may name."""
+    metrics = metrics or {}
     out = []
     for index, item in enumerate(ctx.sequence(("thresholds",), raw)):
         path: JsonPath = ("thresholds", index)
         entry = item if isinstance(item, dict) else {"expr": item}
         where = (*path, "expr") if isinstance(item, dict) else path
         try:
-            parsed = parse_threshold(str(entry.get("expr", "")))
+            parsed = parse_threshold(str(entry.get("expr", "")), metrics)
         except ValueError as exc:
             ctx.error(where, str(exc))
             continue
-        if parsed.metric == "error_rate" and parsed.value > 1:
+        custom = parsed.row in metrics
+        is_rate = custom and metrics[str(parsed.row)] == "rate" and parsed.metric == "value"
+        if (is_rate or parsed.metric == "error_rate") and parsed.value > 1:
             ctx.error(
                 where,
-                f"{entry['expr']!r} cannot fail or cannot pass: error_rate is at most 100%"
+                f"{entry['expr']!r} cannot fail or cannot pass: "
+                f"{'a rate' if custom else 'error_rate'} is at most 100%"
                 f" (got {parsed.value * 100:g}%)",
             )
             continue
@@ -242,6 +250,7 @@ def compile_thresholds(ctx: Context, raw: Any) -> tuple[Threshold, ...]:
                 abort=bool(entry.get("abort", False)),
                 after=ctx.seconds((*path, "after"), entry.get("after"), 0.0),
                 source=ctx.source(path),
+                custom=custom,
             )
         )
     return tuple(out)

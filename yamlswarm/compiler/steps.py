@@ -9,7 +9,7 @@ every variable the steps may assign; `user_wait` compiles a user type's `wait:`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from yamlswarm.compiler.context import Context, JsonPath, suggest
@@ -28,10 +28,14 @@ def step_env(
     hooks: HookModules | None,
     hook_specs: tuple[str, ...],
     use_block: Callable[[CompileContext, Any, JsonPath], tuple[Step, ...] | None] | None = None,
+    metrics: Mapping[str, str] | None = None,
 ) -> CompileEnv:
     """What every step of a scenario shares; `hooks` None: not loaded, `call:` is not checked;
-    `use_block`: the scenario's `blocks:` (`compiler.blocks.Blocks.use`)."""
-    env = CompileEnv(defaults, hooks, hook_specs, compile_steps, suggest, compile_step)
+    `use_block`: the scenario's `blocks:` (`compiler.blocks.Blocks.use`); `metrics`: the
+    declared custom metrics, name -> kind."""
+    env = CompileEnv(
+        defaults, hooks, hook_specs, compile_steps, suggest, compile_step, metrics=metrics or {}
+    )
     return env if use_block is None else dataclasses.replace(env, use_block=use_block)
 
 

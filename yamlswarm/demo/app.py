@@ -134,12 +134,15 @@ class DemoApp:
         self.total = 0
         self.by_route: dict[str, int] = {}
         self.by_status: dict[str, int] = {}
+        self.orders_placed = 0  # since the last reset, with the sum of their totals
+        self.orders_value = 0.0
 
     def stats(self) -> dict[str, Any]:
         return {
             "requests": self.total,
             "by_route": dict(self.by_route),
             "by_status": dict(self.by_status),
+            "orders": {"placed": self.orders_placed, "value": round(self.orders_value, 2)},
         }
 
     def _count(self, route: str, status: int) -> None:
@@ -266,6 +269,8 @@ class DemoApp:
             "email": email,
         }
         self._next_order += 1
+        self.orders_placed += 1
+        self.orders_value += order["total"]
         self.orders.setdefault(request.user or "", []).append(order)
         self.carts.pop(request.token or "", None)
         return 201, {"order_id": order["order_id"], "total": order["total"]}

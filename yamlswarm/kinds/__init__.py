@@ -23,6 +23,7 @@ from yamlswarm.kinds import (
     if_,
     log,
     loop,
+    metric,
     parallel,
     request,
     set_,
@@ -51,6 +52,7 @@ KINDS: tuple[StepKind, ...] = (
     stop.KIND,
     parallel.KIND,
     websocket.KIND,
+    metric.KIND,
     chance.KIND,  # no key: `probability:` on any step (compiler.steps.compile_step)
 )
 

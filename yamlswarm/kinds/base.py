@@ -115,6 +115,7 @@ class CompileEnv:
     use_block: Callable[[CompileContext, Any, JsonPath], tuple[Step, ...] | None] = (
         lambda ctx, name, path: None
     )
+    metrics: Mapping[str, str] = field(default_factory=dict)  # declared custom metrics -> kind
 
     def steps(self, ctx: CompileContext, raw: Any, path: JsonPath) -> tuple[Step, ...]:
         """A nested `steps:` / `then:` / `else:` list, compiled by the compiler's dispatcher."""

@@ -25,6 +25,7 @@ from yamlswarm.kinds.base import (
     one_key_step,
 )
 from yamlswarm.kinds.checks import compile_checks
+from yamlswarm.kinds.metric import METRICS_SETTING, compile_adds, with_metrics
 from yamlswarm.kinds.stop import stopper
 from yamlswarm.plan import Body, RequestStep
 from yamlswarm.runtime.context import Executor
@@ -76,12 +77,13 @@ def compile_request(
         extract=compile_extract(ctx, options.get("extract"), (*where, "extract")),
         source=ctx.source(path),
         on_failure=options.get("on_failure"),
+        metrics=compile_adds(ctx, options.get("metrics"), (*where, "metrics"), env),
     )
 
 
 def build_request_step(step: RequestStep, env: StepBuildEnv) -> Executor:
     """The request's executor; with `on_failure`, a failed request then stops the user or test."""
-    run = build_request(step, env)
+    run = with_metrics(build_request(step, env), step.metrics, env)
     if step.on_failure is None:
         return run
     written = step.name.source if isinstance(step.name, Template) else step.name
@@ -222,6 +224,7 @@ _SETTINGS: dict[str, Any] = {
         "description": "Values to store from the response into user variables.",
     },
     "auth": {"$ref": "#/$defs/auth", "description": "Authentication: {basic: [user, password]}."},
+    "metrics": METRICS_SETTING,
     "on_failure": {
         "enum": ["stop_user", "stop_test"],
         "description": "When the request fails: stop this virtual user, or the whole test.",

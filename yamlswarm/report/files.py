@@ -227,7 +227,7 @@ def write_junit(result: RunResult, path: str | os.PathLike[str]) -> None:
             suite, "testcase", classname=f"{JUNIT_SUITE}.thresholds", name=threshold.expr, time="0"
         )
         if not threshold.passed:
-            measured = threshold_value(threshold.expr, threshold.value)
+            measured = threshold_value(threshold.expr, threshold.value, result.metrics)
             failure = ET.SubElement(
                 case, "failure", type="threshold", message=f"measured {measured}"
             )

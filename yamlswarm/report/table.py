@@ -7,11 +7,14 @@ through `terminal.one_line`, so no control character reaches the terminal.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from tabulate import tabulate
 
 from yamlswarm.report.terminal import one_line, printable
 from yamlswarm.result import PERCENTILE_KEYS, Latency, RowResult, RunResult, Totals
+from yamlswarm.thresholds import parse_threshold
 from yamlswarm.units import format_duration
 
 AGGREGATED = "Aggregated"
@@ -34,6 +37,8 @@ def render(result: RunResult) -> str:
         parts.append(_service_table(result))
     if result.errors:
         parts.append(_errors_table(result))
+    if result.metrics:
+        parts.append(metrics_table(result.metrics))
     if result.thresholds:
         parts.append(_thresholds_table(result))
     parts.append("\n".join([*health_lines(result), summary_line(result)]))
@@ -188,18 +193,62 @@ def _example(example: str | None) -> str:
     return flat if len(flat) <= _EXAMPLE_WIDTH else flat[: _EXAMPLE_WIDTH - 1] + "…"
 
 
+METRICS_HEADERS = ["Metric", "Kind", "Value", "Details"]
+_METRIC_DETAILS = {  # the numbers shown beside a metric's value, per kind
+    "counter": ("rate",),
+    "gauge": ("min", "max"),
+    "rate": ("passes", "fails"),
+    "trend": ("count", "min", "p50", "p90", "p95", "p99", "max"),
+}
+
+
+def metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> str:
+    """The custom metrics: one row each, its value (a trend's mean) and its other numbers."""
+    rows = []
+    for name, shape in metrics.items():
+        kind = str(shape.get("kind", ""))
+        main = shape.get("mean" if kind == "trend" else "value")
+        value = _metric_number(main, kind == "rate")
+        if kind == "trend" and main is not None:
+            value = f"mean {value}"
+        details = [
+            f"{key} {_metric_number(shape.get(key), False)}{'/s' if key == 'rate' else ''}"
+            for key in _METRIC_DETAILS.get(kind, ())
+            if shape.get(key) is not None
+        ]
+        rows.append([name, kind, value, "  ".join(details)])
+    return _table(rows, METRICS_HEADERS, ("left", "left", "right", "left"))
+
+
+def _metric_number(value: Any, as_percent: bool) -> str:
+    if value is None:
+        return "no data"
+    if as_percent:
+        return f"{value * 100:.4g}%"
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return number(float(value))
+
+
 def _thresholds_table(result: RunResult) -> str:
     rows = [
-        [t.expr, "pass" if t.passed else "FAIL", threshold_value(t.expr, t.value)]
+        [t.expr, "pass" if t.passed else "FAIL", threshold_value(t.expr, t.value, result.metrics)]
         for t in result.thresholds
     ]
     return _table(rows, ["Threshold", "Result", "Measured"], ("left", "left", "right"))
 
 
-def threshold_value(expr: str, value: float | None) -> str:
-    """The measured value of a threshold in its metric's unit (ms, %, or plain)."""
+def threshold_value(
+    expr: str, value: float | None, metrics: Mapping[str, Mapping[str, Any]] | None = None
+) -> str:
+    """The measured value of a threshold in its metric's unit (ms, %, or plain); `metrics`,
+    the result's custom metrics: a threshold on one of them is shown in its own terms."""
     if value is None:
         return "no data"
+    custom = _custom_threshold(expr, metrics or {})
+    if custom is not None:
+        kind, stat = custom
+        return _metric_number(value, kind == "rate" and stat == "value")
     match = _METRIC.search(expr)
     metric = match.group("metric") if match else ""
     if _LATENCY_METRIC.match(metric):
@@ -209,6 +258,20 @@ def threshold_value(expr: str, value: float | None) -> str:
     if metric in ("requests", "failures", "dropped", "iterations"):
         return str(int(value))
     return number(value)
+
+
+def _custom_threshold(
+    expr: str, metrics: Mapping[str, Mapping[str, Any]]
+) -> tuple[str, str] | None:
+    """(kind, stat) when `expr` is a threshold on one of `metrics`, else None."""
+    if not metrics:
+        return None
+    kinds = {name: str(shape.get("kind", "")) for name, shape in metrics.items()}
+    try:
+        parsed = parse_threshold(expr, kinds)
+    except ValueError:
+        return None
+    return (kinds[parsed.row], parsed.metric) if parsed.row in kinds else None
 
 
 def summary_line(result: RunResult) -> str:

@@ -62,7 +62,12 @@ _NUMBER = (int, float)
 
 
 class MetricValueError(ValueError):
-    """A value a metric cannot take (not a number, negative where it must not be)."""
+    """A value a metric cannot take; `reason` is the short, stable error name
+    ("not a number", "negative value") the `metric:` step records it under."""
+
+    def __init__(self, message: str, reason: str = "not a number") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class UnknownMetric(KeyError):
@@ -91,7 +96,9 @@ class Counter:
 
     def add(self, n: float = 1) -> None:
         if (n.__class__ is not int or n < 0) and _number(self.name, n) < 0:
-            raise MetricValueError(f"counter {self.name!r} only grows: cannot add {n!r}")
+            raise MetricValueError(
+                f"counter {self.name!r} only grows: cannot add {n!r}", "negative value"
+            )
         self.value += n
 
     def stats(self, duration_s: float | None) -> dict[str, Any]:
@@ -218,7 +225,9 @@ class Trend:
         scaled = int(value * SCALE + 0.5)
         if scaled < 0 or scaled > HIGHEST_US:
             if value < 0:
-                raise MetricValueError(f"trend {self.name!r} keeps values >= 0, got {value!r}")
+                raise MetricValueError(
+                    f"trend {self.name!r} keeps values >= 0, got {value!r}", "negative value"
+                )
             scaled = HIGHEST_US  # past the layout's top: counted at the top
         dist = self.dist
         dist.counts[index_of(scaled)] += 1
@@ -237,7 +246,9 @@ class Trend:
         values = dist.percentiles_us([q for _, q in TREND_PERCENTILES])
         out["mean"] = round(dist.sum_us / dist.n / SCALE, 3)
         out["min"] = _unscale(dist.min_us)
-        out.update((key, _unscale(v)) for (key, _), v in zip(TREND_PERCENTILES, values, strict=True))
+        out.update(
+            (key, _unscale(v)) for (key, _), v in zip(TREND_PERCENTILES, values, strict=True)
+        )
         out["max"] = _unscale(dist.max_us)
         return out
 

@@ -57,6 +57,7 @@ _DEF_NOUNS = {
     "file": "a file path or {path: ...}",
     "load": "a mapping describing the load model",
     "feed": "a mapping {csv: FILE, ...}",
+    "metric_declaration": "counter, gauge, rate, trend or {kind, description}",
     **{name: noun for kind in KINDS for name, noun in kind.hints.nouns.items()},
 }
 # Who needs "exactly one of" the keys of a oneOf made of single `required`s.
@@ -69,6 +70,9 @@ _ONE_OF_SUBJECTS = {
 }
 _STATUS_HELP = "is not a valid status: use a code (200), a list of codes, or a class like '2xx'"
 _NAME_HELP = "is not a valid name: use letters, digits and _ (not starting with a digit)"
+_METRIC_NAME_HELP = (
+    "is not a valid metric name: use lower-case letters, digits and _ (not starting with a digit)"
+)
 # What a mismatch of a step kind's `pattern` means, e.g. an HTTP method.
 _PATTERN_HELP = {pattern: text for kind in KINDS for pattern, text in kind.hints.patterns.items()}
 # `$defs` of step kinds whose bad pattern or bound is a bad duration (think).
@@ -264,12 +268,19 @@ def _name_message(value: Any) -> str:
     return f"expected a name (got {describe(value)})"
 
 
+def _metric_name_message(value: Any) -> str:
+    if isinstance(value, str):
+        return f"{_quote(value)} {_METRIC_NAME_HELP}"
+    return f"expected a metric name (got {describe(value)})"
+
+
 # Parts of the format whose every error is best said by one tailored sentence.
 _DEF_MESSAGES: dict[str, Callable[[Any], str]] = {
     "duration": _duration_message,
     "rate": _rate_message,
     "status": _status_message,
     "identifier": _name_message,
+    "metric_name": _metric_name_message,
 }
 
 
