@@ -18,7 +18,7 @@ from tests.test_export_backends import _dashboard_panels_have_data, _influxql, _
 
 prometheus, influxdb = backends.prometheus, backends.influxdb  # the real servers' fixtures
 
-ORDERS = "/health"  # the route of each order's request (and of no other): the server's count
+ORDERS = "GET /health"  # the route of each order's request (and of no other): the server's count
 
 SCENARIO = """
 version: 1
