@@ -201,7 +201,7 @@ def test_the_html_report_has_a_custom_metrics_section():
     section = page[page.index("<h2>Custom metrics</h2>") :]
     section = section[: section.index("</section>")]
     assert "orders_created" in section and "<td>41</td>" in section
-    assert "checkout_ok" in section and "95.0%" in section and "38 passes, 2 fails" in section
+    assert "checkout_ok" in section and "95%" in section and "38 passes, 2 fails" in section
     trend_row = section[section.index("order_value") :]
     trend_row = trend_row[: trend_row.index("</tr>")]
     cells = [c.split("<")[0] for c in trend_row.split("<td>")[1:]]
@@ -228,7 +228,7 @@ def test_unset_gauges_and_empty_trends_show_no_data():
         "r": {"kind": "rate", "value": None, "passes": 0, "fails": 0},
     }
     page = render_html(_result(metrics))
-    assert "min - max -" in page and "<td>-</td>" in page
+    assert "min no data max no data" in page and "<td>no data</td>" in page
 
 
 def test_the_live_view_shows_the_metrics():
@@ -238,8 +238,8 @@ def test_the_live_view_shows_the_metrics():
     progress = LiveProgress(io.StringIO(), interactive=True, quiet=False, width=200, height=40)
     lines = progress.dashboard(view)
     (line,) = [line for line in lines if line.startswith("metrics")]
-    assert "orders_created 41" in line and "checkout_ok 95.0%" in line
-    assert "order_value p95 190" in line and "cart-items 3" in line
+    assert "orders_created 41" in line and "checkout_ok 95%" in line
+    assert "order_value mean 120" in line and "cart-items 3" in line
     assert "metrics orders_created 41, cart-items 3" in progress.format(view)
     many = {f"m{i:02}": {"kind": "counter", "value": i, "rate": 0.0} for i in range(20)}
     lines = [

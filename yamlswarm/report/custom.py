@@ -16,7 +16,7 @@ from yamlswarm.report.table import number
 __all__ = ["TREND_KEYS", "metric_cell", "metric_details", "metric_value", "scalar_and_trends"]
 
 TREND_KEYS = ("count", "mean", "min", "p50", "p90", "p95", "p99", "max")
-NO_DATA = "-"
+NO_DATA = "no data"  # as the final table says it
 
 Values = Mapping[str, Any]
 
@@ -26,19 +26,21 @@ def metric_cell(values: Values, key: str) -> str:
     value = values.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return NO_DATA
-    if key in ("count", "passes", "fails") or float(value).is_integer() and abs(value) < 1e15:
+    if key in ("count", "passes", "fails") or (float(value).is_integer() and abs(value) < 1e15):
         return str(int(value))  # a whole number as one: a counter's 41, not 41.0
     return number(float(value))
 
 
 def metric_value(values: Values) -> str:
-    """The headline: a counter's total, a gauge's last value, a rate's %, a trend's p95."""
+    """The headline, as the final table has it: a counter's total, a gauge's last value, a
+    rate's share of passes, a trend's mean."""
     kind = values.get("kind")
     if kind == "rate":
         value = values.get("value")
-        return NO_DATA if value is None else f"{number(100.0 * float(value))}%"
+        return NO_DATA if value is None else f"{float(value) * 100:.4g}%"
     if kind == "trend":
-        return f"p95 {metric_cell(values, 'p95')}"
+        mean = metric_cell(values, "mean")
+        return mean if mean == NO_DATA else f"mean {mean}"
     return metric_cell(values, "value")
 
 
@@ -52,7 +54,7 @@ def metric_details(values: Values) -> str:
     if kind == "rate":
         return f"{cell('passes')} passes, {cell('fails')} fails"
     if kind == "trend":
-        return " ".join(f"{key} {cell(key)}" for key in ("count", "mean", "p50", "p99", "max"))
+        return " ".join(f"{key} {cell(key)}" for key in ("count", "p50", "p95", "p99", "max"))
     return ""
 
 

@@ -248,7 +248,7 @@ def _errors_table(result: RunResult) -> str:
 def _thresholds_table(result: RunResult) -> str:
     rows = [
         f"<tr>{_td(t.expr, 'l')}{_td('pass' if t.passed else 'FAIL', 'ok' if t.passed else 'bad')}"
-        f"{_td(threshold_value(t.expr, t.value))}</tr>\n"
+        f"{_td(threshold_value(t.expr, t.value, result.metrics))}</tr>\n"
         for t in result.thresholds
     ]
     return _table(["Threshold", "Result", "Measured"], rows)

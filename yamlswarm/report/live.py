@@ -174,7 +174,7 @@ MAX_METRIC_LINES = 3
 
 
 def _metric_parts(view: LiveView) -> list[str]:
-    """`name value` of each custom metric (a counter's total, a rate's %, a trend's p95)."""
+    """`name value` of each custom metric (a counter's total, a rate's %, a trend's mean)."""
     return [f"{one_line(name)} {metric_value(v)}" for name, v in view.metrics.items()]
 
 

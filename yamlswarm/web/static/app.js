@@ -156,12 +156,13 @@ function renderSmallTables(p) {
   }));
 }
 
-// a custom metric's headline value and details, by kind (as the HTML report shows them)
+// a custom metric's headline value and details, by kind (as the final table and the HTML report)
+function mfmt(n, digits) { return n === null || n === undefined ? "no data" : fmt(n, digits); }
 const METRIC_VIEWS = {
-  counter: (m) => [fmt(m.value, 3), fmt(m.rate, 2) + "/s"],
-  gauge: (m) => [fmt(m.value, 3), "min " + fmt(m.min, 3) + " max " + fmt(m.max, 3)],
-  rate: (m) => [fmt(100 * m.value, 2) + "%", fmt(m.passes, 0) + " passes, " + fmt(m.fails, 0) + " fails"],
-  trend: (m) => ["p95 " + fmt(m.p95, 3), ["count", "mean", "p50", "p99", "max"].map((k) => k + " " + fmt(m[k], k === "count" ? 0 : 3)).join(" ")],
+  counter: (m) => [mfmt(m.value, 3), mfmt(m.rate, 2) + "/s"],
+  gauge: (m) => [mfmt(m.value, 3), "min " + mfmt(m.min, 3) + " max " + mfmt(m.max, 3)],
+  rate: (m) => [m.value === null ? "no data" : fmt(100 * m.value, 2) + "%", fmt(m.passes, 0) + " passes, " + fmt(m.fails, 0) + " fails"],
+  trend: (m) => [m.count ? "mean " + fmt(m.mean, 3) : "no data", ["count", "p50", "p95", "p99", "max"].map((k) => k + " " + mfmt(m[k], k === "count" ? 0 : 3)).join(" ")],
 };
 
 function renderMetrics(metrics) {
