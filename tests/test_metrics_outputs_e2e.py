@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -202,3 +203,19 @@ def test_processes_2_export_the_merged_custom_metrics(tmp_path, demo_api, promet
     assert count == metrics["order_value"]["count"]
     passes = _value(_promql(prometheus, f"yamlswarm_metric_checkout_ok_passes_total{sel}"))
     assert passes == metrics["checkout_ok"]["passes"]
+
+
+def test_the_live_terminal_view_shows_the_metrics_as_they_grow(tmp_path, demo_api):
+    from tests.test_cli_conventions import _on_a_pty
+
+    scenario = _scenario(tmp_path, "live-metrics", duration="3s")
+    demo_api.reset()
+    code, text = _on_a_pty(
+        ["run", scenario, "-H", demo_api.url, "--json", tmp_path / "r.json"], {"TERM": "xterm"}
+    )
+    assert code == 1, text  # the threshold meant to fail
+    counts = [int(n) for n in re.findall(r"^metrics   .*?orders_created (\d+)", text, flags=re.M)]
+    assert len(counts) >= 2 and counts == sorted(counts) and counts[-1] > 0, text
+    final = json.loads((tmp_path / "r.json").read_text())["metrics"]
+    assert counts[-1] <= final["orders_created"]["value"]
+    assert re.search(r"^metrics   .*checkout_ok 100%", text, flags=re.M)
