@@ -34,7 +34,7 @@ from yamlswarm.plan import NOWHERE, MetricAdd, Source
 from yamlswarm.runtime.context import BuildEnv, Executor
 from yamlswarm.runtime.metrics import MetricValueError
 from yamlswarm.runtime.values import error_text
-from yamlswarm.templates import Template
+from yamlswarm.templates import Template, renderer
 
 __all__ = ["KIND", "MetricStep", "compile_adds", "convert", "with_metrics"]
 
@@ -112,9 +112,9 @@ def _compile_add(
             ctx.error(name_path[:-1], f"metric {name!r} is a {kind}: give the value to 'add'")
             return MetricAdd(name, kind, 0, source)
         return MetricAdd(name, kind, _DEFAULTS[kind], source)
-    raw = spec[key]
-    value = ctx.value(value_path, raw)
-    if not isinstance(value, Template) and not (isinstance(raw, str) and "{{" in raw):
+    value = ctx.value(value_path, spec[key])
+    # a template folded to a constant is checked too; one left as written had an error
+    if not isinstance(value, Template) and not (isinstance(value, str) and "{{" in value):
         try:
             value = convert(kind, value)
             if kind in ("counter", "trend") and value < 0:
@@ -142,17 +142,9 @@ def adder(add: MetricAdd, env: BuildEnv) -> Callable[[dict[str, Any]], bool]:
     metric = env.stats.metrics.ensure(add.name, add.kind)
     put, kind = metric.add, add.kind
     row_name = f"metric {add.name}"
-    if not isinstance(add.value, Template):  # checked at compile time
-        value = add.value
+    render = renderer(add.value)  # a constant was converted when compiled
 
-        def constant(ctx: dict[str, Any]) -> bool:
-            put(value)
-            return True
-
-        return constant
-    render = add.value.render
-
-    def rendered(ctx: dict[str, Any]) -> bool:
+    def run(ctx: dict[str, Any]) -> bool:
         try:
             put(convert(kind, render(ctx)))
         except MetricValueError as exc:
@@ -163,7 +155,7 @@ def adder(add: MetricAdd, env: BuildEnv) -> Callable[[dict[str, Any]], bool]:
             return False
         return True
 
-    return rendered
+    return run
 
 
 def build_metric(step: MetricStep, env: StepBuildEnv) -> Executor:

@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from yamlswarm.runtime.hdr import HIGHEST_US, Dist, index_of
+from yamlswarm.runtime.hdr import BITS, HALF, HIGHEST_US, MASK, SHIFT, Dist
 
 __all__ = [
     "KINDS",
@@ -220,9 +220,14 @@ class Trend:
         self.dist = Dist()
 
     def add(self, value: float) -> None:
-        if value.__class__ is not int:  # an int is always fine; a float may be nan or inf
+        cls = value.__class__
+        if cls is not float and cls is not int:
+            _number(self.name, value)  # raises unless a subclass of int or float
+        try:
+            scaled = int(value * SCALE + 0.5)
+        except (ValueError, OverflowError):  # nan, inf
             _number(self.name, value)
-        scaled = int(value * SCALE + 0.5)
+            raise
         if scaled < 0 or scaled > HIGHEST_US:
             if value < 0:
                 raise MetricValueError(
@@ -230,7 +235,8 @@ class Trend:
                 )
             scaled = HIGHEST_US  # past the layout's top: counted at the top
         dist = self.dist
-        dist.counts[index_of(scaled)] += 1
+        b = (scaled | MASK).bit_length() - BITS  # hdr.index_of, inlined
+        dist.counts[((b + 1) << SHIFT) + (scaled >> b) - HALF] += 1
         dist.n += 1
         dist.sum_us += scaled
         if scaled < dist.min_us:
