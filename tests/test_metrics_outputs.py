@@ -248,3 +248,13 @@ def test_the_live_view_shows_the_metrics():
         if line.startswith(" " * 10) or line.startswith("metrics")
     ]
     assert len(lines) == 3 and lines[-1].endswith("(+9 more)")
+
+
+def test_the_exposition_help_is_the_declared_description():
+    from yamlswarm.export.exposition import render_points
+
+    text = render_points(_sample(), "shop", "r1", {"orders_created": "orders the API confirmed"})
+    assert "# HELP yamlswarm_metric_orders_created_total orders the API confirmed" in text.decode()
+    assert "# HELP yamlswarm_metric_checkout_ok_ratio The custom rate 'checkout_ok'." in (
+        text.decode()
+    )

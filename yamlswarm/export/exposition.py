@@ -10,7 +10,7 @@ far without one. Counters are exact at any moment.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from yamlswarm.errors import UsageError
@@ -36,11 +36,14 @@ def exposition(
 ) -> bytes:
     """The exposition text of the live stats (UTF-8); UsageError without prometheus-client."""
     sample = (sampler or Sampler()).sample(stats, users, time.time(), stats.clock() - stats.started)
-    return render_points(sample, scenario, run_id)
+    return render_points(sample, scenario, run_id, stats.metrics.descriptions)
 
 
-def render_points(sample: Sample, scenario: str, run_id: str) -> bytes:
-    """The exposition text of one sample's series; UsageError without prometheus-client."""
+def render_points(
+    sample: Sample, scenario: str, run_id: str, descriptions: Mapping[str, str] | None = None
+) -> bytes:
+    """The exposition text of one sample's series; a custom metric's HELP is its declared
+    description (`descriptions`, by name) when it has one. UsageError without prometheus-client."""
     try:
         from prometheus_client import CollectorRegistry, generate_latest
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -52,6 +55,10 @@ def render_points(sample: Sample, scenario: str, run_id: str) -> bytes:
     summaries = {
         metric_name(name): name for name, v in sample.metrics.items() if v.get("kind") == "trend"
     }
+    helps = {}
+    for name, text in (descriptions or {}).items():
+        if text and name in sample.metrics:
+            helps[metric_name(name)] = text
     grouped: dict[str, list[Point]] = {}
     for point in points(sample, scenario, run_id):
         name = point[0]
@@ -62,11 +69,12 @@ def render_points(sample: Sample, scenario: str, run_id: str) -> bytes:
         def collect(self) -> Iterator[Any]:
             for name, family in grouped.items():
                 if name in summaries:
-                    yield _summary(name, f"The custom trend {summaries[name]!r}.", family)
+                    doc = helps.get(name) or f"The custom trend {summaries[name]!r}."
+                    yield _summary(name, doc, family)
                     continue
                 labels = sorted(family[0][1])
                 kind = CounterMetricFamily if name.endswith("_total") else GaugeMetricFamily
-                doc = _HELP.get(name, "A custom metric of the scenario.")
+                doc = _HELP.get(name) or _custom_help(name, family, helps)
                 metric = kind(name, doc, labels=labels)
                 for _, point_labels, value in family:
                     metric.add_metric([point_labels[k] for k in labels], value)
@@ -75,6 +83,16 @@ def render_points(sample: Sample, scenario: str, run_id: str) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector())
     return bytes(generate_latest(registry))
+
+
+def _custom_help(name: str, family: list[Point], helps: Mapping[str, str]) -> str:
+    """A custom metric's HELP: its description, or what it is (`a custom counter 'x'`)."""
+    labels = family[0][1]
+    metric = labels.get("metric")
+    if metric is None:
+        return "A custom metric of the scenario."
+    described = helps.get(metric_name(metric))
+    return described or f"The custom {labels.get('kind', 'metric')} {metric!r}."
 
 
 def _summary(name: str, doc: str, family: list[Point]) -> Any:
