@@ -3,6 +3,7 @@ the demo API. Chromium reaches loopback only (a dead proxy, every other name unr
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -151,6 +152,79 @@ def test_the_page_asks_for_the_token_once(tmp_path, browser):
         wait_until(lambda: target.requests() > 5)
         browser.find_element(By.ID, "stop").click()
         assert run.finish()[0] == 0
+    finally:
+        run.kill()
+        target.stop()
+
+
+METRICS_SCENARIO = """
+version: 1
+name: webui-metrics
+hooks: orders.py
+metrics:
+  orders_created: counter
+  order_value: trend
+  checkout_ok: rate
+load: {users: 2, spawn_rate: 50}
+users:
+  - name: shopper
+    wait: {constant: 100ms}
+    flows:
+      - name: buy
+        steps:
+          - call: place_order
+thresholds:
+  - "orders_created > 0"
+"""
+
+METRICS_HOOKS = """
+def place_order(user):
+    response = user.request("GET", "/health", name="order")
+    user.metrics["checkout_ok"].add(response.status == 200)
+    if response.status == 200:
+        user.metrics["orders_created"].add(1)
+        user.metrics["order_value"].add(10 + 90 * user.rng.random())
+"""
+
+
+def _metric_cell(driver, name: str, column: str) -> str:
+    cells = driver.find_elements(By.CSS_SELECTOR, f"#metrics tr[data-metric='{name}'] td.{column}")
+    return cells[0].text if cells else ""
+
+
+def test_the_custom_metrics_panel_fills_during_a_run(tmp_path, browser):
+    (tmp_path / "orders.py").write_text(METRICS_HOOKS.lstrip(), encoding="utf-8")
+    target = Target()
+    run = WebRun(
+        tmp_path, target.url, "--autostart", "-t", "5s", "--autoquit", "2",
+        scenario=METRICS_SCENARIO,
+    )  # fmt: skip
+    try:
+        browser.get(run.base + "/")
+        wait_until(lambda: browser.find_element(By.ID, "metrics-box").is_displayed())
+        first = wait_until(lambda: int(_metric_cell(browser, "orders_created", "value") or 0))
+        wait_until(lambda: int(_metric_cell(browser, "orders_created", "value") or 0) > first)
+        assert _metric_cell(browser, "checkout_ok", "value") == "100%"
+        assert _metric_cell(browser, "order_value", "value").startswith("mean ")
+        assert "passes" in _metric_cell(browser, "checkout_ok", "details")
+        live = run.json("GET", "/api/result")["metrics"]
+        assert live["orders_created"]["kind"] == "counter" and live["orders_created"]["value"] > 0
+        status, _, body = run.request("GET", "/metrics")
+        assert status == 200
+        assert (
+            b'yamlswarm_metric_orders_created_total{kind="counter",metric="orders_created"' in body
+        )
+        assert b"# TYPE yamlswarm_metric_order_value summary" in body
+        assert _severe(browser) == []
+        wait_until(lambda: _text(browser, "state") == "stopped", timeout=15)
+        code, out, _ = run.finish()
+        assert code == 0, out
+        final = json.loads(run.json_path.read_text())["metrics"]
+        # the panel ends on the result's numbers
+        assert _metric_cell(browser, "orders_created", "value") == str(
+            final["orders_created"]["value"]
+        )
+        assert final["checkout_ok"]["passes"] == final["orders_created"]["value"] > first
     finally:
         run.kill()
         target.stop()

@@ -449,3 +449,4 @@ class LiveView:
     top_rows: list[LiveRow] = field(default_factory=list)  # the busiest request rows, busiest first
     schedule_lag_ms: dict[str, float] | None = None  # open model, so far: {p50, p99, max}
     generator: dict[str, Any] | None = None  # the load generator's health, last seconds
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # custom metrics, so far

@@ -86,7 +86,8 @@ class JsonLines:
     `scenario`, `type` ("request", "transaction", "total" or "metric"), `name`,
     `method`, `users`, `requests` and `failures` (running totals), `window` (that
     second's `{requests, failures, rps, mean, p50, p90, p95, p99, max}`, or null);
-    "metric" objects carry `values` instead.
+    "metric" objects (one per second and custom metric) carry `kind` and `values` (the
+    metric's numbers, as the result's `metrics` has them) instead.
     """
 
     def __init__(self, path: str | os.PathLike[str], scenario: str, run_id: str) -> None:
@@ -109,7 +110,8 @@ class JsonLines:
             kind = "total" if row is sample.total else row.kind
             out.append({**head, "type": kind, **self._row(row, sample)})
         for name, values in sorted(sample.metrics.items()):
-            out.append({**head, "type": "metric", "name": name, "values": dict(values)})
+            metric = {"type": "metric", "name": name, "kind": values.get("kind")}
+            out.append({**head, **metric, "values": dict(values)})
         return out
 
     @staticmethod

@@ -11,11 +11,16 @@ method, scenario, run_id; fields `requests`, `failures` — exact running totals
 — and, for a second with requests, `window_requests`, `window_failures`,
 `mean`, `p50`, `p90`, `p95`, `p99`, `max` in ms), `yamlswarm_totals` (all
 requests, the same fields), `yamlswarm_users` (`users`) and
-`yamlswarm_metrics` (tag `metric`, a field per statistic).
+`yamlswarm_metrics` (tags `metric` and `kind`, a float field per number of the
+metric: counter `value`, `rate`; gauge `value`, `min`, `max`; rate `value`,
+`passes`, `fails`; trend `count`, `mean`, `min`, `p50` .. `p99`, `max` over the run,
+and for a second with values `window_count`, `window_mean`, `window_p50` ..
+`window_max`, those of that second).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -85,13 +90,16 @@ def line_protocol(sample: Sample, scenario: str, run_id: str) -> str:
     lines.append(f"yamlswarm_totals{_tags(base)} {_row_fields(sample.total)} {ts}")
     lines.append(f"yamlswarm_users{_tags(base)} users={sample.users}i {ts}")
     for name, stats in sorted(sample.metrics.items()):
+        window = stats.get("window") or {}
+        numbers = [*stats.items(), *((f"window_{k}", v) for k, v in window.items())]
         fields = ",".join(
             f"{_escape(k)}={float(v)!r}"
-            for k, v in sorted(stats.items())
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            for k, v in sorted(numbers)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         )
         if fields:
-            lines.append(f"yamlswarm_metrics{_tags({'metric': name, **base})} {fields} {ts}")
+            tags = _tags({"metric": name, "kind": str(stats.get("kind", "")), **base})
+            lines.append(f"yamlswarm_metrics{tags} {fields} {ts}")
     return "".join(line + "\n" for line in lines)
 
 

@@ -29,6 +29,8 @@ __all__ = ["QUANTILES", "RowSample", "Sample", "Sampler", "Window", "row_kind", 
 # The latency quantiles of every window (`yamlswarm_latency_ms{quantile=...}`); 1 is the max.
 QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 1.0)
 _ALL_QUANTILES = tuple(sorted(set(QUANTILES) | set(LOCUST_QUANTILES)))
+# a custom trend's window: quantile -> its key (as in the trend's own numbers)
+TREND_WINDOW_KEYS = ((0.5, "p50"), (0.9, "p90"), (0.95, "p95"), (0.99, "p99"), (1.0, "max"))
 _LAYOUT = HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
 
 
@@ -107,6 +109,7 @@ class Sampler:
 
     def __init__(self, medians: bool = False) -> None:
         self._prev: dict[tuple[str, str], _Prev] = {}
+        self._trends: dict[str, _Prev] = {}  # each custom trend's counts at the previous sample
         self._medians = medians
         self._elapsed = 0.0
 
@@ -136,20 +139,47 @@ class Sampler:
             total.sample(median),
             interval=interval,
             final=final,
-            metrics=self.metrics(stats),
+            metrics=self._metrics(stats, elapsed),
         )
 
     @staticmethod
-    def metrics(stats: Any) -> dict[str, dict[str, Any]]:
-        """Custom metrics (a scenario's `metrics:`) as name -> {statistic: number}.
+    def metrics(stats: Any, elapsed: float | None = None) -> dict[str, dict[str, Any]]:
+        """Custom metrics (a scenario's `metrics:`) now, as the result's `metrics` has them:
+        name -> {kind, value, ...} (`runtime.metrics`); empty when the scenario declares none.
+        `elapsed` (seconds) gives counters their rate."""
+        registry = getattr(stats, "metrics", None)
+        return registry.snapshot(elapsed) if registry else {}
 
-        The one place every export reads custom metrics from: return, for each
-        metric, its numbers (e.g. {"count": 12, "rate": 0.25} or {"value": 7}); the
-        series (`yamlswarm_metric_<name>{stat=...}`), the line protocol and the JSON
-        lines carry them with no other change. The Stats hold no custom metrics in
-        this version, so there are none.
-        """
-        return {}
+    def _metrics(self, stats: Any, elapsed: float) -> dict[str, dict[str, Any]]:
+        """The custom metrics, each trend with its `window`: that second's values (count,
+        mean, p50 .. p99, max), or None when none was added in it; the one place every
+        live output reads custom metrics from."""
+        out = self.metrics(stats, elapsed)
+        for name, values in out.items():
+            if values.get("kind") == "trend":
+                dist = stats.metrics[name].dist
+                values["window"] = self._trend_window(name, dist)
+        return out
+
+    def _trend_window(self, name: str, dist: Any) -> dict[str, Any] | None:
+        """A trend's values since the previous sample, from the diff of its HDR counts (its
+        values are kept in thousandths, so `ms` unscales them)."""
+        prev = self._trends.get(name)
+        if prev is None or dist.n < prev.n:  # new, or cleared (/stats/reset)
+            prev = self._trends[name] = _Prev()
+        n = dist.n - prev.n
+        if not n:
+            return None
+        old = prev.counts
+        changed = sorted(
+            (i, c - old.get(i, 0)) for i, c in dist.counts.items() if c != old.get(i, 0)
+        )
+        sparse = ([i for i, _ in changed], [c for _, c in changed])
+        quantiles = _quantiles(sparse, n, dist.min_us, dist.max_us)
+        window = {"count": n, "mean": ms((dist.sum_us - prev.sum_us) / n)}
+        window.update((key, quantiles[q]) for q, key in TREND_WINDOW_KEYS)
+        prev.counts, prev.n, prev.sum_us = dict(dist.counts), dist.n, dist.sum_us
+        return window
 
     def _window(self, key: tuple[str, str], row: Any) -> tuple[Window | None, Sparse | None]:
         """The row's window since the previous sample (its successful requests' latency and
@@ -274,7 +304,17 @@ def sample_of_result(result: Any, wall: float) -> Sample:
         if kind is not None and row.requests:
             rows.append(_from_result(row.name, row.method, kind, row, row.failures))
     total = _from_result("Aggregated", "", "request", result.totals, result.totals.failures)
-    return Sample(wall, result.duration_s, 0, rows, total, interval=result.duration_s, final=True)
+    metrics = {name: dict(values) for name, values in result.metrics.items()}
+    return Sample(
+        wall,
+        result.duration_s,
+        0,
+        rows,
+        total,
+        interval=result.duration_s,
+        final=True,
+        metrics=metrics,
+    )
 
 
 def _from_result(name: str, method: str, kind: str, row: Any, failures: int) -> RowSample:

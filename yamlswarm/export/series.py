@@ -7,7 +7,14 @@
 | `yamlswarm_latency_ms` | gauge, that second's window | the same + quantile (0.5, 0.9, 0.95, 0.99, 1); also name="Aggregated" |
 | `yamlswarm_transaction_latency_ms` | gauge, that second's window | the same as above, for FLOW and GROUP rows |
 | `yamlswarm_users` | gauge | scenario, run_id |
-| `yamlswarm_metric_<name>` | gauge | scenario, run_id, stat (custom metrics) |
+| `yamlswarm_metric_<name>_total` | counter | scenario, run_id, metric, kind (a custom `counter`) |
+| `yamlswarm_metric_<name>` | gauge | the same (a custom `gauge`: the value last set) |
+| `yamlswarm_metric_<name>_passes_total`, `..._fails_total` | counter | the same (a custom `rate`) |
+| `yamlswarm_metric_<name>_ratio` | gauge | the same (a `rate`'s passes / all, 0 .. 1) |
+| `yamlswarm_metric_<name>` | summary | the same + quantile (a custom `trend`; `_count`, `_sum`) |
+
+A custom metric's series carry its declared name (`metric`) and `kind`, so two
+whose Prometheus names coincide stay apart, and dashboards can select by kind.
 
 Request counters never include FLOW or GROUP rows, so summing
 `yamlswarm_requests_total` over rows gives the result's `totals.requests`. A
@@ -16,12 +23,14 @@ new family is one function of `SERIES` (`(sample, base_labels) -> points`).
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from yamlswarm.export.sample import QUANTILES, RowSample, Sample
 
-__all__ = ["SERIES", "Point", "metric_name", "points"]
+__all__ = ["METRIC_KINDS", "SERIES", "TREND_QUANTILES", "Point", "metric_name", "points"]
 
 # one point: (series name, labels, value)
 Point = tuple[str, dict[str, str], float]
@@ -65,12 +74,71 @@ def users_points(sample: Sample, base: Labels) -> Iterator[Point]:
     yield "yamlswarm_users", dict(base), float(sample.users)
 
 
+def _number(values: dict[str, Any], key: str) -> float | None:
+    value = values.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _counter(series: str, values: dict[str, Any], base: Labels) -> Iterator[Point]:
+    yield from _present(((f"{series}_total", base, _number(values, "value")),))
+
+
+def _gauge(series: str, values: dict[str, Any], base: Labels) -> Iterator[Point]:
+    # min and max over the run are the result's; in PromQL they are min/max_over_time
+    yield from _present(((series, base, _number(values, "value")),))
+
+
+def _rate(series: str, values: dict[str, Any], base: Labels) -> Iterator[Point]:
+    yield from _present(
+        (
+            (f"{series}_passes_total", base, _number(values, "passes")),
+            (f"{series}_fails_total", base, _number(values, "fails")),
+            (f"{series}_ratio", base, _number(values, "value")),
+        )
+    )
+
+
+def _trend(series: str, values: dict[str, Any], base: Labels) -> Iterator[Point]:
+    """A summary: the quantiles of that second's window (none for a second without values)
+    or, for a sample without windows, of the run so far; `_count` and `_sum` over the run."""
+    window = values.get("window", values)
+    if window is not None:
+        yield from _present(
+            (series, {**base, "quantile": f"{q:g}"}, _number(window, key))
+            for q, key in TREND_QUANTILES
+        )
+    count, mean, total = _number(values, "count"), _number(values, "mean"), _number(values, "sum")
+    if total is None and count is not None and mean is not None:
+        total = count * mean  # the snapshot's mean is rounded: then the sum is too
+    yield from _present(((f"{series}_count", base, count), (f"{series}_sum", base, total)))
+
+
+def _present(points: Iterable[tuple[str, Labels, float | None]]) -> Iterator[Point]:
+    for name, labels, value in points:
+        if value is not None:
+            yield name, dict(labels), value
+
+
+# a custom metric's kind -> its points (`metrics:` of a scenario: counter, gauge, rate, trend)
+METRIC_KINDS: dict[str, Callable[[str, dict[str, Any], Labels], Iterator[Point]]] = {
+    "counter": _counter,
+    "gauge": _gauge,
+    "rate": _rate,
+    "trend": _trend,
+}
+# a trend's quantile label and the key of the metric's values it reads
+TREND_QUANTILES = ((0.5, "p50"), (0.9, "p90"), (0.95, "p95"), (0.99, "p99"), (1.0, "max"))
+
+
 def custom_metric_points(sample: Sample, base: Labels) -> Iterator[Point]:
-    """Custom metrics: one gauge per metric, one point per statistic it reports."""
-    for name, stats in sorted(sample.metrics.items()):
-        for stat, value in sorted(stats.items()):
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                yield metric_name(name), {**base, "stat": stat}, float(value)
+    """Custom metrics under `yamlswarm_metric_<name>`, each as its kind's family says."""
+    for name, values in sorted(sample.metrics.items()):
+        kind = str(values.get("kind"))
+        family = METRIC_KINDS.get(kind)
+        if family is not None:
+            yield from family(metric_name(name), values, {**base, "metric": name, "kind": kind})
 
 
 SERIES: tuple[Callable[[Sample, Labels], Iterator[Point]], ...] = (

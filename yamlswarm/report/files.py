@@ -67,6 +67,23 @@ FAILURES_CSV_HEADER = [
     *("Count", "Example"),  # yamlswarm's: Count as before (= Occurrences), the first message
 ]
 EXCEPTIONS_CSV_HEADER = ["Count", "Message", "Traceback", "Nodes"]
+# PREFIX_metrics.csv: one row per custom metric; a kind leaves the columns it lacks empty
+# (counter: value, rate; gauge: value, min, max; rate: value, passes, fails; trend: the rest)
+METRICS_CSV_COLUMNS = (
+    ("Value", "value"),
+    ("Rate", "rate"),
+    ("Passes", "passes"),
+    ("Fails", "fails"),
+    ("Count", "count"),
+    ("Mean", "mean"),
+    ("Min", "min"),
+    ("p50", "p50"),
+    ("p90", "p90"),
+    ("p95", "p95"),
+    ("p99", "p99"),
+    ("Max", "max"),
+)
+METRICS_CSV_HEADER = ["Name", "Kind", *(header for header, _ in METRICS_CSV_COLUMNS)]
 # rows that are not one request: FLOW and GROUP transactions, failed CALL/SET/... steps
 _STEP_METHODS = frozenset({"GROUP", "FLOW", "CALL", "SET", "IF", "LOOP", "LOG", "THINK"})
 JUNIT_SUITE = "yamlswarm"
@@ -85,7 +102,8 @@ def write_csv(result: RunResult, prefix: str | os.PathLike[str]) -> list[Path]:
     PREFIX_stats.csv has the request rows and `Aggregated` (so its rows add up to
     it), PREFIX_transactions.csv the FLOW, GROUP and other step rows,
     PREFIX_failures.csv and PREFIX_exceptions.csv (errors of `call:` hooks) the
-    error groups. PREFIX_stats_history.csv is written while the run goes on (by
+    error groups, and PREFIX_metrics.csv, when the scenario declares custom metrics
+    (`metrics:`), one row per metric. PREFIX_stats_history.csv is written while the run goes on (by
     the live exports, `yamlswarm.export`); its path is listed when it exists.
     """
     base = os.fspath(prefix)
@@ -104,6 +122,8 @@ def write_csv(result: RunResult, prefix: str | os.PathLike[str]) -> list[Path]:
             [_stats_row(r, r.name, duration) for r in steps],
         ),
     ]
+    if result.metrics:
+        files.append((Path(f"{base}_metrics.csv"), METRICS_CSV_HEADER, metric_rows(result.metrics)))
     for path, header, rows in files:
         _write_csv_file(path, header, rows)
     written = [path for path, _, _ in files]
@@ -157,6 +177,14 @@ def _stats_row(
         *(round(row.mean_size_bytes), row.rps, failures_per_s),  # Locust's: whole bytes
         *_locust_percentiles(row),
         *(method, row.requests, row.failures, pct, row.rps, *exact),
+    ]
+
+
+def metric_rows(metrics: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    """The rows of PREFIX_metrics.csv: name, kind, then the numbers its kind has."""
+    return [
+        [name, values.get("kind", ""), *(values.get(key, "") for _, key in METRICS_CSV_COLUMNS)]
+        for name, values in sorted(metrics.items())
     ]
 
 

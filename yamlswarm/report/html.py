@@ -11,6 +11,13 @@ from functools import lru_cache
 from html import escape
 from importlib.resources import files as package_files
 
+from yamlswarm.report.custom import (
+    TREND_KEYS,
+    metric_cell,
+    metric_details,
+    metric_value,
+    scalar_and_trends,
+)
 from yamlswarm.report.files import open_for_write
 from yamlswarm.report.table import (
     AGGREGATED,
@@ -46,12 +53,14 @@ def write_html(result: RunResult, path: str | os.PathLike[str]) -> None:
 def render_html(result: RunResult) -> str:
     """The whole report page as one string."""
     title = f"yamlswarm report: {result.scenario}"
+    metrics = result.metrics
     body = "\n".join(
         [
             _header(result),
             _section("Over time", _timeline_charts(result.timeline)),
             _section("Requests", _stats_table(result)),
             _section("Latency distribution", _distribution(result)),
+            _section("Custom metrics", _metrics_tables(metrics)) if metrics else "",
             _section("Errors", _errors_table(result)) if result.errors else "",
             _section("Thresholds", _thresholds_table(result)) if result.thresholds else "",
             _section("Checks", _checks_table(result)) if result.checks else "",
@@ -197,6 +206,29 @@ def _stats_row(name: str, method: str, row: RowResult | Totals, css: str = "") -
     return f'<tr class="{css}">{"".join(cells)}</tr>\n' if css else f"<tr>{''.join(cells)}</tr>\n"
 
 
+def _metrics_tables(metrics: dict[str, dict]) -> str:
+    """The custom metrics: counters, gauges and rates in one table, trends with percentiles."""
+    scalars, trends = scalar_and_trends(metrics)
+    out = []
+    if scalars:
+        rows = [
+            f"<tr>{_td(name, 'l name')}{_td(str(v.get('kind', '')), 'l')}"
+            f"{_td(metric_value(v))}{_td(metric_details(v), 'l')}</tr>\n"
+            for name, v in scalars
+        ]
+        out.append(_table(["Metric", "Kind", "Value", "Details"], rows, left=2))
+    if trends:
+        rows = [
+            f"<tr>{_td(name, 'l name')}"
+            + "".join(_td(metric_cell(v, key)) for key in TREND_KEYS)
+            + "</tr>\n"
+            for name, v in trends
+        ]
+        headers = ["Trend", "Count", "Mean", "Min", "p50", "p90", "p95", "p99", "Max"]
+        out.append(_table(headers, rows))
+    return "\n".join(out)
+
+
 def _errors_table(result: RunResult) -> str:
     rows = []
     for e in result.errors:
@@ -216,7 +248,7 @@ def _errors_table(result: RunResult) -> str:
 def _thresholds_table(result: RunResult) -> str:
     rows = [
         f"<tr>{_td(t.expr, 'l')}{_td('pass' if t.passed else 'FAIL', 'ok' if t.passed else 'bad')}"
-        f"{_td(threshold_value(t.expr, t.value))}</tr>\n"
+        f"{_td(threshold_value(t.expr, t.value, result.metrics))}</tr>\n"
         for t in result.thresholds
     ]
     return _table(["Threshold", "Result", "Measured"], rows)

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from tabulate import tabulate
 
+from yamlswarm.report.custom import metric_value
 from yamlswarm.report.table import number, percent
 from yamlswarm.report.terminal import one_line
 from yamlswarm.result import LiveView
@@ -83,6 +84,9 @@ class LiveProgress:
         if view.dropped:
             parts.append(f"dropped {view.dropped}")
         parts.extend(_health_parts(view))
+        metrics = _metric_parts(view)
+        if metrics:
+            parts.append("metrics " + ", ".join(metrics))
         return " | ".join(parts)
 
     def dashboard(self, view: LiveView) -> list[str]:
@@ -110,6 +114,7 @@ class LiveProgress:
         health = _health_parts(view)
         if health:
             lines.append("  ".join(health))
+        lines.extend(_metrics_lines(view))
         if view.top_rows:
             lines.append("")
             lines.extend(self._rows_table(view))
@@ -162,6 +167,29 @@ def _health_parts(view: LiveView) -> list[str]:
         text = f"generator CPU {cpu:.0f}% loop lag p99 {number(loop.get('p99', 0))} ms"
         parts.append(text + (" SATURATED" if gen.get("saturated") else ""))
     return parts
+
+
+METRICS_PER_LINE = 4  # custom metrics on one line of the dashboard
+MAX_METRIC_LINES = 3
+
+
+def _metric_parts(view: LiveView) -> list[str]:
+    """`name value` of each custom metric (a counter's total, a rate's %, a trend's mean)."""
+    return [f"{one_line(name)} {metric_value(v)}" for name, v in view.metrics.items()]
+
+
+def _metrics_lines(view: LiveView) -> list[str]:
+    """The custom metrics, a few per line under a `metrics` label; the rest counted."""
+    parts = _metric_parts(view)
+    if not parts:
+        return []
+    shown = METRICS_PER_LINE * MAX_METRIC_LINES
+    if len(parts) > shown:
+        parts = [*parts[: shown - 1], f"(+{len(parts) - shown + 1} more)"]
+    lines = [
+        "  ".join(parts[i : i + METRICS_PER_LINE]) for i in range(0, len(parts), METRICS_PER_LINE)
+    ]
+    return [("metrics   " if i == 0 else "          ") + line for i, line in enumerate(lines)]
 
 
 def _clock_text(view: LiveView) -> str:

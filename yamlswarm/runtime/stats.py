@@ -363,8 +363,9 @@ class Stats:
         p50, p95, p99 = (ms(v) for v in window.percentiles_us((50.0, 95.0, 99.0)))
         rows, merged = self.request_rows(), self.epochs.merged
         now_n, now_f = self._second.n, self._sec_failures
+        elapsed = self.clock() - self.started
         return LiveView(
-            elapsed_s=self.clock() - self.started,
+            elapsed_s=elapsed,
             duration_s=duration_s,
             users=users,
             rps=self.timeline[-1].rps if self.timeline else 0.0,
@@ -377,6 +378,7 @@ class Stats:
             top_rows=_top_rows(rows),
             schedule_lag_ms=self.lag.summary() if self.lag is not None else None,
             generator=self.generator,
+            metrics=self.metrics.snapshot(elapsed) if self.metrics else {},
         )
 
     def snapshot(

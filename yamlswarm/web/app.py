@@ -269,7 +269,7 @@ def _report_html(request: Request) -> Reply:
     return _download(page.encode(), "text/html; charset=utf-8", "yamlswarm-report.html")
 
 
-CSV_KINDS = ("stats", "failures", "exceptions", "transactions")  # the files of --csv
+CSV_KINDS = ("stats", "failures", "exceptions", "transactions", "metrics")  # the files of --csv
 
 
 def _report_csv(request: Request) -> Reply:
@@ -279,6 +279,8 @@ def _report_csv(request: Request) -> Reply:
     if kind not in CSV_KINDS:
         raise HTTPError(400, f"kind must be one of {', '.join(CSV_KINDS)}, not {kind!r}")
     result = request.app.result_so_far()
+    if kind == "metrics" and not result.metrics:
+        raise HTTPError(404, "this scenario declares no custom metrics (metrics:)")
     with tempfile.TemporaryDirectory(prefix="yamlswarm-web-") as tmp:
         paths = write_csv(result, Path(tmp) / "run")
         data = next(p for p in paths if p.name == f"run_{kind}.csv").read_bytes()

@@ -192,6 +192,7 @@ class Board:
             "rows": rows,
             "errors": _errors(stats),
             "thresholds": self._thresholds(stats),
+            "metrics": _metrics(stats, self.elapsed()),
             "workers": self.workers(),
             "generator": self._generator,
             "finished": self.result is not None,
@@ -242,6 +243,15 @@ class Board:
 
         elapsed = self.elapsed()
         return [evaluate(t, stats, elapsed).to_dict() for t in self.plan.thresholds]
+
+
+def _metrics(stats: Stats | None, elapsed: float) -> dict[str, dict[str, Any]]:
+    """The custom metrics now, as the result's `metrics` has them (empty without any)."""
+    if stats is None:
+        return {}
+    from yamlswarm.export.sample import Sampler
+
+    return Sampler.metrics(stats, elapsed)
 
 
 def _sorted(stats: Stats) -> list[RowStats]:

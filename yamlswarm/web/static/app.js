@@ -145,12 +145,37 @@ function renderSmallTables(p) {
     cell(tr, e.method); cell(tr, e.name); cell(tr, e.error); cell(tr, fmt(e.count, 0));
     return tr;
   }));
+  renderMetrics(p.metrics || {});
   $("workers-box").hidden = !p.workers.length;
   const workers = document.querySelector("#workers tbody");
   workers.replaceChildren(...p.workers.map((w) => {
     const tr = document.createElement("tr");
     cell(tr, w.worker); cell(tr, w.name); cell(tr, w.state, w.state === "lost" ? "fail" : "");
     cell(tr, fmt(w.users, 0)); cell(tr, fmt(w.last_seen_s, 1) + "s ago");
+    return tr;
+  }));
+}
+
+// a custom metric's headline value and details, by kind (as the final table and the HTML report)
+function mfmt(n, digits) { return n === null || n === undefined ? "no data" : fmt(n, digits); }
+const METRIC_VIEWS = {
+  counter: (m) => [mfmt(m.value, 3), mfmt(m.rate, 2) + "/s"],
+  gauge: (m) => [mfmt(m.value, 3), "min " + mfmt(m.min, 3) + " max " + mfmt(m.max, 3)],
+  rate: (m) => [m.value === null ? "no data" : fmt(100 * m.value, 2) + "%", fmt(m.passes, 0) + " passes, " + fmt(m.fails, 0) + " fails"],
+  trend: (m) => [m.count ? "mean " + fmt(m.mean, 3) : "no data", ["count", "p50", "p95", "p99", "max"].map((k) => k + " " + mfmt(m[k], k === "count" ? 0 : 3)).join(" ")],
+};
+
+function renderMetrics(metrics) {
+  const names = Object.keys(metrics).sort();
+  $("metrics-box").hidden = !names.length;
+  const body = document.querySelector("#metrics tbody");
+  body.replaceChildren(...names.map((name) => {
+    const m = metrics[name];
+    const view = METRIC_VIEWS[m.kind] || (() => [fmt(m.value, 3), ""]);
+    const [value, details] = view(m);
+    const tr = document.createElement("tr");
+    tr.dataset.metric = name;
+    cell(tr, name); cell(tr, m.kind); cell(tr, value, "value"); cell(tr, details, "details");
     return tr;
   }));
 }
