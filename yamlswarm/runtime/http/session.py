@@ -356,12 +356,12 @@ class Session:
         origin: Origin,
         method: str,
         status: int,
-        header_items: list[tuple[str, str]],
+        header_items: list[tuple[str, str]] | Headers,
         body: bytes,
         truncated: bool,
         keep: int = DEFAULT_BODY_LIMIT,
     ) -> Response:
-        headers = Headers(header_items)
+        headers = header_items if isinstance(header_items, Headers) else Headers(header_items)
         response = Response(method, "", status, headers, body, truncated=truncated)
         if body:
             encoding = headers.get("content-encoding")
