@@ -23,7 +23,9 @@ from jinja2.parser import Parser
 
 from yamlswarm.sandbox import (
     MAX_SIZE,
+    PLAIN_DATA,
     RenderContext,
+    SafeProxy,
     Sandbox,
     TemplateLimitError,
     TemplateNotAllowed,
@@ -186,14 +188,35 @@ def _chain(expr: nodes.Node) -> Chain | None:
     return expr.name, tuple(reversed(steps))
 
 
+_MISSING = object()
+_ASKS_THE_SANDBOX = (Undefined, SafeProxy)  # their attributes always take the sandbox's path
+
+
+def _plain_getattr(attr: str) -> Callable[[Any], Any]:
+    """`_ENV.getattr(obj, attr)`, with its first answer taken directly: an attribute whose
+    value is plain data (`PLAIN_DATA`) of an ordinary object is what the sandbox returns."""
+    getattr_ = _ENV.getattr
+    if attr[:1] == "_":
+        return lambda obj: getattr_(obj, attr)
+
+    def get(obj: Any) -> Any:
+        if not isinstance(obj, _ASKS_THE_SANDBOX):
+            value = getattr(obj, attr, _MISSING)
+            if type(value) in PLAIN_DATA:
+                return value
+        return getattr_(obj, attr)
+
+    return get
+
+
 def _lookup(chain: Chain) -> Callable[[dict], Any]:
     name, steps = chain
     undefined, getattr_, getitem = _ENV.undefined, _ENV.getattr, _ENV.getitem
     if not steps:
         return lambda ctx: ctx[name] if name in ctx else undefined(name=name)
     if len(steps) == 1 and steps[0][0]:
-        attr = steps[0][1]
-        return lambda ctx: getattr_(ctx[name] if name in ctx else undefined(name=name), attr)
+        get = _plain_getattr(steps[0][1])
+        return lambda ctx: get(ctx[name] if name in ctx else undefined(name=name))
 
     def lookup(ctx: dict) -> Any:
         value = ctx[name] if name in ctx else undefined(name=name)
