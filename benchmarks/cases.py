@@ -6,6 +6,7 @@ import argparse
 import os
 import shutil
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,15 @@ from string import Template
 from typing import Any
 
 from targets import Target, find_binary, probe_latency, wrk_latency
-from tools import run_locust, run_measured, run_raw, run_yamlswarm, yamlswarm_command
+from tools import (
+    PROMETHEUS,
+    PrometheusSink,
+    run_locust,
+    run_measured,
+    run_raw,
+    run_yamlswarm,
+    yamlswarm_command,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TITLES = {
@@ -95,13 +104,42 @@ def case_throughput(
             scenario, target.url, args.users, args.duration, pin, tmp, f"{case}-web", web=True
         ),
         "raw": lambda: run_raw(target.url, target.path, args.users, args.duration, pin, tmp),
+        "yamlswarm-jsonl": lambda: run_yamlswarm(
+            scenario,
+            target.url,
+            args.users,
+            args.duration,
+            pin,
+            tmp,
+            f"{case}-jsonl",
+            extra=("--out", f"jsonl={tmp / f'live_{case}.jsonl'}"),
+            tool="yamlswarm-jsonl",
+        ),
     }
     tools = [t for t in args.tools if case == "a" or t != "raw"]
+    sink = _prometheus_sink(tools, tmp)
+    if sink is not None:
+        runners["yamlswarm-prom"] = lambda: run_yamlswarm(
+            scenario,
+            target.url,
+            args.users,
+            args.duration,
+            pin,
+            tmp,
+            f"{case}-prom",
+            extra=("--out", f"prometheus={sink.url}"),
+            tool="yamlswarm-prom",
+        )
+    tools = [t for t in tools if t in runners]
     runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
-    for index, tool in enumerate(tools * args.repeat):
-        if index:
-            time.sleep(2)  # let the target's sockets settle between runs
-        runs[tool].append(runners[tool]())
+    try:
+        for index, tool in enumerate(tools * args.repeat):
+            if index:
+                time.sleep(2)  # let the target's sockets settle between runs
+            runs[tool].append(runners[tool]())
+    finally:
+        if sink is not None:
+            sink.stop()
     results = [_median_run(runs[tool]) for tool in tools]
     bar = 2.0 if case == "a" else 1.5
     return {
@@ -110,6 +148,18 @@ def case_throughput(
         "results": results,
         "bars": _throughput_bars(results, bar),
     }
+
+
+def _prometheus_sink(tools: list[str], tmp: Path) -> PrometheusSink | None:
+    """A local Prometheus (remote-write receiver) when `yamlswarm-prom` is asked for."""
+    if "yamlswarm-prom" not in tools:
+        return None
+    if not Path(PROMETHEUS).exists():
+        print("warning: prometheus is not installed; yamlswarm-prom skipped", file=sys.stderr)
+        return None
+    folder = tmp / f"prometheus-{time.monotonic_ns()}"
+    folder.mkdir()
+    return PrometheusSink(folder)
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -133,11 +183,17 @@ def _throughput_bars(results: list[dict[str, Any]], bar: float) -> list[dict[str
             r["ratio_to_locust"] = round(r["rps"] / base["rps"], 3)
             if r.get("req_per_cpu_s") and base.get("req_per_cpu_s"):
                 r["cpu_ratio_to_locust"] = round(r["req_per_cpu_s"] / base["req_per_cpu_s"], 3)
-    web = next((r for r in results if r["tool"] == "yamlswarm-web" and "rps" in r), None)
     web_bar = []
-    if ours and web and ours.get("req_per_cpu_s") and web.get("req_per_cpu_s"):
-        cost = round(1 - web["req_per_cpu_s"] / ours["req_per_cpu_s"], 4)  # CPU per request
-        web_bar = [{"bar": "--web adds < 5 % CPU per request", "value": cost, "met": cost < 0.05}]
+    for tool, limit, what in (
+        ("yamlswarm-web", 0.05, "--web"),
+        ("yamlswarm-jsonl", 0.03, "--out jsonl="),
+        ("yamlswarm-prom", 0.03, "--out prometheus="),
+    ):
+        other = next((r for r in results if r["tool"] == tool and "rps" in r), None)
+        if ours and other and ours.get("req_per_cpu_s") and other.get("req_per_cpu_s"):
+            cost = round(1 - other["req_per_cpu_s"] / ours["req_per_cpu_s"], 4)  # CPU/request
+            label = f"{what} adds < {limit:.0%} CPU per request"
+            web_bar.append({"bar": label, "value": cost, "met": cost < limit})
     if not (base and ours):
         return [{"bar": f"requests/s >= {bar}x Locust", "met": None, "value": None}, *web_bar]
     return [

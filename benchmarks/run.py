@@ -47,7 +47,9 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--tools",
         default="locust,yamlswarm",
         help="comma-separated, in order: locust, yamlswarm, yamlswarm-web (the same run with "
-        "--web and a browser-like client reading its event stream: the web UI's cost), raw "
+        "--web and a browser-like client reading its event stream: the web UI's cost), "
+        "yamlswarm-jsonl / yamlswarm-prom (with --out jsonl=FILE / --out prometheus= to a "
+        "local Prometheus: the live export's cost), raw "
         "(a bare geventhttpclient loop in case (a), to calibrate the machine); "
         "default locust,yamlswarm",
     )
@@ -97,7 +99,8 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     args.tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     bad = sorted(set(args.cases) - set(CASES)) + sorted(
-        set(args.tools) - {"locust", "yamlswarm", "yamlswarm-web", "raw"}
+        set(args.tools)
+        - {"locust", "yamlswarm", "yamlswarm-web", "yamlswarm-jsonl", "yamlswarm-prom", "raw"}
     )
     if bad:
         parser.error(f"unknown cases or tools: {', '.join(bad)}")

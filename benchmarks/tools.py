@@ -184,9 +184,12 @@ def run_yamlswarm(
     label: str,
     spawn_rate: float | None = None,
     web: bool = False,
+    extra: tuple[str, ...] = (),
+    tool: str | None = None,
 ) -> dict[str, Any]:
     """`yamlswarm run ... --json`; figures from the JSON result. `web`: with `--web` on a free
-    loopback port and one client reading its event stream all along, as a browser would."""
+    loopback port and one client reading its event stream all along, as a browser would;
+    `extra`: more options (e.g. `--out jsonl=FILE`), the row named `tool`."""
     out = tmp / f"yamlswarm_{label}.json"
     out.unlink(missing_ok=True)
     command = [
@@ -205,6 +208,7 @@ def run_yamlswarm(
         "--json",
         str(out),
         "-q",
+        *extra,
     ]
     log = tmp / f"yamlswarm_{label}.log"
     watcher = None
@@ -216,14 +220,14 @@ def run_yamlswarm(
     run = run_measured(command, dict(os.environ), seconds + 120, log)
     if not out.exists():
         return {
-            "tool": "yamlswarm",
+            "tool": tool or "yamlswarm",
             "error": f"no JSON result (exit {run.returncode}): {_tail(log)}",
         }
     data = json.loads(out.read_text())
     totals = data["totals"]
     latency = totals.get("latency_ms", {})
     result = {
-        "tool": "yamlswarm-web" if web else "yamlswarm",
+        "tool": tool or ("yamlswarm-web" if web else "yamlswarm"),
         "version": version("yamlswarm"),
         "requests": totals["requests"],
         "failures": totals["failures"],
@@ -324,3 +328,56 @@ def _number(text: str) -> float | None:
 
 def has_taskset() -> bool:
     return shutil.which("taskset") is not None
+
+
+# ------------------------------------------------------------------ live-export sinks
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+
+
+class PrometheusSink:
+    """A local Prometheus with the remote-write receiver (Debian's `prometheus`), for the
+    `--out prometheus=` cost; `url` is its write endpoint. Loopback only, stopped by `stop()`."""
+
+    def __init__(self, tmp: Path) -> None:
+        import socket
+        import urllib.request
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        config = tmp / "prometheus.yml"
+        config.write_text("global: {}\n")
+        self.log = (tmp / "prometheus.log").open("w")
+        self.process = subprocess.Popen(
+            [
+                PROMETHEUS,
+                "--web.enable-remote-write-receiver",
+                f"--storage.tsdb.path={tmp / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                f"--config.file={config}",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        self.url = f"{base}/api/v1/write"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if urllib.request.urlopen(f"{base}/-/ready", timeout=2).status == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("prometheus did not become ready in 30 s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.log.close()

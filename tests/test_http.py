@@ -145,6 +145,61 @@ def test_split_url_and_head():
     assert b"User-Agent: yamlswarm/" in head
 
 
+_HEADS = [
+    ("GET", "/a", [("Accept", "application/json")]),
+    ("GET", "/a", [("User-Agent", "mine"), ("accept-encoding", "br")]),
+    ("GET", "/a", [("Accept", "x\r\nInjected: 1")]),
+    ("GET", "/a", [("Accept", "x\ny")]),
+    ("GET", "/a", [("Accept", "x\x00")]),
+    ("GET", "/a", [("Accept", "ok"), ("Bad Name", "v")]),
+    ("GET", "/a", [("Accept", "\u20ac")]),
+    ("GET", "/a b", []),
+    ("GET", "/a\r\n", []),
+    ("GE T", "/a", []),
+    ("GET\r\n", "/a", []),
+]
+
+
+@pytest.mark.parametrize("method,target,headers", _HEADS)
+def test_build_head_gives_the_checked_result_once_names_are_known(method, target, headers):
+    """The second time a name or method is seen it is not checked again (a fast path): heads
+    and errors stay those of the item-by-item checks."""
+    from yamlswarm.runtime.http import message
+
+    def outcome():
+        try:
+            return message.build_head(method, target, headers)
+        except message.RequestError as exc:
+            return exc.name, str(exc)
+
+    checked = outcome()
+    valid = [(name, "v") for name, _ in headers if message._TOKEN.fullmatch(name)]
+    message.build_head("GET", "/", valid)  # every valid name and GET seen before
+    assert set(dict(valid)) <= set(message._KNOWN_NAMES) and "GET" in message._KNOWN_METHODS
+    assert outcome() == checked
+
+
+@pytest.mark.parametrize(
+    "target", ["/a?b=1&c=%20", "/a b", "/%zz", "/ü", "/a%", "/a\r\nX", "/[x]~!$'()*+,;=:@"]
+)
+def test_encode_target_fast_check_agrees_with_the_full_rules(target):
+    from urllib.parse import quote
+
+    from yamlswarm.runtime.http import message
+
+    if any(c in target for c in "\r\n\x00"):
+        with pytest.raises(message.RequestError):
+            message.encode_target(target)
+        return
+    plain = message._PLAIN_TARGET.fullmatch(target)
+    expected = (
+        target
+        if plain
+        else quote(message._LONE_PERCENT.sub("%25", target), safe=message._TARGET_SAFE)
+    )
+    assert message.encode_target(target) == expected
+
+
 def test_a_body_sent_after_a_head_response_does_not_fail_the_request():
     import socket
     import threading

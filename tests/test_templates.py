@@ -55,3 +55,83 @@ def test_sandbox_blocks_private_attributes():
 def test_base_context_offers_jinja_globals():
     ctx = base_context()
     assert compile_value("{{ range(3) | list }}").render(ctx) == [0, 1, 2]
+
+
+class _Slotted:
+    __slots__ = ("id", "items")
+
+    def __init__(self) -> None:
+        self.id = 7
+        self.items = [1, 2]
+
+
+_DOTTED = [
+    "/x?user={{ user.id }}&i={{ iteration }}",
+    "{{ user.id }}",
+    "{{ user.items }}",
+    "{{ d.a }}-{{ d['b'] }}-{{ d.items }}",  # Jinja: an attribute first, so `d.items` is the method
+    "{{ d['nested'].x }}",
+    "{{ n }}",
+    "{{ missing }}",
+    "a {{ missing }} b",
+    "{{ missing.x }}",
+    "{{ user.nope }}",
+    "x{{ user.nope }}",
+    "{{ d.__class__ }}",
+    "{{ user._hidden }}",
+    "{{ d['nested']['y'] }}",
+]
+
+
+@pytest.mark.parametrize("source", _DOTTED)
+def test_dotted_names_render_as_jinja_renders_them(source):
+    """Templates of text and dotted names skip Jinja's Context (a fast path): the value, or the
+    error, is the one the Jinja template gives."""
+    from yamlswarm.templates import _ENV, RenderContext, _direct_text
+
+    ctx = {
+        **base_context(),
+        "user": _Slotted(),
+        "iteration": 3,
+        "n": None,
+        "d": {"a": 1, "b": "two", "items": "shadowed", "nested": {"x": [1]}},
+    }
+    fast = compile_value(source)
+    assert fast.render.__name__ in ("render_direct", "render_value")
+    if fast.render.__name__ == "render_value":
+        expected = _jinja_value(source, ctx)
+    else:
+        template = _ENV.from_string(source)
+        assert _direct_text(_ENV.parse(source)) is not None
+
+        def expected_text():
+            return "".join(template.root_render_func(RenderContext(_ENV, ctx, None, {})))
+
+        expected = _outcome(expected_text)
+    assert _outcome(lambda: fast.render(ctx)) == expected
+
+
+def _jinja_value(source, ctx):
+    from yamlswarm.templates import _ENV, RenderContext
+
+    expression = source.strip()[2:-2]
+    template = _ENV.from_string("{% set result = " + expression + " %}")
+
+    def value():
+        context = RenderContext(_ENV, ctx, None, {})
+        for _ in template.root_render_func(context):
+            pass
+        result = context.vars["result"]
+        if isinstance(result, __import__("jinja2").Undefined):
+            result._fail_with_undefined_error()
+        return result
+
+    return _outcome(value)
+
+
+def _outcome(render):
+    try:
+        value = render()
+    except Exception as exc:
+        return type(exc).__name__, str(exc)
+    return "ok", repr(value) if callable(value) else value

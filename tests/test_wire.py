@@ -10,12 +10,13 @@ from yamlswarm.runtime.http.framing import simple_head
 def test_simple_head_parses_the_common_case():
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\nhi"
     status, headers, start, length, close = simple_head(head)
-    assert (status, headers, length, close) == (
+    assert (status, headers.items(), length, close) == (
         200,
         [("Content-Length", "2"), ("X-A", "b")],
         2,
         False,
     )
+    assert headers.get("content-length") == "2" and headers.get("X-a") == "b"
     assert head[start:] == b"hi"
     closing = simple_head(b"HTTP/1.1 500 Oops\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
     assert closing[0] == 500 and closing[3] == 0 and closing[4] is True
@@ -81,3 +82,46 @@ def test_a_gevent_without_the_internals_is_detected(monkeypatch):
 
     monkeypatch.setattr(wire, "gsocket", types.SimpleNamespace(socket=Bare))
     assert wire._fast_io_available() is False
+
+
+_HEADS = [
+    b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+    b'Connection: keep-alive\r\nETag: "a-2"\r\n\r\nhi',
+    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, Close\r\n\r\nhi",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: x\r\nConnection: close\r\n\r\nhi",
+    b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\nhi",
+    b"HTTP/1.1 200 OK\r\nX-Empty:\r\nX-Spaces: \t v \t\r\nContent-Length: 2\r\n\r\nhi",
+    b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nhi",
+    b"HTTP/1.1 301 Moved\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nhi",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\nhi",
+    b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nhi",
+]
+
+
+@pytest.mark.parametrize("head", _HEADS)
+def test_simple_head_agrees_with_the_strict_reader(head):
+    """Whatever the fast path takes, the strict reader reads the same way: status, headers
+    (items and lookups), body start and length, and whether the connection stays open."""
+    from yamlswarm.plan import HttpLimits
+    from yamlswarm.runtime.http.framing import _frame, parse_head
+    from yamlswarm.runtime.http.response import Headers
+
+    simple = simple_head(head)
+    if simple is None:
+        return  # the strict reader's to read (and to name, if it is an error)
+    status, headers, start, length, close = simple
+    strict = parse_head(head[: head.find(b"\r\n\r\n")], HttpLimits())
+    assert _frame(strict, "GET") is True
+    assert (status, headers.items(), length, not close) == (
+        strict.status,
+        strict.headers,
+        strict.length,
+        strict.keep_alive,
+    )
+    assert start == head.find(b"\r\n\r\n") + 4
+    slow = Headers(strict.headers)
+    for name in {k.lower() for k, _ in strict.headers} | {"nope"}:
+        assert headers.get(name) == slow.get(name) and headers.get_all(name) == slow.get_all(name)

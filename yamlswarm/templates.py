@@ -23,7 +23,9 @@ from jinja2.parser import Parser
 
 from yamlswarm.sandbox import (
     MAX_SIZE,
+    PLAIN_DATA,
     RenderContext,
+    SafeProxy,
     Sandbox,
     TemplateLimitError,
     TemplateNotAllowed,
@@ -90,6 +92,9 @@ def compile_string(source: str) -> Template | str:
         template = _ENV.from_string(_bounded(source, ast))
     except TemplateSyntaxError as exc:
         raise _syntax_error(source, exc) from None
+    direct = _direct_text(ast)
+    if direct is not None:
+        return Template(source, direct, names)
     render_func = template.root_render_func
     blocks = template.blocks
 
@@ -137,6 +142,10 @@ def _compile_expression(source: str, expression: str) -> Template:
     ast.set_environment(_ENV)
     names = frozenset(meta.find_undeclared_variables(ast))
     template = _ENV.from_string(_bounded(source, ast))
+    builds = not passes_through(expr)
+    chain = _chain(expr)
+    if chain is not None:
+        return Template(source, _direct_value(chain), names, builds=builds)
     render_func = template.root_render_func
     blocks = template.blocks
 
@@ -151,7 +160,108 @@ def _compile_expression(source: str, expression: str) -> Template:
             result._fail_with_undefined_error()
         return result
 
-    return Template(source, render_value, names, builds=not passes_through(expr))
+    return Template(source, render_value, names, builds=builds)
+
+
+# ------------------------------------------------------------------ dotted names, rendered directly
+# `{{ user.id }}`, `{{ a.b['c'] }}` and text around them: what Jinja's generated code does for
+# them (resolve the name, `environment.getattr`/`getitem` each step, `str()` the value), done
+# without building a Context: 2.3 -> 0.6 µs for `/x?user={{ user.id }}&i={{ iteration }}`.
+# The same calls in the same order, so values, sandbox refusals and undefined errors are Jinja's.
+
+Chain = tuple[str, tuple[tuple[bool, Any], ...]]  # name, steps (True: an attribute, else an item)
+
+
+def _chain(expr: nodes.Node) -> Chain | None:
+    """`a.b['c']` as (name, steps); None for any other expression."""
+    steps: list[tuple[bool, Any]] = []
+    while isinstance(expr, (nodes.Getattr, nodes.Getitem)):
+        if isinstance(expr, nodes.Getattr):
+            steps.append((True, expr.attr))
+        elif isinstance(expr.arg, nodes.Const):
+            steps.append((False, expr.arg.value))
+        else:
+            return None
+        expr = expr.node
+    if not isinstance(expr, nodes.Name) or expr.ctx != "load":
+        return None
+    return expr.name, tuple(reversed(steps))
+
+
+_MISSING = object()
+_ASKS_THE_SANDBOX = (Undefined, SafeProxy)  # their attributes always take the sandbox's path
+
+
+def _plain_getattr(attr: str) -> Callable[[Any], Any]:
+    """`_ENV.getattr(obj, attr)`, with its first answer taken directly: an attribute whose
+    value is plain data (`PLAIN_DATA`) of an ordinary object is what the sandbox returns."""
+    getattr_ = _ENV.getattr
+    if attr[:1] == "_":
+        return lambda obj: getattr_(obj, attr)
+
+    def get(obj: Any) -> Any:
+        if not isinstance(obj, _ASKS_THE_SANDBOX):
+            value = getattr(obj, attr, _MISSING)
+            if type(value) in PLAIN_DATA:
+                return value
+        return getattr_(obj, attr)
+
+    return get
+
+
+def _lookup(chain: Chain) -> Callable[[dict], Any]:
+    name, steps = chain
+    undefined, getattr_, getitem = _ENV.undefined, _ENV.getattr, _ENV.getitem
+    if not steps:
+        return lambda ctx: ctx[name] if name in ctx else undefined(name=name)
+    if len(steps) == 1 and steps[0][0]:
+        get = _plain_getattr(steps[0][1])
+        return lambda ctx: get(ctx[name] if name in ctx else undefined(name=name))
+
+    def lookup(ctx: dict) -> Any:
+        value = ctx[name] if name in ctx else undefined(name=name)
+        for is_attr, key in steps:
+            value = getattr_(value, key) if is_attr else getitem(value, key)
+        return value
+
+    return lookup
+
+
+def _direct_value(chain: Chain) -> Callable[[dict], Any]:
+    lookup = _lookup(chain)
+
+    def render_value(ctx: dict) -> Any:
+        result = lookup(ctx)
+        if isinstance(result, Undefined):  # a bare undefined name: raise like any other use
+            result._fail_with_undefined_error()
+        return result
+
+    return render_value
+
+
+def _direct_text(ast: nodes.Template) -> Callable[[dict], str] | None:
+    """The renderer of a template made only of text and dotted names (None: any other)."""
+    parts: list[Any] = []
+    for node in ast.body:
+        if not isinstance(node, nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                parts.append(child.data)
+                continue
+            chain = _chain(child)
+            if chain is None:
+                return None
+            parts.append(_lookup(chain))
+    pieces = tuple(parts)
+
+    def render_direct(ctx: dict) -> str:
+        text = "".join([p if type(p) is str else str(p(ctx)) for p in pieces])
+        if len(text) > MAX_SIZE:
+            raise _too_much_output()
+        return text
+
+    return render_direct
 
 
 def compile_value(value: Any) -> Any:

@@ -54,6 +54,7 @@ from yamlswarm.sandbox.bounds import (
     size_of,
 )
 from yamlswarm.sandbox.environment import (
+    PLAIN_DATA,
     SafeProxy,
     Sandbox,
     bound_template,
@@ -70,6 +71,7 @@ __all__ = [
     "MAX_RANGE",
     "MAX_RENDER_SECONDS",
     "MAX_SIZE",
+    "PLAIN_DATA",
     "RenderContext",
     "SafeProxy",
     "Sandbox",

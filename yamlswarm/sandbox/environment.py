@@ -100,6 +100,7 @@ _FORBIDDEN_VALUES = tuple(
 )
 _NUMBERS = frozenset({int, float})
 _DATA = frozenset({str, int, float, bool, type(None), list, tuple, dict, set, frozenset, bytes})
+PLAIN_DATA = _DATA  # attribute values `is_safe_attribute` allows first, whatever the owner
 # classes whose (non-mutating) methods templates may call
 _METHOD_OWNERS = frozenset(
     {

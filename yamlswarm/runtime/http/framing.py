@@ -15,6 +15,7 @@ import re
 from typing import Protocol
 
 from yamlswarm.plan import HttpLimits
+from yamlswarm.runtime.http.response import Headers
 from yamlswarm.runtime.http.wire import Failure
 
 MAX_INTERIM = 16  # 1xx responses before the final one; more is a named error
@@ -24,7 +25,7 @@ _NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _DEFAULT_LIMITS = HttpLimits()
 
-SimpleHead = tuple[int, list[tuple[str, str]], int, int, bool]
+SimpleHead = tuple[int, Headers, int, int, bool]
 
 
 class Source(Protocol):
@@ -40,7 +41,8 @@ def simple_head(
 
     None for anything unusual — a head split across reads or over a limit, 1xx/204/304,
     chunked, no or repeated Content-Length, folded or malformed header lines — which
-    `read_response` handles (and names, when it is an error).
+    `read_response` handles (and names, when it is an error). The headers come indexed by
+    lower-case name, built in the same pass (a lookup then costs no second pass).
     """
     end = data.find(b"\r\n\r\n")
     if end < 0 or end > max_header_bytes or not data.startswith(b"HTTP/1.1 "):
@@ -48,32 +50,33 @@ def simple_head(
     if not data[9:12].isdigit():
         return None
     status = int(data[9:12])
-    if status < 200 or status in (204, 304) or data[12:13] not in (b" ", b"\r"):
+    if status < 200 or status == 204 or status == 304 or data[12:13] not in (b" ", b"\r"):
         return None
     lines = data[:end].decode("latin-1").split("\r\n")
     if len(lines) > max_headers + 1:
         return None
+    del lines[0]
     headers: list[tuple[str, str]] = []
-    length = -1
-    close = False
-    for line in lines[1:]:
+    index: dict[str, str] = {}
+    for line in lines:
         name, sep, value = line.partition(":")
         if not sep or not name or name[-1] in " \t" or name[0] in " \t":
             return None
         value = value.strip(" \t")
         lower = name.lower()
-        if lower == "content-length":
-            if length >= 0 or not (value.isascii() and value.isdigit()):
-                return None
-            length = int(value)
-        elif lower == "transfer-encoding":
-            return None
-        elif lower == "connection" and "close" in value.lower():
-            close = True
+        if lower in index:  # a repeated field: one value, joined as `Headers` joins them
+            index[lower] = f"{index[lower]}, {value}"
+        else:
+            index[lower] = value
         headers.append((name, value))
-    if length < 0:
+    length = index.get("content-length")
+    if length is None or not (length.isascii() and length.isdigit()):
+        return None  # none, repeated (joined with ", ") or not digits
+    if "transfer-encoding" in index:
         return None
-    return status, headers, end + 4, length, close
+    connection = index.get("connection")
+    close = connection is not None and "close" in connection.lower()
+    return status, Headers(headers, index), end + 4, int(length), close
 
 
 class Parsed:

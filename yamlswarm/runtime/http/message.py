@@ -83,9 +83,16 @@ _PLAIN_TARGET = re.compile(r"(?:[A-Za-z0-9\-._~!#$&'()*+,/:;=?@\[\]]|%[0-9A-Fa-f
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9\-._~!#$&'()*+,/:;=?@\[\]%]")  # CR, LF, NUL among them
+
+
 def encode_target(target: str) -> str:
     """Percent-encode a request target as browsers and requests do: spaces and non-ASCII
     become UTF-8 %XX, an existing %XX and the reserved characters stay."""
+    if _NOT_PLAIN.search(target) is None and (
+        "%" not in target or _LONE_PERCENT.search(target) is None
+    ):
+        return target  # the common target, already plain: one scan
     if any(c in target for c in _UNSAFE):
         raise RequestError("invalid URL", f"control character in {target!r}")
     if _PLAIN_TARGET.fullmatch(target):
@@ -119,10 +126,49 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
 
 
+# header names and methods already found to be tokens -> what they are (bounded, so a run of
+# ever-new names costs the checks, not memory)
+_AGENT, _ENCODING = 1, 2
+_KNOWN_NAMES: dict[str, int] = {}
+_KNOWN_METHODS: set[str] = set()
+_KNOWN_MAX = 4096
+
+
 def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
     """Request line and header lines (CRLF-terminated), without the Host/Cookie/Content-Length
     the framing adds (`head_flags` says which of them the user set). Raises `RequestError`
-    for a method, target, header name or value that would break the request head."""
+    for a method, target, header name or value that would break the request head.
+
+    Names and methods seen before are not checked again, and the values' CR/LF/NUL check is
+    one count over the whole head; anything unusual takes the checked path, which raises
+    the error of the first offending item."""
+    if method not in _KNOWN_METHODS:
+        return _checked_head(method, target, headers)
+    known = _KNOWN_NAMES
+    lines = [f"{method} {target} HTTP/1.1\r\n"]
+    seen = 0
+    for name, value in headers:
+        kind = known.get(name)
+        if kind is None:
+            return _checked_head(method, target, headers)
+        seen |= kind
+        lines.append(f"{name}: {value}\r\n")
+    if not seen & _AGENT:
+        lines.append(_USER_AGENT_LINE)
+    if not seen & _ENCODING:
+        lines.append(_ACCEPT_ENCODING_LINE)
+    text = "".join(lines)
+    count = len(lines)  # one CRLF per line, and no other CR, LF or NUL anywhere
+    if text.count("\n") != count or text.count("\r") != count or "\x00" in text or " " in target:
+        return _checked_head(method, target, headers)
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return _checked_head(method, target, headers)
+
+
+def _checked_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
+    """`build_head` checking every item in order; remembers the valid names and method."""
     if not _TOKEN.fullmatch(method):
         raise RequestError("invalid method", repr(method))
     if " " in target or _BAD_VALUE.search(target):
@@ -139,6 +185,10 @@ def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> 
             agent = False
         elif lower == "accept-encoding":
             encoding = False
+        if len(_KNOWN_NAMES) < _KNOWN_MAX:
+            _KNOWN_NAMES[name] = (
+                _AGENT if lower == "user-agent" else _ENCODING if lower == "accept-encoding" else 0
+            )
         lines.append(f"{name}: {value}\r\n")
     if agent:
         lines.append(_USER_AGENT_LINE)
@@ -146,10 +196,13 @@ def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> 
         lines.append(_ACCEPT_ENCODING_LINE)
     text = "".join(lines)
     try:
-        return text.encode("latin-1")
+        head = text.encode("latin-1")
     except UnicodeEncodeError as exc:
         bad = text[exc.start : exc.end]
         raise RequestError("invalid header value", f"{bad!r} is not Latin-1") from None
+    if len(_KNOWN_METHODS) < _KNOWN_MAX:
+        _KNOWN_METHODS.add(method)
+    return head
 
 
 def head_flags(headers: Iterable[tuple[str, str]]) -> int:

@@ -13,9 +13,13 @@ class Headers:
 
     __slots__ = ("_index", "_items")
 
-    def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self, items: list[tuple[str, str]] | None = None, index: dict[str, str] | None = None
+    ) -> None:
+        """`index`: lower-case name -> value (repeated fields joined with ", "), when the
+        reader of the head built it already."""
         self._items = items or []
-        self._index: dict[str, str] | None = None
+        self._index = index
 
     @overload
     def get(self, name: str) -> str | None: ...

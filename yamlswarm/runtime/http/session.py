@@ -311,12 +311,12 @@ class Session:
         origin: Origin,
         method: str,
         status: int,
-        header_items: list[tuple[str, str]],
+        header_items: list[tuple[str, str]] | Headers,
         body: bytes,
         size: int,  # of the whole body as framed: more than `keep` means it was cut
         keep: int = DEFAULT_BODY_LIMIT,
     ) -> Response:
-        headers = Headers(header_items)
+        headers = header_items if isinstance(header_items, Headers) else Headers(header_items)
         response = Response(method, "", status, headers, body, truncated=size > keep, size=size)
         if body:
             encoding = headers.get("content-encoding")
