@@ -23,7 +23,7 @@ hook module that imports it loads as fast under `yamlswarm validate` as without.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Literal, Protocol, overload
 
@@ -121,6 +121,11 @@ class Response(Protocol):
         ...
 
     @property
+    def history(self) -> Sequence[Response]:
+        """The redirect responses followed before this one, oldest first (empty: none)."""
+        ...
+
+    @property
     def error(self) -> str | None:
         """Why no usable response arrived ("ConnectionRefused", "Timeout", ...), else None."""
         ...
@@ -142,10 +147,9 @@ class Request(Protocol):
     body: bytes | str
     """The body; a `str` set here is sent UTF-8 encoded."""
 
-    @property
-    def name(self) -> str | None:
-        """The stats row the request will be counted in (read only)."""
-        ...
+    name: str
+    """The stats row the request will be counted in (the step's `name:`, else its URL); a
+    hook may change it, and the request is counted in that row."""
 
 
 class Metric(Protocol):
