@@ -93,6 +93,21 @@ def case_throughput(
     )
     scenario = tmp / f"bench_{case}.yaml"
     scenario.write_text(template.substitute(path=target.path))
+
+    def exported(kind: str, out: str) -> dict[str, Any]:
+        """yamlswarm with one live export (`--out OUT`): the row `yamlswarm-KIND`."""
+        return run_yamlswarm(
+            scenario,
+            target.url,
+            args.users,
+            args.duration,
+            pin,
+            tmp,
+            f"{case}-{kind}",
+            extra=("--out", out),
+            tool=f"yamlswarm-{kind}",
+        )
+
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "locust": lambda: run_locust(
             locustfile, target.url, target.path, args.users, args.duration, pin, tmp, case
@@ -104,32 +119,12 @@ def case_throughput(
             scenario, target.url, args.users, args.duration, pin, tmp, f"{case}-web", web=True
         ),
         "raw": lambda: run_raw(target.url, target.path, args.users, args.duration, pin, tmp),
-        "yamlswarm-jsonl": lambda: run_yamlswarm(
-            scenario,
-            target.url,
-            args.users,
-            args.duration,
-            pin,
-            tmp,
-            f"{case}-jsonl",
-            extra=("--out", f"jsonl={tmp / f'live_{case}.jsonl'}"),
-            tool="yamlswarm-jsonl",
-        ),
+        "yamlswarm-jsonl": lambda: exported("jsonl", f"jsonl={tmp / f'live_{case}.jsonl'}"),
     }
     tools = [t for t in args.tools if case == "a" or t != "raw"]
     sink = _prometheus_sink(tools, tmp)
     if sink is not None:
-        runners["yamlswarm-prom"] = lambda: run_yamlswarm(
-            scenario,
-            target.url,
-            args.users,
-            args.duration,
-            pin,
-            tmp,
-            f"{case}-prom",
-            extra=("--out", f"prometheus={sink.url}"),
-            tool="yamlswarm-prom",
-        )
+        runners["yamlswarm-prom"] = lambda: exported("prom", f"prometheus={sink.url}")
     tools = [t for t in tools if t in runners]
     runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
     try:

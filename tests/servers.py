@@ -4,6 +4,8 @@
   last requests, and answers a few utility routes (see `_Handler`).
 - `FaultServer(mode)`: misbehaving servers: "reset", "malformed", "close", "hang", "freeze".
 - `free_port()`, `closed_port()`: a port free to bind, and a port where connections are refused.
+- `wait_until(ready, what)`, `stop_process(process)`: for the third-party servers tests start
+  (Prometheus, InfluxDB, Mosquitto, Redis) as subprocesses.
 
 Every server listens on 127.0.0.1 port 0, is a context manager and exposes `.url` and `.port`.
 """
@@ -16,6 +18,7 @@ import itertools
 import json
 import socket
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Iterable
@@ -34,6 +37,37 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
+
+
+def wait_until(ready, what: str, timeout: float = 30.0, process=None) -> None:
+    """Poll `ready()` until it is true (an OSError counts as not yet); fail if `process` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            if ready():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come up in {timeout:g}s")
+
+
+def listening(port: int) -> bool:
+    """Something accepts connections on 127.0.0.1:`port`."""
+    socket.create_connection((HOST, port), timeout=0.5).close()
+    return True
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate a server process, killing it if it does not exit within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
 
 
 def closed_port() -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -22,33 +21,11 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import REPO, yamlswarm
-from tests.servers import free_port
+from tests.servers import free_port, listening, stop_process, wait_until
 
 SCENARIOS = REPO / "scenarios"
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
-def _wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:g}s")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
 
 
 def _run(tmp_path: Path, scenario: str, *args: str) -> dict:
@@ -80,10 +57,10 @@ def mosquitto(tmp_path) -> Iterator[int]:
     log = (tmp_path / "mosquitto.log").open("w")
     process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=log, stderr=log)
     try:
-        _wait_for_port(port, process, "mosquitto")
+        wait_until(lambda: listening(port), "mosquitto", 15, process)
         yield port
     finally:
-        _stop(process)
+        stop_process(process)
         log.close()
 
 
@@ -178,10 +155,10 @@ def redis_port(tmp_path) -> Iterator[int]:
     log = (tmp_path / "redis.log").open("w")
     process = subprocess.Popen(args, stdout=log, stderr=log)
     try:
-        _wait_for_port(port, process, "redis-server")
+        wait_until(lambda: listening(port), "redis-server", 15, process)
         yield port
     finally:
-        _stop(process)
+        stop_process(process)
         log.close()
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import REPO, cli_env, write_scenario, yamlswarm
-from tests.servers import closed_port, free_port
+from tests.servers import closed_port, free_port, stop_process, wait_until
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 INFLUXD = shutil.which("influxd") or "/usr/bin/influxd"
@@ -51,29 +51,6 @@ def _get_json(url: str, timeout: float = 5.0) -> dict:
         return json.load(response)
 
 
-def _wait_until(ready, what: str, timeout: float = 30.0, process=None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        try:
-            if ready():
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} did not come up in {timeout:g}s")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-
-
 @pytest.fixture
 def prometheus(tmp_path) -> Iterator[str]:
     """A Prometheus with the remote-write receiver on; yields its base URL."""
@@ -96,14 +73,14 @@ def prometheus(tmp_path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until(
+        wait_until(
             lambda: urllib.request.urlopen(f"{url}/-/ready", timeout=2).status == 200,
             "prometheus",
             process=process,
         )
         yield url
     finally:
-        _stop(process)
+        stop_process(process)
         log.close()
 
 
@@ -138,7 +115,7 @@ def test_prometheus_sees_the_run_live_and_its_counters_equal_the_json(
     )
     try:
         # during the run: users and request counters arrive while the load goes on
-        _wait_until(
+        wait_until(
             lambda: bool(_promql(prometheus, f'yamlswarm_users{{scenario="{name}"}} > 0')),
             "yamlswarm_users during the run",
             timeout=20,
@@ -293,7 +270,7 @@ bind-address = "127.0.0.1:{rpc_port}"
     )
     url = f"http://127.0.0.1:{http_port}"
     try:
-        _wait_until(
+        wait_until(
             lambda: urllib.request.urlopen(f"{url}/ping", timeout=2).status == 204,
             "influxd",
             process=process,
@@ -301,7 +278,7 @@ bind-address = "127.0.0.1:{rpc_port}"
         _influxql(url, "CREATE DATABASE loadtests", post=True)
         yield url
     finally:
-        _stop(process)
+        stop_process(process)
         log.close()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import REPO, run_json
+from yamlswarm.hookmodules import LIFECYCLE_HOOKS
 
 DOC = REPO / "docs" / "hooks.md"
 _EXAMPLE = re.compile(
@@ -29,13 +30,9 @@ def _examples() -> list[tuple[str, dict[str, str], str, str]]:
 
 def test_the_doc_has_a_runnable_example_for_each_hook_and_object() -> None:
     hooks_text = "".join(h for _, _, h, _ in _examples())
+    # every hook yamlswarm recognises (a new one needs its example), and the objects' parts
     for name in (
-        "on_test_start",
-        "on_test_stop",
-        "on_user_start",
-        "on_user_stop",
-        "before_request",
-        "after_response",
+        *LIFECYCLE_HOOKS,
         "template_functions",
         "StopUser",
         "StopTest",
