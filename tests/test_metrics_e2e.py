@@ -55,7 +55,9 @@ def _run_seed(demo_api, tmp_path: Path, *extra: str, scenario: Path = SEED):
 
 @pytest.mark.parametrize("extra", [(), ("--processes", "2")], ids=["local", "processes"])
 def test_the_orders_seed_counts_what_the_server_stored(demo_api, tmp_path, extra):
-    run, result, stats = _run_seed(demo_api, tmp_path, "-u", "4", "-t", "3s", *extra)
+    # an iteration budget, not a duration: no checkout is cut in flight at the stop, so what
+    # the hooks counted and what the server stored are the same requests
+    run, result, stats = _run_seed(demo_api, tmp_path, "-u", "4", "--iterations", "60", *extra)
     assert run.returncode == 0, run.stdout + run.stderr
     placed = _metrics_match_the_server(result, stats)
     failed = stats["by_status"]["400"]
@@ -82,7 +84,19 @@ def _cluster(tmp_path: Path, demo_api, scenario: Path, out: Path) -> tuple[int, 
     empty.mkdir()
     master = start(
         *("master", str(scenario), "--bind", f"127.0.0.1:{port}", "--expect-workers", "2"),
-        *("-H", demo_api.url, "-u", "4", "-t", "3s", "--seed", "5", "--json", str(out), "-q"),
+        *(
+            "-H",
+            demo_api.url,
+            "-u",
+            "4",
+            "--iterations",
+            "60",
+            "--seed",
+            "5",
+            "--json",
+            str(out),
+            "-q",
+        ),
         cwd=REPO,
     )
     workers = [start("worker", "--master", f"127.0.0.1:{port}", cwd=empty) for _ in range(2)]
