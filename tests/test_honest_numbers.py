@@ -191,7 +191,9 @@ def test_requests_stopped_in_flight_are_counted_as_interrupted_and_their_iterati
     hang = runner.stats.row("/hang", "GET")
     assert len(run.sent) == 8  # each user: one /quick, one /hang that never answers
     assert hang.requests == 4 and hang.errors[INTERRUPTED][0] == 4
-    assert runner.stats.iterations == 4  # their requests were counted, so they are too
+    # their requests were counted, so their iterations are too: apart, in no FLOW row
+    assert (runner.stats.iterations, runner.stats.iterations_interrupted) == (0, 4)
+    assert runner.stats.row("f", "FLOW").requests == 0
     result = runner.stats.snapshot(scenario="s", model={})
     assert result.totals.requests == len(run.sent)
 
@@ -228,6 +230,7 @@ def test_health_monitor_measures_loop_lag_and_stays_quiet_when_idle():
     report = monitor.report()
     assert report["loop_lag_ms"]["max"] == 0.0 and not warnings and not report["saturated"]
     assert monitor.loop_lag.n >= 45
+    assert report["loop_lag_ms_last"] == 0.0  # the last second's p99 (the web UI shows it)
 
 
 def test_each_user_gets_its_own_copy_of_a_data_row():
@@ -259,7 +262,9 @@ def test_open_model_iterations_and_requests_agree_at_the_stop(tmp_path):
     runner = FakeRun(plan).run()
     row = runner.stats.row("/x", "GET")
     assert row.requests == 10
-    assert runner.stats.iterations == 10  # every one was still thinking at the stop
+    # every one was still thinking at the stop: none finished, none failed
+    assert (runner.stats.iterations, runner.stats.iterations_interrupted) == (0, 10)
+    assert runner.stats.row("f", "FLOW").requests == 0
 
 
 def test_seconds_without_requests_have_no_percentiles_in_json_csv_and_html(tmp_path):

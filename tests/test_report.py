@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import xml.etree.ElementTree as ET
@@ -11,6 +12,7 @@ import pytest
 
 from yamlswarm.errors import UsageError
 from yamlswarm.report import render, write_csv, write_json, write_junit
+from yamlswarm.report.html import render_html
 from yamlswarm.report.table import number, percent, threshold_value
 from yamlswarm.result import RunResult, ThresholdResult
 from yamlswarm.runtime.stats import Stats
@@ -104,6 +106,14 @@ def test_table_has_rows_aggregate_errors_thresholds_and_summary():
     assert any("error_rate < 1%" in line and "FAIL" in line and "0.2%" in line for line in lines)
     assert any("browse: p99 < 1s" in line and "no data" in line for line in lines)
     assert lines[-1] == "Ran 2s, 7 iterations; interrupted"
+
+
+def test_iterations_cut_short_by_the_stop_are_named_apart_in_the_table_and_the_html():
+    result = dataclasses.replace(_result(), iterations_interrupted=3)
+    assert render(result).splitlines()[-1] == "Ran 2s, 7 iterations (3 cut short by the stop)"
+    html = render_html(result)
+    assert ">Iterations</div>" in html and ">7 (+3 cut short)</div>" in html
+    assert RunResult.from_dict(result.to_dict()).iterations_interrupted == 3
 
 
 def test_table_without_errors_or_thresholds_and_with_service_time():

@@ -241,6 +241,8 @@ def test_merge_round_trip_equals_one_histogram_fed_everything():
     a = _fed_stats(values[:7000], clock, errors_at={5})
     b = _fed_stats(values[7000:], clock, errors_at={8000})
     b.iteration_done()
+    a.iteration_interrupted()
+    b.iteration_interrupted()
     b.dropped = 4
     merged = Stats(clock=clock)
     for part in (a, b):
@@ -251,7 +253,7 @@ def test_merge_round_trip_equals_one_histogram_fed_everything():
     assert got.totals == want.totals
     assert got.checks == want.checks
     assert [(e.error, e.count) for e in got.errors] == [("HTTP 503", 2)]
-    assert (got.iterations, got.dropped) == (1, 4)
+    assert (got.iterations, got.iterations_interrupted, got.dropped) == (1, 2, 4)
     # the current second travels too: the merged first timeline row counts everything
     clock.now = 51.0
     assert merged.tick(users=2).rps == whole.tick(users=2).rps == 20000.0
@@ -262,8 +264,10 @@ def test_export_with_reset_zeroes_numbers_but_keeps_rows_usable():
     row = stats.row("/d", "GET")
     row.failure(0.002, "HTTP 500")
     stats.iteration_done()
+    stats.iteration_interrupted()
     first = stats.export(reset=True)
     assert first["rows"][0]["fail"]["n"] == 1 and first["iterations"] == 1
+    assert first["iterations_interrupted"] == 1 and stats.iterations_interrupted == 0
     row.success(0.004)
     second = stats.export(reset=True)
     (item,) = second["rows"]

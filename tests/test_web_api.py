@@ -321,6 +321,8 @@ def test_browsers_that_do_not_read_or_go_away_do_not_hold_the_run(web, target):
     began = time.monotonic()
     assert run.json("GET", "/stats/requests")["state"] == "running"
     assert time.monotonic() - began < 1.0  # and the UI still answers at once
+    generator = run.json("GET", "/api/state")["generator"]  # runtime.health's last second
+    assert generator["cpu_pct"] > 0 and generator["loop_lag_ms"] >= 0
     for sock in stalled:
         sock.close()
     wait_until(lambda: run.json("GET", "/api/state")["browsers"] == 0, timeout=10)

@@ -70,6 +70,9 @@ def test_master_web_ui_starts_steers_and_stops_two_workers(tmp_path, target):
         assert sorted(w["worker"] for w in picture["workers"]) == ["w1", "w2"]
         assert all(w["state"] == "running" and w["users"] == 2 for w in picture["workers"])
 
+        # the load generators' health is the busiest worker's (runtime.health on the workers)
+        wait_until(lambda: _call(base, "GET", "/api/state")[1]["generator"]["cpu_pct"] > 0)
+
         _call(base, "POST", "/swarm", {"user_count": 6})
         wait_until(lambda: target.connections() == 6, timeout=15)
         wait_until(lambda: _call(base, "GET", "/stats/requests")[1].get("user_count") == 6)

@@ -264,8 +264,9 @@ class RunResult:
     started_at: str  # ISO 8601, UTC
     duration_s: float
     model: dict[str, Any]
-    iterations: int = 0
+    iterations: int = 0  # flow iterations finished
     dropped: int = 0
+    iterations_interrupted: int = 0  # cut short by the run's stop (counted in no FLOW row)
     totals: Totals = field(default_factory=Totals)
     requests: list[RowResult] = field(default_factory=list)
     errors: list[ErrorResult] = field(default_factory=list)
@@ -304,6 +305,7 @@ class RunResult:
             "duration_s": self.duration_s,
             "model": dict(self.model),
             "iterations": self.iterations,
+            "iterations_interrupted": self.iterations_interrupted,
             "dropped": self.dropped,
             "totals": self.totals.to_dict(),
             "requests": [r.to_dict() for r in self.requests],
@@ -346,6 +348,7 @@ class RunResult:
             duration_s=float(data["duration_s"]),
             model=dict(data.get("model") or {}),
             iterations=int(data.get("iterations", 0)),
+            iterations_interrupted=int(data.get("iterations_interrupted", 0)),
             dropped=int(data.get("dropped", 0)),
             totals=Totals.from_dict(data["totals"]),
             requests=[RowResult.from_dict(r) for r in data.get("requests", [])],

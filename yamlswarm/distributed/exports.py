@@ -45,7 +45,7 @@ def check_export(data: Any, known_rows: int = 0, is_known: Callable[[Any], bool]
     if not isinstance(data, dict) or data.get("version") != EXPORT_VERSION:
         version = data.get("version") if isinstance(data, dict) else None
         raise ProtocolError(f"a stats export of version {version!r} (expected {EXPORT_VERSION})")
-    for key in ("iterations", "dropped", "second_failures"):
+    for key in ("iterations", "iterations_interrupted", "dropped", "second_failures"):
         _count(data.get(key), key)
     _dist(data.get("second"), "second")
     if data.get("schedule_lag") is not None:

@@ -101,7 +101,7 @@ def _header(result: RunResult) -> str:
         ("Failures", f"{t.failures} ({percent(t.failures, t.requests)})", False),
         ("Requests/s", number(t.rps), False),
         ("p95 / p99", f"{number(t.latency_ms.p95)} / {number(t.latency_ms.p99)} ms", False),
-        ("Iterations", str(result.iterations), False),
+        ("Iterations", _iterations(result), False),
         ("Dropped", str(result.dropped), False),
     ]
     if result.thresholds:
@@ -118,6 +118,11 @@ def _header(result: RunResult) -> str:
         f'<span class="badge {css}">{escape(status)}</span></header>\n{note}'
         f'<div class="cards">{items}</div>{_provenance(result)}'
     )
+
+
+def _iterations(result: RunResult) -> str:
+    cut = result.iterations_interrupted
+    return f"{result.iterations} (+{cut} cut short)" if cut else str(result.iterations)
 
 
 def _provenance(result: RunResult) -> str:

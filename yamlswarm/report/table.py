@@ -275,8 +275,11 @@ def _custom_threshold(
 
 
 def summary_line(result: RunResult) -> str:
-    """`Ran 1m30s: 1234 iterations, 5 dropped (interrupted)`."""
-    parts = [f"Ran {format_duration(result.duration_s)}", f"{result.iterations} iterations"]
+    """`Ran 1m30s, 1234 iterations (3 cut short by the stop), 5 dropped (max_users busy)`."""
+    iterations = f"{result.iterations} iterations"
+    if result.iterations_interrupted:
+        iterations += f" ({result.iterations_interrupted} cut short by the stop)"
+    parts = [f"Ran {format_duration(result.duration_s)}", iterations]
     if result.dropped:
         parts.append(f"{result.dropped} dropped (max_users busy)")
     parts.extend(

@@ -55,6 +55,7 @@ class HealthMonitor:
         self._cpu_start = self._cpu_last = cpu()
         self.cpu_pct_last = 0.0
         self.cpu_pct_peak = 0.0
+        self.lag_p99_ms_last = 0.0
 
     def run(self) -> None:
         """The ticker greenlet's body: wake every `interval_s`, record how late (until killed)."""
@@ -79,6 +80,7 @@ class HealthMonitor:
         self._last, self._cpu_last = now, cpu
         lag_p99_ms = ms(self._second_lag.percentiles_us((99.0,))[0])
         self._second_lag.clear()
+        self.lag_p99_ms_last = lag_p99_ms
         saturated = self.cpu_pct_last > CPU_LIMIT_PCT or lag_p99_ms > LOOP_LAG_LIMIT_MS
         self._bad = self._bad + 1 if saturated else 0
         if self._bad > BAD_SECONDS and not self.warnings:
@@ -104,6 +106,7 @@ class HealthMonitor:
             "cpu_pct": round(cpu_pct, 1),
             "cpu_pct_peak": self.cpu_pct_peak,
             "cpu_pct_last": self.cpu_pct_last,  # the last second (the live view shows it)
+            "loop_lag_ms_last": self.lag_p99_ms_last,  # the last second's p99 (the web UI's)
             "loop_lag_ms": self.loop_lag.summary() or {"p50": 0.0, "p99": 0.0, "max": 0.0},
             "saturated": bool(self.warnings),
             "warnings": list(self.warnings),

@@ -187,7 +187,8 @@ class Stats:
         self.max_rows = max_rows
         self.warn = warn
         self.rows: dict[tuple[str, str], RowStats] = {}
-        self.iterations = 0
+        self.iterations = 0  # flow iterations finished
+        self.iterations_interrupted = 0  # cut short by the run's stop (in no FLOW row)
         self.dropped = 0
         self.checks: set[tuple[str, str, str]] = set()
         self.users_stopped: dict[str, int] = {}  # reason -> users a `stop: user` stopped
@@ -245,6 +246,11 @@ class Stats:
 
     def iteration_done(self) -> None:
         self.iterations += 1
+
+    def iteration_interrupted(self) -> None:
+        """An iteration the run's stop cut short after it sent a request: neither a success nor
+        a failure of its flow (and not an iteration's duration), so counted apart (as k6 does)."""
+        self.iterations_interrupted += 1
 
     def user_stopped(self, reason: str) -> None:
         """A step stopped its user (`stop: user`, `on_failure: stop_user`)."""
@@ -414,6 +420,7 @@ class Stats:
             duration_s=duration_s,
             model=dict(model),
             iterations=self.iterations,
+            iterations_interrupted=self.iterations_interrupted,
             dropped=self.dropped,
             totals=totals,
             requests=[self._row_result(r, duration_s) for r in self._sorted_rows()],

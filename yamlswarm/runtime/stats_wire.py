@@ -14,7 +14,7 @@ from typing import Any
 
 from yamlswarm.runtime.hdr import Dist
 
-EXPORT_VERSION = 3  # 3: custom metrics (`metrics`)
+EXPORT_VERSION = 4  # 3: custom metrics (`metrics`); 4: `iterations_interrupted`
 
 __all__ = ["EXPORT_VERSION", "export_stats", "merge_stats"]
 
@@ -24,6 +24,7 @@ def export_stats(stats: Any, reset: bool = False) -> dict[str, Any]:
     data = {
         "version": EXPORT_VERSION,
         "iterations": stats.iterations,
+        "iterations_interrupted": stats.iterations_interrupted,
         "dropped": stats.dropped,
         "rows": [_export_row(r) for r in stats.rows.values()],
         "checks": [list(c) for c in sorted(stats.checks)],
@@ -56,7 +57,7 @@ def _export_row(row: Any) -> dict[str, Any]:
 
 
 def _reset_counts(stats: Any) -> None:
-    stats.iterations = stats.dropped = 0
+    stats.iterations = stats.iterations_interrupted = stats.dropped = 0
     stats.users_stopped.clear()
     for row in stats.rows.values():
         row.clear()
@@ -70,6 +71,7 @@ def merge_stats(stats: Any, data: dict[str, Any]) -> None:
     if data.get("version") != EXPORT_VERSION:
         raise ValueError(f"stats export version {data.get('version')!r} is not supported")
     stats.iterations += data["iterations"]
+    stats.iterations_interrupted += data["iterations_interrupted"]
     stats.dropped += data["dropped"]
     stats.checks.update((n, m, d) for n, m, d in data["checks"])
     for item in data["rows"]:

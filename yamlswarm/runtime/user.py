@@ -271,11 +271,10 @@ class VirtualUser:
             ok = False
         except BaseException:
             # stopped inside the iteration (the run's stop, a kill at --stop-timeout): if one
-            # of its requests was counted, the iteration is counted too
+            # of its requests was counted, the iteration is counted as interrupted, apart
             self._lag = None
             if self._requested:
-                flow.row.failure(now() - begin, INTERRUPTED)
-                self.ctx.stats.iteration_done()
+                self.ctx.stats.iteration_interrupted()
             raise
         self._lag = None
         took = now() - begin

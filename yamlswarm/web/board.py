@@ -10,7 +10,6 @@ With no client connected the board does nothing but count per-row requests.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -63,29 +62,6 @@ class Client:
                 yield b": keep-alive\n\n"
 
 
-class Health:
-    """Load-generator health: CPU of this process and the event loop's lag."""
-
-    def __init__(self) -> None:
-        self._cpu = time.process_time()
-        self._wall = time.monotonic()
-        self.cpu_pct = 0.0
-        self.lag_ms = 0.0  # the worst lag seen since the last second
-        self._worst = 0.0
-
-    def saw_lag(self, seconds: float) -> None:
-        if seconds > self._worst:
-            self._worst = seconds
-
-    def second(self) -> dict[str, float]:
-        cpu, wall = time.process_time(), time.monotonic()
-        if wall > self._wall:
-            self.cpu_pct = round(100.0 * (cpu - self._cpu) / (wall - self._wall), 1)
-        self._cpu, self._wall = cpu, wall
-        self.lag_ms, self._worst = round(self._worst * 1000.0, 1), 0.0
-        return {"cpu_pct": self.cpu_pct, "loop_lag_ms": self.lag_ms}
-
-
 class Board:
     """The live state of one run as the page sees it."""
 
@@ -106,7 +82,6 @@ class Board:
         self._stats: Stats | None = None
         self.result: RunResult | None = None
         self.clients: set[Client] = set()
-        self.health = Health()
         self.point: dict[str, Any] | None = None  # the last second's timeline point
         self._last_counts: dict[tuple[str, str], int] = {}
         self._current_rps: dict[tuple[str, str], float] = {}
@@ -118,7 +93,7 @@ class Board:
     def second(self, stats: Stats, users: int, point: dict[str, Any]) -> None:
         """A second has closed: remember the numbers; if anyone watches, tell them."""
         self._stats, self.point = stats, point
-        self._generator = self.health.second()
+        self._generator = _generator(stats.generator)
         self._count_current(stats)
         if self.steering.state == "spawning":  # a master runs no controller of its own
             self.steering.spawned(self.steering.active_users())
@@ -252,6 +227,16 @@ def _metrics(stats: Stats | None, elapsed: float) -> dict[str, dict[str, Any]]:
     from yamlswarm.export.sample import Sampler
 
     return Sampler.metrics(stats, elapsed)
+
+
+def _generator(report: dict[str, Any] | None) -> dict[str, float]:
+    """The load generator's last second, from runtime.health's report (on a master: the
+    busiest worker's): CPU share and event-loop lag p99."""
+    report = report or {}
+    return {
+        "cpu_pct": float(report.get("cpu_pct_last", 0.0)),
+        "loop_lag_ms": float(report.get("loop_lag_ms_last", 0.0)),
+    }
 
 
 def _sorted(stats: Stats) -> list[RowStats]:

@@ -8,7 +8,6 @@ soon as it is made, so the page is there while the run waits for Start.
 from __future__ import annotations
 
 import signal
-import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 import gevent
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
     from yamlswarm.settings import RunSettings
 
 DEFAULT_WEB = "127.0.0.1:8089"
-LAG_PROBE_S = 0.1
 
 
 def parse_web(address: str) -> tuple[str, int]:
@@ -90,17 +88,8 @@ class WebUI:
             ) from None
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{self.server.server_port}/"
-        self._probe = gevent.spawn(self._lag_probe)
         waiting = "" if steering.started.is_set() else " - press Start there (or POST /swarm)"
         print(f"web UI on {self.url}{waiting}", file=err, flush=True)
-
-    def _lag_probe(self) -> None:
-        """How late the event loop wakes a sleeper: the generator's loop lag."""
-        health = self.board.health
-        while True:
-            before = time.perf_counter()
-            gevent.sleep(LAG_PROBE_S)
-            health.saw_lag(max(0.0, time.perf_counter() - before - LAG_PROBE_S))
 
     # -- the observer ---------------------------------------------------------------------
 
@@ -113,7 +102,6 @@ class WebUI:
         try:
             self._linger()
         finally:
-            self._probe.kill(block=False)
             self.server.stop(timeout=1)
 
     def _linger(self) -> None:
