@@ -70,7 +70,7 @@ def test_a_real_export_passes() -> None:
     "data, text",
     [
         ([], "a stats export of version None"),
-        ({"version": 1}, "a stats export of version 1 (expected 3)"),
+        ({"version": 1}, "a stats export of version 1 (expected 4)"),
         (_with("iterations", -1), "iterations is -1, not a count"),
         (_with("dropped", 1.5), "dropped is 1.5, not a count"),
         (_with("second_failures", True), "second_failures is True, not a count"),

@@ -266,7 +266,6 @@ class RunResult:
     model: dict[str, Any]
     iterations: int = 0  # flow iterations finished
     dropped: int = 0
-    iterations_interrupted: int = 0  # cut short by the run's stop (counted in no FLOW row)
     totals: Totals = field(default_factory=Totals)
     requests: list[RowResult] = field(default_factory=list)
     errors: list[ErrorResult] = field(default_factory=list)
@@ -291,6 +290,7 @@ class RunResult:
     generator: dict[str, Any] | None = None
     # custom metrics by name, in runtime.metrics' JSON shape (counter {kind, value, rate}, ...)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    iterations_interrupted: int = 0  # cut short by the run's stop (counted in no FLOW row)
 
     @property
     def passed(self) -> bool:
