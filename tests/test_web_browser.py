@@ -68,9 +68,20 @@ def _set(driver, element_id: str, value: str) -> None:
     field.send_keys(value)
 
 
+# The page re-renders its tables every second: a cell found by one WebDriver call may be gone by
+# the next (stale element), so the tables are read in one script, in one step of the page.
+_ROW_NAMES = """
+return Array.from(document.querySelectorAll('#stats tbody tr'),
+                  row => row.cells.length > 1 ? row.cells[1].innerText : '');
+"""
+_METRIC_CELL = """
+const cell = document.querySelector(`#metrics tr[data-metric='${arguments[0]}'] td.${arguments[1]}`);
+return cell ? cell.innerText : '';
+"""
+
+
 def _row_names(driver) -> set[str]:
-    rows = driver.find_elements(By.CSS_SELECTOR, "#stats tbody tr")
-    return {row.find_elements(By.TAG_NAME, "td")[1].text for row in rows}
+    return set(driver.execute_script(_ROW_NAMES))
 
 
 def _severe(driver) -> list[dict]:
@@ -188,8 +199,7 @@ def place_order(user):
 
 
 def _metric_cell(driver, name: str, column: str) -> str:
-    cells = driver.find_elements(By.CSS_SELECTOR, f"#metrics tr[data-metric='{name}'] td.{column}")
-    return cells[0].text if cells else ""
+    return str(driver.execute_script(_METRIC_CELL, name, column)).strip()
 
 
 def test_the_custom_metrics_panel_fills_during_a_run(tmp_path, browser):
