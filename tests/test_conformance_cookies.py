@@ -26,6 +26,7 @@ SET = [
     "gone=1",
     "later=1; Max-Age=100",
 ]
+FOREIGN_DELETE = "dom=; Domain=shop.test; Max-Age=0"  # from other.test: not its domain
 
 
 def _requests(port: int) -> list[tuple[str, str, dict[str, str]]]:
@@ -36,6 +37,8 @@ def _requests(port: int) -> list[tuple[str, str, dict[str, str]]]:
         ("www", f"{www}/x", {}),
         ("path", f"{api}/only-here/y", {}),
         ("other", f"{other}/x", {}),
+        ("foreign", f"{other}/set-cookie?" + urlencode([("c", FOREIGN_DELETE)]), {}),
+        ("kept", f"{api}/x", {}),
         ("delete", f"{api}/set-cookie?" + urlencode([("c", "gone=; Max-Age=0")]), {}),
         ("after", f"{api}/x", {}),
         ("hop-away", f"{api}/redirect/302?" + urlencode({"to": f"{other}/final"}), {}),
@@ -79,6 +82,8 @@ def test_cookies_from_the_servers_side(tmp_path, mode):
         ("www.shop.test", "/x", "dom=1"),  # only the Domain cookie
         ("api.shop.test", "/only-here/y", "dom=1; gone=1; host=1; later=1; path=1"),
         ("other.test", "/x", None),
+        ("other.test", "/set-cookie", None),  # deletes shop.test's cookie: not its domain
+        ("api.shop.test", "/x", "dom=1; gone=1; host=1; later=1"),  # so it is kept
         ("api.shop.test", "/set-cookie", "dom=1; gone=1; host=1; later=1"),
         ("api.shop.test", "/x", "dom=1; host=1; later=1"),  # deleted by Max-Age=0
         ("api.shop.test", "/redirect/302", "dom=1; host=1; later=1"),

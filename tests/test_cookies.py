@@ -89,6 +89,17 @@ def test_deletion_by_max_age_zero_and_by_a_past_expiry():
     assert not jar.active
 
 
+def test_only_a_host_that_may_set_a_cookie_may_delete_it():
+    jar = _jar("http://www.shop.test/", "sid=1; Domain=shop.test", "own=1")
+    _set(jar, "http://other.test/", "sid=; Domain=shop.test; Max-Age=0")  # not its domain
+    _set(jar, "http://other.test/", f"own=; Expires={_PAST}")  # host-only: other.test's own
+    assert _sent(jar, "http://www.shop.test/") == "sid=1; own=1"
+    _set(jar, "http://api.shop.test/", "sid=; Domain=shop.test; Max-Age=0")  # its domain
+    assert _sent(jar, "http://www.shop.test/") == "own=1"
+    _set(jar, "http://www.shop.test/", "own=; Max-Age=0")
+    assert _sent(jar, "http://www.shop.test/") is None
+
+
 def test_a_cookie_expires_while_the_user_runs(monkeypatch):
     jar = _jar("http://shop.test/", "short=1; Max-Age=2", "long=1; Max-Age=100")
     assert _sent(jar, "http://shop.test/") == "short=1; long=1"

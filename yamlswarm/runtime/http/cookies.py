@@ -5,8 +5,10 @@
 (sent back to that exact host, `DomainStrictNonDomain`), one with `Domain=example.com`
 goes to that domain and its subdomains (never set for an unrelated domain); `Path`
 (default: the directory of the request path) is path-matched; `Expires` and `Max-Age`
-(which wins) expire it, and a date in the past or `Max-Age=0` deletes it; cookies are
-sent longest path first. A `Set-Cookie` without `=` is ignored (RFC 6265 5.2).
+(which wins) expire it, and a date in the past or `Max-Age=0` deletes it, when the policy
+would have let that response set the cookie (the standard library deletes before asking, so
+a response from one host could delete another domain's cookie); cookies are sent longest
+path first. A `Set-Cookie` without `=` is ignored (RFC 6265 5.2).
 
 `Secure` cookies are sent over https (and wss) only, with the exception browsers make
 (Chrome, Firefox: "potentially trustworthy" origins, W3C Secure Contexts): plain http to
@@ -58,6 +60,38 @@ class _Policy(http.cookiejar.DefaultCookiePolicy):
         if getattr(request, "loopback", False):
             return True
         return super().return_ok_secure(cookie, request)
+
+
+class _Jar(http.cookiejar.CookieJar):
+    """The standard jar, its deletions by an expired `Set-Cookie` held back while it parses a
+    response (`make_cookies` deletes before any policy is asked), for `update` to check."""
+
+    def __init__(self, policy: _Policy) -> None:
+        super().__init__(policy)
+        self.deletions: list[tuple[str, str, str]] | None = None
+
+    def clear(
+        self, domain: str | None = None, path: str | None = None, name: str | None = None
+    ) -> None:
+        if (
+            self.deletions is not None
+            and domain is not None
+            and path is not None
+            and name is not None
+        ):
+            self.deletions.append((domain, path, name))
+            return
+        super().clear(domain, path, name)
+
+
+def _deletion(domain: str, path: str, name: str) -> http.cookiejar.Cookie:
+    """The cookie an expired `Set-Cookie` names, for the policy to judge as if it were set
+    (`http.cookiejar` dots a `Domain` attribute; a host-only cookie's domain is the host)."""
+    specified = domain.startswith(".")
+    return http.cookiejar.Cookie(
+        0, name, "", None, False, domain, specified, False, path, True, False, None, True,
+        None, None, {},
+    )  # fmt: skip
 
 
 class _Exchange:
@@ -112,7 +146,7 @@ class CookieJar:
     def __init__(self) -> None:
         # made when the first Set-Cookie arrives: a user that gets none costs no jar at all
         self._policy: _Policy | None = None
-        self._jar: http.cookiejar.CookieJar | None = None
+        self._jar: _Jar | None = None
         self._cache: dict[tuple[tuple[str, str, int], str], str | None] = {}
         self._expires = math.inf  # when the first stored cookie expires
         self.active = False  # any cookie stored (False: no jar work at all)
@@ -143,12 +177,23 @@ class CookieJar:
         policy allows (an expired one deletes); the cookies set, by name (quotes removed)."""
         if self._jar is None or self._policy is None:
             self._policy = _Policy()
-            self._jar = http.cookiejar.CookieJar(self._policy)
+            self._jar = _Jar(self._policy)
         jar, policy = self._jar, self._policy
         exchange = _Exchange(origin, target, set_cookies)
         request = cast("Request", exchange)
+        jar.deletions = []
+        try:
+            made = jar.make_cookies(cast(Any, exchange), request)
+        finally:
+            deletions, jar.deletions = jar.deletions, None
+        for domain, path, name in deletions:
+            if policy.set_ok(_deletion(domain, path, name), request):
+                try:
+                    jar.clear(domain, path, name)
+                except KeyError:  # no such cookie stored
+                    pass
         fresh: dict[str, str] = {}
-        for cookie in jar.make_cookies(cast(Any, exchange), request):  # deletes, too
+        for cookie in made:
             if cookie.value is None:  # `Set-Cookie: name` without '=': ignored (RFC 6265 5.2)
                 continue
             if policy.set_ok(cookie, request):
