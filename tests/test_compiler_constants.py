@@ -58,3 +58,16 @@ def test_an_escape_in_a_constant_template_is_a_validation_error(tmp_path):
             "cannot render template: access to attribute '__class__' of 'str' object is unsafe.",
         ),
     ]
+
+
+@pytest.mark.parametrize("render_variables", [True, False], ids=["run", "validate"])
+def test_a_constant_template_s_value_is_checked_in_both_modes(tmp_path, render_variables):
+    body = (
+        "metrics: {n: counter}\n"
+        "users:\n  - flows:\n      - steps:\n"
+        "          - metric: {name: n, add: \"{{ 'abc' }}\"}\n"
+        '          - metric: {name: n, add: "{{ 2 + 3 }}"}\n'
+    )
+    assert problems(tmp_path, body, render_variables=render_variables) == [
+        ("users[0].flows[0].steps[0].metric.add", "metric 'n' (counter): 'abc' is not a number"),
+    ]

@@ -313,18 +313,19 @@ class Context:
     def _fold(self, path: JsonPath, template: Any, refs: Refs, folded: dict) -> None:
         """Render now what needs nothing of a user: fold it (run), or just check it (validate).
 
-        A template that reads only the globals (`range`, `lipsum`, ...) renders here in
-        both modes, so `validate` reports what `run` would; one calling an impure global
-        (`lipsum`, `cycler`, ...) is checked but never folded into a constant.
+        A template that reads no names (or only the globals: `range`, ...) is a constant in
+        both modes, folded alike, so `validate` checks its value as `run` does; one calling
+        an impure global (`lipsum`, `cycler`, ...) is rendered to check it, never folded.
         """
         if not isinstance(template, Template):
             return
+        constant = not refs.names and not refs.env
         pure = not refs.calls & IMPURE_GLOBALS
-        if self.render_variables and pure and refs.names <= self.fold_names:
+        if pure and (constant or (self.render_variables and refs.names <= self.fold_names)):
             ok, value = self.render(path, template, {**base_context(), **self.fold_context})
             if ok and not (isinstance(value, str) and "{{" in value):
                 folded[path] = value
-        elif not refs.names and not refs.env:
+        elif constant:
             self.render(path, template, base_context())
 
     def render(self, path: JsonPath, template: Template, context: dict) -> tuple[bool, Any]:
