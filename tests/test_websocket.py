@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import REPO, run_json, yamlswarm
+from tests.protocol_server import make_ca
 from tests.servers import closed_port
 from tests.ws_server import WsServer
 from yamlswarm.runtime.http.message import Origin
@@ -243,3 +244,29 @@ def test_wss_with_a_self_signed_certificate(tmp_path: Path, self_signed: tuple[s
     assert result is not None, run.stderr
     assert _errors(result) == {}
     assert _rows(result)["receive /chat"]["requests"] == server.received == 4
+
+
+def test_wss_uses_defaults_tls_a_private_ca_and_a_client_certificate(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: cannot make a certificate authority")
+    certs = make_ca(tmp_path)
+    steps = "- send: secret\n- receive: {check: {body_contains: secret}}"
+    trusting = f"defaults:\n  tls: {{ca_bundle: {certs.ca}}}\n"
+    mutual = (
+        f"defaults:\n  tls: {{ca_bundle: {certs.ca}, client_cert: {certs.client_cert},"
+        f" client_key: {certs.client_key}}}\n"
+    )
+    with WsServer(
+        tls=(str(certs.server_cert), str(certs.server_key)), client_ca=str(certs.ca)
+    ) as server:
+        run, refused = run_json(tmp_path, trusting + _scenario(steps), server.url)
+        assert refused is not None, run.stderr
+        assert server.received == 0 and server.client_names == []  # no certificate: refused
+        assert _errors(refused)
+        run, result = run_json(tmp_path, mutual + _scenario(steps), server.url)
+    assert result is not None, run.stderr
+    assert _errors(result) == {}
+    assert _rows(result)["receive /chat"]["requests"] == server.received == 4
+    assert (
+        server.client_names == ["yamlswarm client"] * server.connections == ["yamlswarm client"] * 4
+    )

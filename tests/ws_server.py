@@ -28,9 +28,13 @@ HOST = "127.0.0.1"
 
 
 class WsServer:
-    def __init__(self, mode: str = "echo", tls: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, mode: str = "echo", tls: tuple[str, str] | None = None, client_ca: str | None = None
+    ) -> None:
         self.mode = mode
         self.tls = tls
+        self.client_ca = client_ca  # set: a client certificate signed by it is required
+        self.client_names: list[str] = []  # the client certificates' common names, per connection
         self.connections = 0
         self.received = 0
         self.sent = 0
@@ -70,6 +74,9 @@ class WsServer:
         if self.tls:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*self.tls)
+            if self.client_ca:
+                context.verify_mode = ssl.CERT_REQUIRED
+                context.load_verify_locations(self.client_ca)
         async with serve(
             self._handle,
             HOST,
@@ -95,6 +102,11 @@ class WsServer:
         with self._lock:
             self.connections += 1
             self.subprotocols.append(connection.subprotocol)
+            peer = connection.transport.get_extra_info("peercert")
+            if peer:
+                self.client_names += [
+                    v for rdn in peer["subject"] for k, v in rdn if k == "commonName"
+                ]
         try:
             await self._serve(connection)
         finally:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from yamlswarm.plan import Source, Step
+from yamlswarm.plan import Source, Step, TlsSettings
 from yamlswarm.runtime.context import BuildEnv, Executor
 
 if TYPE_CHECKING:
@@ -99,6 +99,7 @@ class RequestDefaults:
     timeout: float = 30.0
     follow_redirects: bool = True
     verify_tls: bool = True
+    tls: TlsSettings = field(default_factory=TlsSettings)  # CA bundle, client certificate
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ __all__ = ["MAX_MESSAGE", "WsConnection", "WsFailure", "connect"]
 
 RECV_SIZE = 65536
 MAX_MESSAGE = 16 * 1024 * 1024  # a bigger message drops the connection (memory stays bounded)
+_NO_SETTINGS = TlsSettings()  # the system's CAs, no client certificate
 
 
 class WsFailure(Exception):
@@ -192,8 +193,10 @@ def connect(
     subprotocols: tuple[str, ...],
     timeout: float,
     verify_tls: bool,
+    tls_settings: TlsSettings = _NO_SETTINGS,
 ) -> WsConnection:
-    """Open `url` (ws:// or wss://) and finish the handshake within `timeout`; raises WsFailure."""
+    """Open `url` (ws:// or wss://) and finish the handshake within `timeout`; raises WsFailure.
+    A wss:// connection uses the shared client context of `tls_settings` (`defaults.tls`)."""
     parts = urlsplit(url)
     tls = parts.scheme == "wss"
     host = parts.hostname or ""
@@ -205,7 +208,8 @@ def connect(
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if tls:
-            sock = client_context(TlsSettings(), verify_tls).wrap_socket(sock, server_hostname=host)
+            context = client_context(tls_settings, verify_tls)
+            sock = context.wrap_socket(sock, server_hostname=host)
         ws = WSConnection(ConnectionType.CLIENT)
         request = Request(
             host=parts.netloc,

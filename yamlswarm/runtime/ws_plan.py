@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from yamlswarm.plan import NOWHERE, Checks, Extract, Source, Step, Value
+from yamlswarm.plan import NOWHERE, Checks, Extract, Source, Step, TlsSettings, Value
 
 __all__ = ["WS_KEYS", "WebSocketStep", "WsClose", "WsOp", "WsReceive", "WsSend"]
 
@@ -71,6 +71,7 @@ class WebSocketStep:
     subprotocols: tuple[str, ...] = ()
     timeout: float = 30.0
     verify_tls: bool = True
+    tls: TlsSettings = field(default_factory=TlsSettings)  # `defaults.tls`: CA bundle, client cert
     source: Source = NOWHERE
 
     @property
