@@ -59,6 +59,11 @@ def test_the_chat_example_counts_what_the_server_saw(tmp_path: Path) -> None:
     assert sends == server.received == 6 * 4
     # every message the server sent was received, but `until` skipped the 2 noise messages
     assert server.sent == 6 * 6 and receives == 6 * 4
+    # sizes: what the server got and sent, the skipped noise messages included
+    size = {name: r["size_bytes"]["total"] for name, r in rows.items()}
+    assert sum(v for name, v in size.items() if name.startswith(("send", "say"))) == server.received_bytes > 0  # fmt: skip
+    assert sum(v for name, v in size.items() if name.startswith("receive")) == server.sent_bytes > 0  # fmt: skip
+    assert size["connect /chat"] == 0
     assert rows["say hello"]["requests"] == 6 and rows["say hello"]["failures"] == 0
     assert all(r["failures"] == 0 for r in rows.values())
     assert set(server.paths) == {"/chat?room=lobby"}
@@ -270,3 +275,14 @@ def test_wss_uses_defaults_tls_a_private_ca_and_a_client_certificate(tmp_path: P
     assert (
         server.client_names == ["yamlswarm client"] * server.connections == ["yamlswarm client"] * 4
     )
+
+
+def test_sizes_count_text_as_utf8_bytes(tmp_path: Path) -> None:
+    text = "héllo ✓"
+    steps = f"- send: {text}\n- receive: {{check: {{body_contains: héllo}}}}"
+    with WsServer() as server:
+        run, result = run_json(tmp_path, _scenario(steps), server.url)
+    assert result is not None, run.stderr
+    rows = _rows(result)
+    assert rows["send /chat"]["size_bytes"]["total"] == server.received_bytes == 4 * len(text.encode())  # fmt: skip
+    assert rows["receive /chat"]["size_bytes"]["total"] == server.sent_bytes == 4 * len(text.encode())  # fmt: skip

@@ -27,6 +27,10 @@ from websockets.http11 import Response
 HOST = "127.0.0.1"
 
 
+def _octets(message: str | bytes) -> bytes:
+    return message.encode("utf-8") if isinstance(message, str) else message
+
+
 class WsServer:
     def __init__(
         self, mode: str = "echo", tls: tuple[str, str] | None = None, client_ca: str | None = None
@@ -38,6 +42,7 @@ class WsServer:
         self.connections = 0
         self.received = 0
         self.sent = 0
+        self.received_bytes = self.sent_bytes = 0  # message payloads, text as UTF-8
         self.closed = 0
         self.paths: list[str] = []
         self.headers: list[dict[str, str]] = []
@@ -120,6 +125,7 @@ class WsServer:
         async for message in connection:
             with self._lock:
                 self.received += 1
+                self.received_bytes += len(_octets(message))
             if self.mode == "silent":
                 continue
             replies: list[str | bytes] = [message]
@@ -130,3 +136,4 @@ class WsServer:
                 await connection.send(reply)
                 with self._lock:
                     self.sent += 1
+                    self.sent_bytes += len(_octets(reply))

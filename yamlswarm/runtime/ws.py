@@ -184,6 +184,7 @@ def _build_send(op: WsSend, row_of: Callable[[dict], RowStats], env: BuildEnv) -
             row.failure(now() - start, error_text(exc))
             return False
         error = conn.send(data)
+        row.size_bytes += len(data.encode("utf-8") if isinstance(data, str) else data)
         if error is None:
             row.success(now() - start)
             return True
@@ -218,6 +219,7 @@ def _build_receive(
             except Exception as exc:
                 row.failure(now() - start, getattr(exc, "name", None) or error_text(exc))
                 return False
+            row.size_bytes += len(data)
             message = Response(METHOD, name, 200, body=data)
             message.elapsed = now() - start
             if until is None or until(message, ctx) is None:
