@@ -9,7 +9,9 @@ import json
 from pathlib import Path
 
 from tests.cli_helpers import write_scenario, yamlswarm
-from yamlswarm.report.files import STATS_CSV_HEADER
+from tests.test_html import sample_result
+from yamlswarm.report.files import STATS_CSV_HEADER, write_csv
+from yamlswarm.result import STEP_METHODS, RowResult
 
 LOCUST_STATS = [
     "Type",
@@ -169,3 +171,16 @@ def test_csv_full_history_needs_csv(tmp_path):
     assert run.returncode == 2
     assert "--csv-full-history needs --csv PREFIX" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_every_step_row_goes_to_transactions_not_stats(tmp_path):
+    """The stats rows add up to Aggregated: no step row (FLOW ... METRIC) among them."""
+    result = sample_result(20)
+    result.requests += [RowResult(f"a {m.lower()} step", m, 3, 3) for m in sorted(STEP_METHODS)]
+    write_csv(result, tmp_path / "run")
+    _, stats = _read(tmp_path / "run_stats.csv")
+    _, transactions = _read(tmp_path / "run_transactions.csv")
+    assert not {r["Type"] for r in stats} & STEP_METHODS
+    assert {r["Type"] for r in transactions} >= STEP_METHODS
+    rows = [r for r in stats if r["Name"] != "Aggregated"]
+    assert sum(int(r["Request Count"]) for r in rows) == result.totals.requests

@@ -286,3 +286,14 @@ def test_console_check_catches_a_script_error(tmp_path: Path):
         "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri(), user_data=tmp_path / "u"
     )
     assert any("Uncaught" in line for line in dom.stderr.splitlines())
+
+
+def test_the_requests_table_shows_the_mean_body_size():
+    result = sample_result(20)
+    result.requests[0].size_bytes = result.requests[0].requests * 2048 + 7
+    page = render_html(result)
+    assert "<th>Avg size B</th>" in page
+    row = next(line for line in page.splitlines() if ">/api/products</td>" in line)
+    assert row.endswith("<td>2,048</td></tr>")
+    flow = next(line for line in page.splitlines() if ">browse</td>" in line)
+    assert flow.endswith("<td></td></tr>")  # a flow is no request: no size

@@ -22,6 +22,12 @@ PERCENTILE_KEYS: tuple[tuple[str, float], ...] = (
     ("p99", 99.0),
     ("p99_9", 99.9),
 )
+# Rows of steps that are not one request (a `group:` transaction, a hook `call:`, a failed
+# `set:`/`if:`/`loop:`/`metric:`): shown as rows, but not added into the totals, the timeline
+# or the live numbers, so that a request is never counted twice and a 0 s step error does not
+# drag the request percentiles down; the CSV puts them in PREFIX_transactions.csv. Every
+# `StepKind.stats_method` of the step-kind registry belongs here (tests/test_kinds.py checks it).
+STEP_METHODS = frozenset({"GROUP", "FLOW", "CALL", "SET", "IF", "LOOP", "LOG", "THINK", "METRIC"})
 
 
 @dataclass(slots=True)

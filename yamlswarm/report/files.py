@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from yamlswarm.errors import UsageError
 from yamlswarm.report.table import AGGREGATED, LATENCY_HEADERS, threshold_value
-from yamlswarm.result import PERCENTILE_KEYS, RowResult, RunResult, Totals
+from yamlswarm.result import PERCENTILE_KEYS, STEP_METHODS, RowResult, RunResult, Totals
 
 # Locust's percentiles of a row, as fractions, and the names of their CSV columns
 LOCUST_QUANTILES: tuple[float, ...] = (
@@ -84,8 +84,6 @@ METRICS_CSV_COLUMNS = (
     ("Max", "max"),
 )
 METRICS_CSV_HEADER = ["Name", "Kind", *(header for header, _ in METRICS_CSV_COLUMNS)]
-# rows that are not one request: FLOW and GROUP transactions, failed CALL/SET/... steps
-_STEP_METHODS = frozenset({"GROUP", "FLOW", "CALL", "SET", "IF", "LOOP", "LOG", "THINK"})
 JUNIT_SUITE = "yamlswarm"
 
 
@@ -107,8 +105,8 @@ def write_csv(result: RunResult, prefix: str | os.PathLike[str]) -> list[Path]:
     the live exports, `yamlswarm.export`); its path is listed when it exists.
     """
     base = os.fspath(prefix)
-    requests = [r for r in result.requests if r.method not in _STEP_METHODS]
-    steps = [r for r in result.requests if r.method in _STEP_METHODS]
+    requests = [r for r in result.requests if r.method not in STEP_METHODS]
+    steps = [r for r in result.requests if r.method in STEP_METHODS]
     duration = result.duration_s
     stats = [*(_stats_row(r, r.name, duration) for r in requests)]
     stats.append(_stats_row(result.totals, AGGREGATED, duration, method=""))

@@ -28,7 +28,14 @@ from yamlswarm.report.table import (
     summary_line,
     threshold_value,
 )
-from yamlswarm.result import PERCENTILE_KEYS, RowResult, RunResult, TimelineRow, Totals
+from yamlswarm.result import (
+    PERCENTILE_KEYS,
+    STEP_METHODS,
+    RowResult,
+    RunResult,
+    TimelineRow,
+    Totals,
+)
 from yamlswarm.units import format_duration
 
 __all__ = ["render_html", "write_html"]
@@ -192,6 +199,7 @@ def _stats_table(result: RunResult) -> str:
         "Failures",
         "RPS",
         *(f"{h} ms" for h in LATENCY_HEADERS),
+        "Avg size B",
     ]
     rows = [_stats_row(r.name, r.method, r) for r in result.requests]
     rows.append(_stats_row(AGGREGATED, "", result.totals, "total"))
@@ -207,6 +215,7 @@ def _stats_row(name: str, method: str, row: RowResult | Totals, css: str = "") -
         _td(failures, "bad" if row.failures else ""),
         _td(number(row.rps)),
         *(_td(c) for c in latency_cells(row.latency_ms)),
+        _td("" if method in STEP_METHODS else f"{round(row.mean_size_bytes):,}"),
     ]
     return f'<tr class="{css}">{"".join(cells)}</tr>\n' if css else f"<tr>{''.join(cells)}</tr>\n"
 

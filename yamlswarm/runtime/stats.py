@@ -22,6 +22,7 @@ from typing import Any
 
 import yamlswarm
 from yamlswarm.result import (
+    STEP_METHODS,
     LiveRow,
     LiveView,
     RowResult,
@@ -43,13 +44,6 @@ from yamlswarm.runtime.stats_wire import export_stats, merge_stats
 LIVE_WINDOW_S = 10
 LIVE_TOP_ROWS = 5
 
-# Rows of steps that are not one request (a `group:` transaction, a hook `call:`, a failed
-# `set:`/`if:`/`loop:`): shown as rows, but not added into the totals, the timeline or the
-# live numbers, so that a request is never counted twice and a 0 s step error does not
-# drag the request percentiles down. Every `StepKind.stats_method` of the step-kind registry
-# belongs here (tests/test_kinds.py checks it); this module cannot import the registry, whose
-# builders use the runtime that uses this module.
-STEP_METHODS = frozenset({"GROUP", "FLOW", "CALL", "SET", "IF", "LOOP", "LOG", "THINK", "METRIC"})
 # The error of a request still in flight when the run stopped it (counted: the server saw it).
 INTERRUPTED = "interrupted"
 DEFAULT_MAX_ROWS = 1_000  # distinct rows before requests go to their step's overflow row
