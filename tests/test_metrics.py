@@ -165,29 +165,3 @@ def test_a_malformed_metric_export_is_a_protocol_error(metric):
     data["metrics"] = [metric]
     with pytest.raises(ProtocolError, match="metric"):
         check_export(data)
-
-
-def test_windows_give_what_was_added_since_a_mark():
-    metrics = _stats().metrics
-    metrics["orders_created"].add(3)
-    metrics["checkout_ok"].add(True)
-    for value in (5, 6, 7):
-        metrics["order_value"].add(value)
-    mark = metrics.mark()
-    metrics["orders_created"].add(2)
-    metrics["checkout_ok"].add(False)
-    metrics["cart_items"].add(4)
-    for value in (100, 200, 300, 400):
-        metrics["order_value"].add(value)
-    window = metrics.window(mark, 2.0)
-    assert window["orders_created"] == {"kind": "counter", "value": 2, "rate": 1.0}
-    assert window["checkout_ok"] == {"kind": "rate", "value": 0.0, "passes": 0, "fails": 1}
-    assert window["cart_items"] == {"kind": "gauge", "value": 4, "min": 4, "max": 4}
-    trend = window["order_value"]
-    assert (trend["count"], trend["mean"]) == (4, 250.0)
-    assert trend["min"] == pytest.approx(100, rel=1e-3) and trend["max"] == 400.0
-    assert trend["p50"] == pytest.approx(200, rel=1e-3)
-    assert metrics.window(metrics.mark(), 1.0)["order_value"]["count"] == 0
-    assert metrics.snapshot()["order_value"]["count"] == 7  # the mark changed nothing
-    metrics.clear()  # a reset since the mark: the window is what there is now
-    assert metrics.window(mark, 1.0)["orders_created"]["value"] == 0

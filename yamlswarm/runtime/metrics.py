@@ -15,8 +15,6 @@ The contract (outputs and the hook API build on it; the names here stay):
         rate     {kind, value, passes, fails}                       # value: passes / total, 0..1
         trend    {kind, count, mean, min, p50, p90, p95, p99, max}  # None while count is 0
 
-    mark = registry.mark(); ...; registry.window(mark, 1.0)  # what was added since the mark,
-                                            # in the same shape (per-second windows for outputs)
     registry.export(reset) / registry.merge(data)   # msgpack-friendly, exact (runtime.stats_wire)
     registry.measure(name, stat)            # one number of the shape, pNN too (thresholds)
     registry.descriptions                   # {name: description} as declared
@@ -41,7 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from yamlswarm.runtime.hdr import _LAYOUT, BITS, HALF, HIGHEST_US, MASK, SHIFT, Dist
+from yamlswarm.runtime.hdr import BITS, HALF, HIGHEST_US, MASK, SHIFT, Dist
 
 __all__ = [
     "KINDS",
@@ -119,14 +117,6 @@ class Counter:
     def clear(self) -> None:
         self.value = 0
 
-    def mark(self) -> Any:
-        return self.value
-
-    def since(self, mark: Any, seconds: float | None) -> dict[str, Any]:
-        added = self.value - mark if mark is not None and mark <= self.value else self.value
-        rate = round(added / seconds, 3) if seconds else 0.0
-        return {"kind": "counter", "value": _round(added), "rate": rate}
-
 
 class Gauge:
     """The last value set, with the smallest and largest ever set: `add(v)`."""
@@ -172,12 +162,6 @@ class Gauge:
         self.value = self.min = self.max = None
         self.at = 0.0
 
-    def mark(self) -> Any:
-        return None
-
-    def since(self, mark: Any, seconds: float | None) -> dict[str, Any]:
-        return self.stats(seconds)  # a gauge is what it is now
-
 
 class Rate:
     """The share of true values: `add(bool or number)`, truthy passes, falsy fails."""
@@ -219,23 +203,12 @@ class Rate:
     def clear(self) -> None:
         self.passes = self.fails = 0
 
-    def mark(self) -> Any:
-        return (self.passes, self.fails)
-
-    def since(self, mark: Any, seconds: float | None) -> dict[str, Any]:
-        passes, fails = mark if mark is not None else (0, 0)
-        if passes > self.passes or fails > self.fails:  # cleared since (a stats reset)
-            passes = fails = 0
-        window = Rate(self.name)
-        window.passes, window.fails = self.passes - passes, self.fails - fails
-        return window.stats(seconds)
-
 
 class Trend:
     """Values kept in an HDR histogram (thousandths, 3 significant digits): `add(v)`, v >= 0.
 
-    `dist` is the `runtime.hdr.Dist` of the scaled values (`MetricsRegistry.window` diffs
-    its counts for per-second windows, as `export.sample` does for latencies).
+    `dist` is the `runtime.hdr.Dist` of the scaled values (`export.sample` diffs its counts
+    for the live outputs' per-second windows, as it does for latencies).
     """
 
     __slots__ = ("description", "dist", "name")
@@ -273,31 +246,6 @@ class Trend:
 
     def stats(self, duration_s: float | None) -> dict[str, Any]:
         return _trend_shape(self.dist)
-
-    def mark(self) -> Any:
-        return (dict(self.dist.counts), self.dist.n, self.dist.sum_us)
-
-    def since(self, mark: Any, seconds: float | None) -> dict[str, Any]:
-        """The values added since `mark`: their histogram is the difference of the counts;
-        min and max are those of its lowest and highest bucket, within the exact ones."""
-        dist = self.dist
-        if mark is None or mark[1] > dist.n:  # nothing marked, or cleared since
-            return _trend_shape(dist)
-        before, n, sum_us = mark
-        window = Dist()
-        for index, count in dist.counts.items():
-            added = count - before.get(index, 0)
-            if added > 0:
-                window.counts[index] = added
-        window.n, window.sum_us = dist.n - n, dist.sum_us - sum_us
-        if window.n:
-            low, high = min(window.counts), max(window.counts)
-            window.min_us = max(dist.min_us, _LAYOUT.get_value_from_index(low))
-            window.max_us = min(
-                dist.max_us,
-                _LAYOUT.get_highest_equivalent_value(_LAYOUT.get_value_from_index(high)),
-            )
-        return _trend_shape(window)
 
     def percentile(self, q: float) -> float | None:
         return _unscale(self.dist.percentiles_us([q])[0]) if self.dist.n else None
@@ -419,18 +367,6 @@ class MetricsRegistry(Mapping[str, Metric]):
             return metric.percentile(float(stat[1:]))
         value = metric.stats(duration_s).get("mean" if stat == "avg" else stat)
         return None if value is None else float(value)
-
-    # -- per-second windows (live outputs) -------------------------------------
-
-    def mark(self) -> dict[str, Any]:
-        """The numbers now, copied cheaply; `window(mark, seconds)` later gives what was added
-        since. Each output keeps its own mark (so none takes another's window)."""
-        return {name: m.mark() for name, m in self._metrics.items()}
-
-    def window(self, mark: Mapping[str, Any], seconds: float | None) -> dict[str, dict[str, Any]]:
-        """What was added since `mark`, in the JSON shape: a counter's increase (its `rate` per
-        second of `seconds`), a rate's passes and fails, a trend's values; a gauge as it is now."""
-        return {name: m.since(mark.get(name), seconds) for name, m in self._metrics.items()}
 
     # -- distributed mode -----------------------------------------------------
 
