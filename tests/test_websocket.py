@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import REPO, run_json, yamlswarm
-from tests.protocol_server import make_ca
+from tests.protocol_server import ForwardProxy, make_ca
 from tests.servers import closed_port
 from tests.ws_server import WsServer
 from yamlswarm.runtime.http.message import Origin
@@ -286,3 +286,44 @@ def test_sizes_count_text_as_utf8_bytes(tmp_path: Path) -> None:
     rows = _rows(result)
     assert rows["send /chat"]["size_bytes"]["total"] == server.received_bytes == 4 * len(text.encode())  # fmt: skip
     assert rows["receive /chat"]["size_bytes"]["total"] == server.sent_bytes == 4 * len(text.encode())  # fmt: skip
+
+
+NO_PROXY_ENV = {"NO_PROXY": "", "no_proxy": "", "HTTP_PROXY": "", "HTTPS_PROXY": ""}
+
+
+def test_ws_and_wss_go_through_the_proxy_as_http_does(tmp_path: Path) -> None:
+    """defaults.proxy (and HTTP_PROXY for ws://): a CONNECT tunnel, as browsers open one."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: cannot make a certificate authority")
+    certs = make_ca(tmp_path)
+    steps = "- send: hi\n- receive: {check: {body_contains: hi}}"
+    with ForwardProxy() as proxy, WsServer() as plain:
+        configured = f"defaults: {{proxy: {proxy.url}}}\n"
+        run, result = run_json(tmp_path, configured + _scenario(steps), plain.url, env=NO_PROXY_ENV)
+        assert result is not None and _errors(result) == {}, run.stderr
+        assert proxy.asked == [(f"CONNECT 127.0.0.1:{plain.port} HTTP/1.1", None)] * 4
+        assert plain.received == 4
+        env = {**NO_PROXY_ENV, "HTTP_PROXY": proxy.url}
+        run, result = run_json(tmp_path, _scenario(steps), plain.url, env=env)
+        assert result is not None and _errors(result) == {}, run.stderr
+        assert len(proxy.asked) == 8 and plain.received == 8
+        run, result = run_json(tmp_path, _scenario(steps), plain.url, env={**env, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"})  # fmt: skip
+        assert result is not None and _errors(result) == {}, run.stderr
+        assert len(proxy.asked) == 8 and plain.received == 12  # NO_PROXY: straight there
+    with ForwardProxy() as proxy, WsServer(tls=(str(certs.server_cert), str(certs.server_key))) as tls:  # fmt: skip
+        trusting = f"defaults: {{proxy: {proxy.url}, tls: {{ca_bundle: {certs.ca}}}}}\n"
+        run, result = run_json(tmp_path, trusting + _scenario(steps), tls.url, env=NO_PROXY_ENV)
+        assert result is not None and _errors(result) == {}, run.stderr
+        assert proxy.asked == [(f"CONNECT 127.0.0.1:{tls.port} HTTP/1.1", None)] * 4
+        assert tls.received == 4
+
+
+def test_a_proxy_that_cannot_open_the_tunnel_is_a_named_connect_failure(tmp_path: Path) -> None:
+    host = f"http://127.0.0.1:{closed_port()}"
+    with ForwardProxy() as proxy:
+        configured = f"defaults: {{proxy: {proxy.url}}}\n"
+        run, result = run_json(tmp_path, configured + _scenario("- send: hi"), host, env=NO_PROXY_ENV)  # fmt: skip
+    assert result is not None, run.stderr
+    rows = _rows(result)
+    assert rows["connect /chat"]["failures"] == rows["connect /chat"]["requests"] == 4
+    assert set(_errors(result)) == {"ProxyError: connection closed"}  # the proxy could not connect

@@ -188,7 +188,12 @@ def _defaults(ctx: Context, raw: Any) -> tuple[Defaults, RequestDefaults]:
     )
     headers = defaults.headers
     return defaults, RequestDefaults(
-        headers, defaults.timeout, defaults.follow_redirects, defaults.verify_tls, tls
+        headers,
+        defaults.timeout,
+        defaults.follow_redirects,
+        defaults.verify_tls,
+        tls,
+        defaults.proxy,
     )
 
 

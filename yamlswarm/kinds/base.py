@@ -100,6 +100,7 @@ class RequestDefaults:
     follow_redirects: bool = True
     verify_tls: bool = True
     tls: TlsSettings = field(default_factory=TlsSettings)  # CA bundle, client certificate
+    proxy: str | None = None  # `defaults.proxy`; None: the environment's
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ def compile_websocket(
         timeout=ctx.seconds((*where, "timeout"), options.get("timeout"), defaults.timeout),
         verify_tls=defaults.verify_tls if verify is None else bool(verify),
         tls=defaults.tls,
+        proxy=defaults.proxy,
         source=ctx.source(path),
     )
 

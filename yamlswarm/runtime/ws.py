@@ -59,7 +59,8 @@ def build_websocket(step: WebSocketStep, env: Any) -> Executor:
     url_of = _url_renderer(step, env.base)
     headers = [(name, renderer(value)) for name, value in step.headers]
     ops = [_build_item(item, step, env) for item in step.body]
-    subprotocols, timeout, verify, tls = step.subprotocols, step.timeout, step.verify_tls, step.tls
+    subprotocols, timeout, verify = step.subprotocols, step.timeout, step.verify_tls
+    tls, proxy = step.tls, step.proxy
 
     def run(user: Any) -> bool:
         ctx = user.vars
@@ -68,7 +69,7 @@ def build_websocket(step: WebSocketStep, env: Any) -> Executor:
         try:
             url = url_of(ctx)
             sent = [(k, as_text(v(ctx))) for k, v in headers]
-            conn = connect(url, sent, subprotocols, timeout, verify, tls)
+            conn = connect(url, sent, subprotocols, timeout, verify, tls, proxy)
         except failure as exc:
             row.failure(now() - start, exc.name)
             return _after(user, False)

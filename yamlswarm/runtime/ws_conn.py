@@ -1,7 +1,9 @@
 """One client WebSocket connection: wsproto (sans-IO) over a gevent socket, with our timeouts.
 
 wsproto only turns bytes into events and back, so the socket, its timeouts and TLS
-(`ssl` over the gevent socket, `runtime.http.tls.client_context`) stay ours. Every
+(`ssl` over the gevent socket, `runtime.http.tls.client_context`) stay ours. A proxy
+applies as for http (`runtime.http.proxy`: `defaults.proxy`, else HTTP_PROXY for ws://
+and HTTPS_PROXY for wss://, NO_PROXY), through a CONNECT tunnel for both, as browsers do. Every
 failure leaves here as a `WsFailure` carrying a short, stable error name
 ("ConnectionRefused", "WS handshake rejected: HTTP 403", "WS closed by peer
 (code 1011)", ...). Loaded by name from `runtime.ws` at build time, so compiling
@@ -15,6 +17,7 @@ import time
 from collections import deque
 from urllib.parse import urlsplit
 
+import gevent
 from gevent import socket as gsocket
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
@@ -30,9 +33,11 @@ from wsproto.events import (
     TextMessage,
 )
 
-from yamlswarm.plan import TlsSettings
+from yamlswarm.plan import HttpLimits, TlsSettings
+from yamlswarm.runtime.http.message import Origin
+from yamlswarm.runtime.http.proxy import Proxy, proxy_for, tunnel
 from yamlswarm.runtime.http.tls import client_context
-from yamlswarm.runtime.http.wire import error_name
+from yamlswarm.runtime.http.wire import Connection, error_name
 
 __all__ = ["MAX_MESSAGE", "WsConnection", "WsFailure", "connect"]
 
@@ -194,19 +199,26 @@ def connect(
     timeout: float,
     verify_tls: bool,
     tls_settings: TlsSettings = _NO_SETTINGS,
+    proxy: str | None = None,
 ) -> WsConnection:
     """Open `url` (ws:// or wss://) and finish the handshake within `timeout`; raises WsFailure.
-    A wss:// connection uses the shared client context of `tls_settings` (`defaults.tls`)."""
+    A wss:// connection uses the shared client context of `tls_settings` (`defaults.tls`);
+    `proxy` is `defaults.proxy` (None: the environment's, see the module docstring)."""
     parts = urlsplit(url)
     tls = parts.scheme == "wss"
     host = parts.hostname or ""
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    origin = Origin("https" if tls else "http", host, parts.port or (443 if tls else 80))
     try:
-        sock = gsocket.create_connection((host, parts.port or (443 if tls else 80)), timeout)
+        via = proxy_for(origin, proxy)
+        peer = origin if via is None else via.origin
+        sock = gsocket.create_connection((peer.host, peer.port), timeout)
     except Exception as exc:
         raise WsFailure(error_name(exc)) from None
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if via is not None:
+            _tunnel(sock, origin, via, timeout)
         if tls:
             context = client_context(tls_settings, verify_tls)
             sock = context.wrap_socket(sock, server_hostname=host)
@@ -231,3 +243,14 @@ def connect(
     if not conn.accepted:
         raise WsFailure(conn.reason)
     return conn
+
+
+def _tunnel(sock: gsocket.socket, origin: Origin, via: Proxy, timeout: float) -> None:
+    """A CONNECT tunnel to `origin` through the proxy `via`, within `timeout`."""
+    timer = gevent.Timeout(timeout, TimeoutError("Timeout"))
+    timer.start()
+    try:
+        tunnel(Connection(sock, timer), origin, via, HttpLimits())  # clears the socket timeout
+    finally:
+        timer.close()
+    sock.settimeout(timeout)  # again: for the TLS and WebSocket handshakes

@@ -72,6 +72,7 @@ class WebSocketStep:
     timeout: float = 30.0
     verify_tls: bool = True
     tls: TlsSettings = field(default_factory=TlsSettings)  # `defaults.tls`: CA bundle, client cert
+    proxy: str | None = None  # `defaults.proxy` (None: HTTP_PROXY / HTTPS_PROXY / NO_PROXY)
     source: Source = NOWHERE
 
     @property
