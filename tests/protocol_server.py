@@ -103,7 +103,7 @@ class ProtocolServer:
     """See the module docstring. Routes (first path segment): /ok, /interim/N, /chunked,
     /close-delimited, /cl/<case>, /nobody/<status>, /close, /early-413, /stale-second,
     /trickle/<bytes>, /huge-header/<MB>, /many-headers/<n>, /encoded/<coding>, /gzip-bomb,
-    /garbage, /interim-flood."""
+    /garbage, /interim-flood, /late-body/<status>."""
 
     def __init__(self, tls: ssl.SSLContext | None = None, idle_timeout: float | None = None):
         self.tls = tls
@@ -111,6 +111,7 @@ class ProtocolServer:
         self.requests: list[Seen] = []
         self.connections = 0
         self.tls_failures = 0
+        self._late: dict[int, bytes] = {}  # connection -> a body to send before its next answer
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._clients: set[socket.socket] = set()
@@ -220,6 +221,10 @@ class ProtocolServer:
         parts = seen.path.strip("/").split("/")
         route, arg = parts[0], (parts[1] if len(parts) > 1 else "")
         handler = getattr(self, "_route_" + route.replace("-", "_"), None)
+        with self._lock:
+            late = self._late.pop(seen.connection, b"")
+        if late:  # the body a /late-body response should not have had, sent only now
+            sock.sendall(late)
         if handler is None:
             sock.sendall(_response("404 Not Found", ["Content-Length: 0"]))
             return True
@@ -265,6 +270,15 @@ class ProtocolServer:
         # a Content-Length, but no body: none is allowed for HEAD, 204 and 304
         status = {"204": "204 No Content", "304": "304 Not Modified"}.get(arg, "200 OK")
         sock.sendall(_response(status, ["Content-Length: 10", "ETag: x"]))
+        return True
+
+    def _route_late_body(self, sock: socket.socket, seen: Seen, arg: str) -> bool:
+        # a HEAD (or 204/304) answer whose announced body comes anyway, just before the next
+        # response on the connection: after any check the client could make of the socket
+        status = {"204": "204 No Content", "304": "304 Not Modified"}.get(arg, "200 OK")
+        sock.sendall(_response(status, ["Content-Length: 10"]))
+        with self._lock:
+            self._late[seen.connection] = b"0123456789"
         return True
 
     def _route_close(self, sock: socket.socket, seen: Seen, arg: str) -> bool:

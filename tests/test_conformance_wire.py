@@ -105,6 +105,17 @@ def test_head_204_and_304_have_no_body_whatever_content_length_says(server, io_m
     assert session.request("GET", "/ok").body == b"ok 1/1"  # nothing left unread on the wire
 
 
+@pytest.mark.parametrize("method,path,status", [("HEAD", "/late-body/200", 200), ("GET", "/late-body/204", 204), ("GET", "/late-body/304", 304)])  # fmt: skip
+def test_a_body_sent_anyway_after_head_204_or_304_is_not_the_next_response(server, io_mode, method, path, status):  # fmt: skip
+    session = _session(server)
+    for _ in range(3):
+        response = session.request(method, path)
+        assert (response.status, response.body, response.error) == (status, b"", None)
+        after = session.request("GET", "/ok")  # the stray body arrives just before its answer
+        assert (after.status, after.error) == (200, None)
+    assert after.body == b"ok 1/5" and server.connections == 1  # one connection throughout
+
+
 def test_a_server_answering_early_gets_its_answer_read(server, io_mode):
     session = _session(server)
     response = session.request("POST", "/early-413", body=b"x" * (8 << 20), timeout=10)

@@ -7,6 +7,12 @@ linear time: heads bounded by `HttpLimits` (size and count), 1xx interim respons
 extensions and trailers), close-delimited bodies, no body for HEAD, 1xx, 204 and 304.
 Every protocol violation is a named `Failure`; a response the connection cannot be trusted
 after (close-delimited, bytes left over, `Connection: close`) is marked not reusable.
+
+A server may wrongly send a body with a HEAD, 204 or 304 response (Python's `http.server`
+does with `do_HEAD = do_GET`). Bytes already there when the response is read make the
+connection not reusable; for those still on their way, `Parsed.stray` is the length the
+head announced, and `past_stray` skips exactly that many bytes before the next response
+on the connection when they are followed by one, so the next request is not blamed.
 """
 
 from __future__ import annotations
@@ -82,7 +88,7 @@ def simple_head(
 class Parsed:
     """A response as read: its final head, the body bytes kept, and what the connection can do."""
 
-    __slots__ = ("body", "headers", "reusable", "size", "status", "truncated")
+    __slots__ = ("body", "headers", "reusable", "size", "status", "stray", "truncated")
 
     def __init__(
         self,
@@ -99,6 +105,7 @@ class Parsed:
         self.truncated = truncated
         self.reusable = reusable
         self.size = size  # bytes of the whole body as framed (kept or not)
+        self.stray = 0  # a body's length announced but not allowed (HEAD, 204, 304)
 
 
 class _Body:
@@ -313,7 +320,31 @@ def read_response(conn: Source, first: bytes, method: str, keep: int, limits: Ht
         else:
             reader.rest(body)
     reusable = head.keep_alive and not reader.leftover()
-    return Parsed(head.status, head.headers, body.value(), body.truncated, reusable, body.size)
+    parsed = Parsed(head.status, head.headers, body.value(), body.truncated, reusable, body.size)
+    if reusable and head.status >= 200 and method != "CONNECT":
+        parsed.stray = _announced(head.headers)
+    return parsed
+
+
+def _announced(headers: list[tuple[str, str]]) -> int:
+    """The Content-Length of a response that may not have a body (0: none, or not one)."""
+    values = [v.strip(" \t") for k, v in headers if k.lower() == "content-length"]
+    if len(values) != 1 or not (values[0].isascii() and values[0].isdigit()):
+        return 0
+    return int(values[0])
+
+
+def past_stray(conn: Source, first: bytes, stray: int) -> bytes:
+    """The first bytes of a response on a connection whose previous response announced a
+    body it may not have (`Parsed.stray`): past that body if the server sent it anyway."""
+    if first[:5] == b"HTTP/"[: len(first[:5])]:
+        return first  # a response (or the start of one): no stray body
+    while len(first) < stray + 5:
+        more = conn.recv()
+        if not more:
+            return first
+        first += more
+    return first[stray:] if first[stray : stray + 5] == b"HTTP/" else first
 
 
 def _read_chunked(reader: _Reader, body: _Body, limits: HttpLimits) -> None:

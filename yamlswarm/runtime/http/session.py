@@ -21,7 +21,7 @@ from gevent import socket as gsocket
 from yamlswarm.plan import HttpLimits, TlsSettings
 from yamlswarm.runtime.http.cookies import CookieJar
 from yamlswarm.runtime.http.decode import DecodeError, decode
-from yamlswarm.runtime.http.framing import SimpleHead, read_response, simple_head
+from yamlswarm.runtime.http.framing import SimpleHead, past_stray, read_response, simple_head
 from yamlswarm.runtime.http.message import (
     DEFAULT_BODY_LIMIT,
     Origin,
@@ -249,6 +249,8 @@ class Session:
             raise
         if not first:
             raise Failure("ConnectionClosed", retryable=may_retry)
+        if conn.stray:  # the previous response announced a body it may not have
+            first, conn.stray = past_stray(conn, first, conn.stray), 0
         limits = self.limits
         simple = (
             simple_head(first, limits.max_header_bytes, limits.max_headers)
@@ -301,6 +303,7 @@ class Session:
         )
         if parsed.reusable and not conn.dirty:
             conn.last_used = 0.0  # an unusual response: check the socket before the next one
+            conn.stray = parsed.stray
             self._release(origin, conn)
         else:
             conn.close()

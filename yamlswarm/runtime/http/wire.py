@@ -108,6 +108,7 @@ class Connection:
         "raw",
         "sock",
         "stamped",
+        "stray",
         "timer",
         "tls",
         "tls_in",
@@ -118,6 +119,7 @@ class Connection:
         self.sock = sock
         self.timer = timer
         self.dirty = False
+        self.stray = 0  # see framing.past_stray
         self.last_used = 0.0  # perf_counter time its last exchange started
         # through a plain http proxy: (b"http://host:port", Proxy-Authorization line)
         self.absolute: tuple[bytes, bytes] | None = None
