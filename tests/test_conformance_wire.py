@@ -16,8 +16,8 @@ import pytest
 
 from tests.protocol_server import PAYLOAD, ProtocolServer
 from yamlswarm.plan import HttpLimits
+from yamlswarm.runtime.http import framing, wire
 from yamlswarm.runtime.http import session as session_module
-from yamlswarm.runtime.http import wire
 from yamlswarm.runtime.http.message import parse_origin
 from yamlswarm.runtime.http.session import Session
 
@@ -114,6 +114,16 @@ def test_a_body_sent_anyway_after_head_204_or_304_is_not_the_next_response(serve
         after = session.request("GET", "/ok")  # the stray body arrives just before its answer
         assert (after.status, after.error) == (200, None)
     assert after.body == b"ok 1/5" and server.connections == 1  # one connection throughout
+
+
+def test_a_huge_announced_head_body_is_not_waited_for(monkeypatch):
+    """A HEAD of a large file announces its size: the guard never buffers that much."""
+    monkeypatch.setattr(framing, "MAX_STRAY", 9)  # /late-body announces 10 bytes
+    with ProtocolServer() as server:
+        session = _session(server)
+        assert session.request("HEAD", "/late-body/200").status == 200
+        after = session.request("GET", "/ok")
+    assert after.error == "MalformedResponse"  # not skipped: the server's bytes are reported
 
 
 def test_a_server_answering_early_gets_its_answer_read(server, io_mode):

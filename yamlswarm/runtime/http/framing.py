@@ -11,8 +11,9 @@ after (close-delimited, bytes left over, `Connection: close`) is marked not reus
 A server may wrongly send a body with a HEAD, 204 or 304 response (Python's `http.server`
 does with `do_HEAD = do_GET`). Bytes already there when the response is read make the
 connection not reusable; for those still on their way, `Parsed.stray` is the length the
-head announced, and `past_stray` skips exactly that many bytes before the next response
-on the connection when they are followed by one, so the next request is not blamed.
+head announced (up to `MAX_STRAY`, so a HEAD of a large file never makes the client buffer
+it), and `past_stray` skips exactly that many bytes before the next response on the
+connection when they are followed by one, so the next request is not blamed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from yamlswarm.runtime.http.response import Headers
 from yamlswarm.runtime.http.wire import Failure
 
 MAX_INTERIM = 16  # 1xx responses before the final one; more is a named error
+MAX_STRAY = 1 << 20  # the largest wrongly sent HEAD/204/304 body skipped (see the docstring)
 _MAX_CHUNK_LINE = 4096  # a chunk-size line with its extensions
 _STATUS = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?:[ \t][^\r\n]*)?")
 _NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -322,7 +324,8 @@ def read_response(conn: Source, first: bytes, method: str, keep: int, limits: Ht
     reusable = head.keep_alive and not reader.leftover()
     parsed = Parsed(head.status, head.headers, body.value(), body.truncated, reusable, body.size)
     if reusable and head.status >= 200 and method != "CONNECT":
-        parsed.stray = _announced(head.headers)
+        stray = _announced(head.headers)
+        parsed.stray = stray if stray <= MAX_STRAY else 0
     return parsed
 
 
