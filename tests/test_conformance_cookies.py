@@ -26,6 +26,17 @@ SET = [
     "gone=1",
     "later=1; Max-Age=100",
 ]
+
+
+@pytest.fixture(autouse=True)
+def only_the_test_proxy(monkeypatch):
+    """Every request goes through the loopback ForwardProxy: no NO_PROXY may send a `*.test`
+    name anywhere else (it would be a DNS query leaving the machine)."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
 FOREIGN_DELETE = "dom=; Domain=shop.test; Max-Age=0"  # from other.test: not its domain
 
 

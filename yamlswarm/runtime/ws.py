@@ -185,14 +185,21 @@ def _build_send(op: WsSend, row_of: Callable[[dict], RowStats], env: BuildEnv) -
             row.failure(now() - start, error_text(exc))
             return False
         error = conn.send(data)
-        row.size_bytes += len(data.encode("utf-8") if isinstance(data, str) else data)
         if error is None:
+            row.size_bytes += _size(data)
             row.success(now() - start)
             return True
         row.failure(now() - start, error)
         return False
 
     return run
+
+
+def _size(message: str | bytes) -> int:
+    """A message's bytes on the wire (text as UTF-8; ASCII text costs no encoding)."""
+    if isinstance(message, bytes):
+        return len(message)
+    return len(message) if message.isascii() else len(message.encode("utf-8"))
 
 
 def _build_receive(

@@ -340,7 +340,7 @@ def _announced(headers: list[tuple[str, str]]) -> int:
 def past_stray(conn: Source, first: bytes, stray: int) -> bytes:
     """The first bytes of a response on a connection whose previous response announced a
     body it may not have (`Parsed.stray`): past that body if the server sent it anyway."""
-    if first[:5] == b"HTTP/"[: len(first[:5])]:
+    if b"HTTP/".startswith(first[:5]):
         return first  # a response (or the start of one): no stray body
     while len(first) < stray + 5:
         more = conn.recv()
